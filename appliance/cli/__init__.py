@@ -1,0 +1,60 @@
+"""The `appliance` command line: glue that parses options, calls one library function, prints."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+
+import click
+
+from appliance import __version__
+from appliance.cli.context import pass_console
+from appliance.console import Console
+from appliance.errors import ApplianceError
+
+__all__ = ["cli", "main", "pass_console"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="appliance")
+@click.option("-q", "--quiet", is_flag=True, help="Silence status lines on stderr.")
+@click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
+@click.pass_context
+def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
+    """Local-first ML platform appliance: up, conformance, review, down."""
+    ctx.obj = Console(quiet=quiet, verbose=verbose)
+
+
+def _register() -> None:
+    # One module per command family; each exposes `commands`.
+    from appliance.cli import doctor_command, stack_commands
+
+    for module in (stack_commands, doctor_command):
+        for command in module.commands:
+            cli.add_command(command)
+
+
+_register()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: ApplianceErrors become one line and their exit code (traceback with -v)."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    verbose = "-v" in args or "--verbose" in args
+    try:
+        cli.main(args=args, prog_name="appliance", standalone_mode=False)
+    except ApplianceError as exc:
+        if verbose:
+            traceback.print_exc()
+        Console().error(exc.render())
+        sys.exit(exc.exit_code)
+    except click.exceptions.Abort:
+        Console().error("interrupted")
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        Console().error("interrupted")
+        sys.exit(130)
+    sys.exit(0)

@@ -1,0 +1,101 @@
+"""`appliance up | status | down | env`: the stack lifecycle."""
+
+from __future__ import annotations
+
+import json
+import shlex
+
+import click
+
+from appliance import targets
+from appliance.cli.context import pass_console
+from appliance.config import profile as profiles
+from appliance.console import Console
+from appliance.runtime.state import list_stacks, validate_name
+from appliance.targets.interface import StackStatus
+
+DEFAULT_NAME = "default"
+
+name_option = click.option(
+    "--name", default=DEFAULT_NAME, show_default=True, callback=lambda c, p, v: validate_name(v),
+    help="Stack name (several stacks can run side by side).",
+)
+target_option = click.option(
+    "--target", type=click.Choice(targets.TARGETS),
+    help="Where the stack runs (default: local unless Docker and kind are usable).",
+)
+
+
+@click.command("up")
+@target_option
+@name_option
+@click.option("--profile", default=profiles.DEFAULT_PROFILE, show_default=True,
+              help="Profile name (see profiles/) or path of a profile file.")
+@click.option("--port", type=int, help="Object store port (default: a free one).")
+@pass_console
+def up(console: Console, target: str | None, name: str, profile: str, port: int | None) -> None:
+    """Start a stack in the background (idempotent)."""
+    chosen = targets.get(target)
+    loaded = profiles.load(profile)
+    console.info(f"starting stack {name!r} on target {chosen.name!r} (profile {loaded.name})")
+    status = chosen.up(name, loaded, port, console)
+    _print_status(console, status)
+
+
+@click.command("status")
+@name_option
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@pass_console
+def status(console: Console, name: str, as_json: bool) -> None:
+    """Components, endpoints, probed health and uptime of a stack."""
+    current = targets.get("local").status(name)
+    if current is None:
+        if as_json:
+            console.report(json.dumps({"name": name, "up": False}))
+        others = [s for s in list_stacks() if s != name]
+        hint = f" (running: {', '.join(others)})" if others else ""
+        console.info(f"no stack named {name!r} is up{hint}")
+        return
+    if as_json:
+        console.report(json.dumps({"up": True, **current.to_dict()}, indent=2, sort_keys=True))
+    else:
+        _print_status(console, current, to_stdout=True)
+
+
+@click.command("down")
+@name_option
+@pass_console
+def down(console: Console, name: str) -> None:
+    """Stop everything `up` started and remove its state."""
+    if targets.get("local").down(name, console):
+        console.ok(f"stack {name!r} is down; no process, port or state left")
+    else:
+        console.info(f"no stack named {name!r} is up; nothing to do")
+
+
+@click.command("env")
+@name_option
+@pass_console
+def env(console: Console, name: str) -> None:
+    """Print shell exports pointing AWS tools at the stack's object store: eval "$(appliance env)"."""
+    store = targets.get("local").stack(name).object_store
+    lines = [f"export {key}={shlex.quote(value)}" for key, value in store.env().items()]
+    console.report("\n".join(lines))
+
+
+def _print_status(console: Console, status: StackStatus, to_stdout: bool = False) -> None:
+    lines = [
+        f"stack {status.name}: target {status.target}, profile {status.profile}, "
+        f"up {status.uptime_seconds:.0f}s, {'healthy' if status.healthy else 'UNHEALTHY'}"
+    ]
+    for c in status.components:
+        mark = "✓" if c.healthy else "✗"
+        lines.append(f"  {mark} {c.name:<14} {c.endpoint:<28} {c.detail} (pid {c.pid})")
+    text = "\n".join(lines)
+    if to_stdout:
+        console.report(text)
+    else:
+        console.info(text)
+
+
+commands = [up, status, down, env]

@@ -1,0 +1,1 @@
+"""Versioned, strictly decoded configuration documents (profiles)."""

@@ -1,0 +1,100 @@
+"""Profiles: which components a stack runs, decoded strictly with every problem reported at once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from appliance.errors import BadInput, InvalidDocument
+from appliance.paths import REPO_ROOT
+
+API_VERSION = "appliance.dev/v1alpha1"
+COMPONENTS = ("object-store", "pipelines", "tuning", "serving")
+PROFILES_DIR = REPO_ROOT / "profiles"
+DEFAULT_PROFILE = "standard"
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    components: tuple[str, ...]
+    source: Path
+
+    def has(self, component: str) -> bool:
+        return component in self.components
+
+
+def available() -> list[str]:
+    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+
+
+def load(name_or_path: str) -> Profile:
+    """Load a shipped profile by name, or a profile file by path."""
+    path = Path(name_or_path)
+    if not (path.suffix in (".yaml", ".yml") and path.exists()):
+        path = PROFILES_DIR / f"{name_or_path}.yaml"
+        if not path.exists():
+            raise BadInput(
+                f"unknown profile {name_or_path!r}",
+                f"shipped profiles: {', '.join(available())}",
+                "pass one of those names or the path of a profile file",
+            )
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path} is not valid YAML", str(exc).replace("\n", " ")) from exc
+    return decode(data, path)
+
+
+def decode(data: Any, source: Path) -> Profile:
+    problems: list[str] = []
+    if not isinstance(data, dict):
+        raise InvalidDocument(str(source), ["document: expected a mapping"])
+    _unknown(data, {"apiVersion", "kind", "metadata", "spec"}, "", problems)
+    if data.get("apiVersion") != API_VERSION:
+        problems.append(f"apiVersion: expected {API_VERSION!r}, got {data.get('apiVersion')!r}")
+    if data.get("kind") != "Profile":
+        problems.append(f"kind: expected 'Profile', got {data.get('kind')!r}")
+    metadata = data.get("metadata")
+    name = ""
+    description = ""
+    if not isinstance(metadata, dict):
+        problems.append("metadata: expected a mapping with a name")
+    else:
+        _unknown(metadata, {"name", "description"}, "metadata.", problems)
+        name = metadata.get("name") or ""
+        description = str(metadata.get("description") or "")
+        if not isinstance(name, str) or not name:
+            problems.append("metadata.name: required string")
+    spec = data.get("spec")
+    components: list[str] = []
+    if not isinstance(spec, dict):
+        problems.append("spec: expected a mapping with components")
+    else:
+        _unknown(spec, {"components"}, "spec.", problems)
+        raw = spec.get("components")
+        if not isinstance(raw, list) or not raw:
+            problems.append("spec.components: expected a non-empty list")
+        else:
+            for index, item in enumerate(raw):
+                if item not in COMPONENTS:
+                    problems.append(
+                        f"spec.components[{index}]: unknown component {item!r} "
+                        f"(known: {', '.join(COMPONENTS)})"
+                    )
+                else:
+                    components.append(item)
+            if "object-store" not in raw:
+                problems.append("spec.components: every profile needs 'object-store'")
+    if problems:
+        raise InvalidDocument(str(source), problems, "see profiles/ for valid examples")
+    return Profile(str(name), description, tuple(components), source)
+
+
+def _unknown(data: dict[str, Any], allowed: set[str], prefix: str, problems: list[str]) -> None:
+    for key in sorted(set(data) - allowed):
+        problems.append(f"{prefix}{key}: unknown field")

@@ -1,0 +1,1 @@
+"""Runtime seams: run-dir state and processes."""

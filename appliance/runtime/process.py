@@ -1,0 +1,175 @@
+"""The one process seam: run commands, start background services, find and stop them by pid."""
+
+from __future__ import annotations
+
+import errno
+import os
+import signal
+import socket
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from appliance.errors import BadInput, ExternalCommandFailed
+
+LOOPBACK = "127.0.0.1"
+
+
+@dataclass(frozen=True)
+class CommandResult:
+    argv: tuple[str, ...]
+    returncode: int
+    output: str
+
+
+class CommandRunner:
+    """Runs external commands; tests substitute a fake with the same `run` method."""
+
+    def run(
+        self, argv: Sequence[str], timeout: float = 60.0, check: bool = True
+    ) -> CommandResult:
+        try:
+            done = subprocess.run(
+                list(argv),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                text=True,
+                timeout=timeout,
+                check=False,
+            )
+        except FileNotFoundError as exc:
+            raise ExternalCommandFailed(list(argv), "", f"{argv[0]} is not installed") from exc
+        except subprocess.TimeoutExpired as exc:
+            output = exc.output if isinstance(exc.output, str) else ""
+            raise ExternalCommandFailed(list(argv), output, f"timed out after {timeout:.0f}s") from exc
+        result = CommandResult(tuple(argv), done.returncode, done.stdout or "")
+        if check and done.returncode != 0:
+            raise ExternalCommandFailed(list(argv), result.output, f"exit code {done.returncode}")
+        return result
+
+
+def free_port(host: str = LOOPBACK) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(port: int, host: str = LOOPBACK) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno in (errno.EADDRINUSE, errno.EACCES):
+                return True
+            raise
+    return False
+
+
+def check_port_free(port: int) -> None:
+    if not 0 < port < 65536:
+        raise BadInput(f"invalid port {port}", "ports are 1-65535", "pick another --port")
+    if port_in_use(port):
+        raise BadInput(
+            f"port {port} is in use",
+            f"another process listens on {LOOPBACK}:{port}",
+            "pick another --port or omit it to use a free one",
+        )
+
+
+def spawn(argv: Sequence[str], log_path: Path, env: dict[str, str] | None = None) -> int:
+    """Start a detached background process in its own session; output goes to log_path."""
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "ab") as log:
+        proc = subprocess.Popen(
+            list(argv),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+            close_fds=True,
+        )
+    return proc.pid
+
+
+def cmdline(pid: int) -> str:
+    try:
+        raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return ""
+    return raw.replace(b"\0", b" ").decode(errors="replace")
+
+
+def is_alive(pid: int, marker: str = "") -> bool:
+    """True if pid runs and (when given) its command line holds marker, so a reused pid is not ours."""
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return False
+    state = _proc_state(pid)
+    if state in ("Z", "X"):
+        _reap(pid)
+        return False
+    return not marker or marker in cmdline(pid)
+
+
+def _proc_state(pid: int) -> str:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return ""
+    return stat.rsplit(")", 1)[-1].split()[0] if ")" in stat else ""
+
+
+def _reap(pid: int) -> None:
+    try:
+        os.waitpid(pid, os.WNOHANG)
+    except ChildProcessError:
+        pass
+
+
+def stop(pid: int, marker: str = "", timeout: float = 10.0) -> bool:
+    """Stop a process group started by `spawn`: SIGTERM, then SIGKILL. Returns True if it ran."""
+    if not is_alive(pid, marker):
+        return False
+    for sig, wait in ((signal.SIGTERM, timeout), (signal.SIGKILL, 5.0)):
+        try:
+            os.killpg(pid, sig)
+        except ProcessLookupError:
+            return True
+        except PermissionError:
+            os.kill(pid, sig)
+        deadline = time.monotonic() + wait
+        while time.monotonic() < deadline:
+            _reap(pid)
+            if not is_alive(pid):
+                return True
+            time.sleep(0.05)
+    return True
+
+
+def wait_until(
+    predicate: Callable[[], bool],
+    timeout: float,
+    interval: float = 0.1,
+    abort: Callable[[], str | None] | None = None,
+) -> bool:
+    """Poll predicate until true or timeout; abort() returning a message stops early (raises)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        if abort is not None:
+            reason = abort()
+            if reason:
+                raise RuntimeError(reason)
+        time.sleep(interval)
+    return predicate()

@@ -1,0 +1,1 @@
+"""The kind target (Docker + kind + kubectl)."""

@@ -1,0 +1,257 @@
+"""The local target: the stack as background processes on 127.0.0.1, state in one run dir."""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from appliance import paths
+from appliance.config import profile as profiles
+from appliance.config.profile import Profile
+from appliance.console import Console
+from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.objectstore import DEFAULT_BUCKET, ObjectStore
+from appliance.runtime import process
+from appliance.runtime.state import Component, RunDir, StackState
+from appliance.stack import Stack
+from appliance.targets.interface import ComponentStatus, StackStatus
+
+OBJECT_STORE = "object-store"
+START_TIMEOUT = 60.0
+BUCKETS = (DEFAULT_BUCKET,)
+
+
+@contextmanager
+def _locked(name: str) -> Iterator[None]:
+    """Serialise up/down of one stack name across processes."""
+    lock_dir = paths.stacks_dir()
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    with open(lock_dir / f".{name}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def marker(run_dir: RunDir) -> str:
+    """Every process of a stack carries its run dir on its command line; down finds them by it."""
+    return str(run_dir.path)
+
+
+def stray_pids(run_dir: RunDir) -> list[int]:
+    """Processes whose command line names this run dir (found even when the state is lost)."""
+    needle = marker(run_dir)
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            line = process.cmdline(int(entry.name))
+            if f"--run-dir {needle} " in line + " " and process.is_alive(int(entry.name)):
+                found.append(int(entry.name))
+    return sorted(found)
+
+
+class LocalTarget:
+    name = "local"
+
+    def up(self, name: str, profile: Profile, port: int | None, console: Console) -> StackStatus:
+        run_dir = RunDir(name)
+        with _locked(name):
+            existing = self._load_quietly(run_dir, console)
+            if existing is not None:
+                current = self.status(name)
+                if current is not None and current.healthy:
+                    self._check_same(existing, profile, port)
+                    console.ok(f"stack {name!r} already up ({existing.target}, {existing.profile})")
+                    return current
+                console.info(f"stack {name!r} has stale state (a component died): cleaning up")
+                self._teardown(run_dir, existing)
+            if port is not None:
+                process.check_port_free(port)
+            return self._start(run_dir, profile, port, console)
+
+    def _check_same(self, existing: StackState, profile: Profile, port: int | None) -> None:
+        store = existing.components.get(OBJECT_STORE)
+        conflicts = []
+        if existing.profile != profile.name:
+            conflicts.append(f"profile {existing.profile!r} (asked: {profile.name!r})")
+        if port is not None and store is not None and store.port != port:
+            conflicts.append(f"port {store.port} (asked: {port})")
+        if conflicts:
+            raise BadInput(
+                f"stack {existing.name!r} is already up with {', '.join(conflicts)}",
+                "a running stack is not reconfigured in place",
+                f"run 'appliance down --name {existing.name}' first, or pick another --name",
+            )
+
+    def _start(
+        self, run_dir: RunDir, profile: Profile, port: int | None, console: Console
+    ) -> StackStatus:
+        run_dir.create()
+        state = StackState(run_dir.name, self.name, profile.name, time.time())
+        # Written first so that an interrupted `up` leaves state that `down` can clean.
+        run_dir.save(state)
+        try:
+            with console.step(f"object store (moto S3) on 127.0.0.1, buckets {', '.join(BUCKETS)}"):
+                state.components[OBJECT_STORE] = self._start_object_store(run_dir, port)
+                run_dir.save(state)
+        except BaseException:
+            self._teardown(run_dir, state)
+            raise
+        status = self.status(run_dir.name)
+        assert status is not None
+        return status
+
+    def _start_object_store(self, run_dir: RunDir, port: int | None) -> Component:
+        chosen = port or process.free_port()
+        argv = [
+            sys.executable,
+            "-m",
+            "appliance.targets.local.s3_server",
+            "--port",
+            str(chosen),
+            "--run-dir",
+            marker(run_dir),
+        ]
+        for bucket in BUCKETS:
+            argv += ["--bucket", bucket]
+        log = run_dir.logs / "object-store.log"
+        pid = process.spawn(argv, log)
+        endpoint = f"http://127.0.0.1:{chosen}"
+
+        def died() -> str | None:
+            if process.is_alive(pid):
+                return None
+            return "the object store process exited"
+
+        try:
+            ready = process.wait_until(
+                lambda: run_dir.credentials_file.exists() and process.port_in_use(chosen),
+                START_TIMEOUT,
+                abort=died,
+            )
+        except RuntimeError as exc:
+            raise ExternalCommandFailed(argv, _tail(log), str(exc), f"see {log}") from exc
+        if not ready:
+            raise ExternalCommandFailed(
+                argv, _tail(log), f"not ready after {START_TIMEOUT:.0f}s", f"see {log}"
+            )
+        return Component(OBJECT_STORE, pid, chosen, endpoint, time.time(), {"kind": "s3"})
+
+    def status(self, name: str) -> StackStatus | None:
+        run_dir = RunDir(name)
+        state = run_dir.load()
+        if state is None:
+            return None
+        now = time.time()
+        components = []
+        for component in state.components.values():
+            alive = process.is_alive(component.pid, marker(run_dir))
+            healthy, detail = (False, "process not running")
+            if alive:
+                healthy, detail = self._probe(run_dir, component)
+            components.append(
+                ComponentStatus(
+                    component.name,
+                    component.endpoint,
+                    healthy,
+                    detail,
+                    component.pid,
+                    now - component.started,
+                    {k: v for k, v in component.extra.items() if k != "kind"},
+                )
+            )
+        return StackStatus(
+            state.name, state.target, state.profile, now - state.created, tuple(components)
+        )
+
+    def _probe(self, run_dir: RunDir, component: Component) -> tuple[bool, str]:
+        kind = component.extra.get("kind")
+        if kind == "s3":
+            return self._object_store(run_dir, component).healthy()
+        if kind == "http" and component.extra.get("health_url"):
+            return probe_http(str(component.extra["health_url"]))
+        return True, "running"
+
+    def _object_store(self, run_dir: RunDir, component: Component) -> ObjectStore:
+        credentials = run_dir.load_credentials()
+        return ObjectStore(
+            endpoint=component.endpoint,
+            access_key=credentials["access_key"],
+            secret_key=credentials["secret_key"],
+            region=credentials.get("region", "us-east-1"),
+        )
+
+    def down(self, name: str, console: Console) -> bool:
+        run_dir = RunDir(name)
+        with _locked(name):
+            if not run_dir.exists():
+                return False
+            state = self._load_quietly(run_dir, console)
+            self._teardown(run_dir, state)
+            return True
+
+    def _load_quietly(self, run_dir: RunDir, console: Console) -> StackState | None:
+        try:
+            return run_dir.load()
+        except BadInput as exc:
+            console.info(f"warning: {exc.what}; cleaning up by process scan")
+            return None
+
+    def _teardown(self, run_dir: RunDir, state: StackState | None) -> None:
+        pids = {c.pid for c in state.components.values()} if state else set()
+        pids.update(stray_pids(run_dir))
+        for pid in sorted(pids):
+            process.stop(pid, marker(run_dir))
+        run_dir.remove()
+
+    def stack(self, name: str) -> Stack:
+        run_dir = RunDir(name)
+        state = run_dir.load()
+        if state is None:
+            raise BadInput(
+                f"no stack named {name!r} is up",
+                "",
+                f"run 'appliance up --name {name}' first",
+            )
+        store = state.components.get(OBJECT_STORE)
+        if store is None:
+            raise BadInput(f"stack {name!r} has no object store", "its state is incomplete",
+                           f"run 'appliance down --name {name}' and 'appliance up' again")
+        return Stack(
+            name=name,
+            target=self.name,
+            profile=profiles.load(state.profile),
+            object_store=self._object_store(run_dir, store),
+            run_dir=run_dir.path,
+        )
+
+
+def probe_http(url: str, timeout: float = 2.0) -> tuple[bool, str]:
+    """A component that serves HTTP is healthy when its health URL answers 200."""
+    import requests
+
+    try:
+        response = requests.get(url, timeout=timeout)
+    except requests.RequestException as exc:
+        return False, f"{type(exc).__name__}"
+    if response.status_code == 200:
+        return True, "ok"
+    return False, f"health check answered {response.status_code}"
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def status_json(status: StackStatus) -> str:
+    return json.dumps(status.to_dict(), indent=2, sort_keys=True)
