@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
@@ -26,10 +28,11 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
 
 
 def _register() -> None:
-    # One module per command family; each exposes `commands`.
-    from appliance.cli import doctor_command, stack_commands
-
-    for module in (stack_commands, doctor_command):
+    # One module per command family (appliance/cli/*_command(s).py), each exposing `commands`;
+    # discovered so that families land without editing this file.
+    package_dir = Path(__file__).parent
+    for path in sorted(package_dir.glob("*_command*.py")):
+        module = importlib.import_module(f"appliance.cli.{path.stem}")
         for command in module.commands:
             cli.add_command(command)
 
