@@ -89,7 +89,7 @@ def serve(port: int, run_dir: Path, buckets: list[str]) -> None:
     )
     from werkzeug.serving import make_server
 
-    class QuietHandler(MotoRequestHandler):  # type: ignore[misc]
+    class QuietHandler(MotoRequestHandler):
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             """Request logs are noise for users (and could echo object keys)."""
 
