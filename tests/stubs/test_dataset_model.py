@@ -52,7 +52,7 @@ def test_groups_sizes_labels_and_grids(rows_1000: list[dataset.Row]) -> None:
         assert (row.features[0] > 0) == (row.label == 1)
         assert dataset.GROUPS[math.floor(row.features[1])] == row.group
     assert {g: len(r) for g, r in by_group.items()} == {"a": 600, "b": 400}
-    for group, members in by_group.items():
+    for members in by_group.values():
         n = len(members)
         assert sorted(r.features[2] for r in members) == [(2 * j + 1) / (2 * n) for j in range(n)]
     assert sorted(r.features[3] for r in rows_1000) == [(2 * j + 1) / 2000 for j in range(1000)]
