@@ -40,7 +40,7 @@ _FIELDS = (
     "fail_on_load",
     "fail_on_predict",
 )
-_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS label, as KServe names are
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")  # a DNS label, as KServe names are
 _VERSION = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]{0,62}$")
 # Distinct grid fractions with denominators <= 2*MAX_ROWS differ by >= 1/(2*MAX_ROWS)^2, far more
 # than a float's rounding error, so limit_denominator recovers a difficulty exactly.
@@ -66,7 +66,7 @@ def create(
     fail_on_predict: bool = False,
 ) -> dict[str, Any]:
     """A validated artifact document (a plain dict, JSON-ready)."""
-    if not isinstance(name, str) or not _NAME.match(name):
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise BadStubInput(
             f"model name {name!r} is invalid: use lowercase letters, digits and '-' "
             "(a DNS label, up to 63 characters)"

@@ -1,0 +1,31 @@
+"""Import kserve without letting it read this process's command line.
+
+kserve.model_server parses sys.argv with its own argparse parser at import time, so
+`python -m stubs.server --help` would print kserve's help and exit. Hiding our arguments
+during that one import keeps kserve's defaults and leaves our command line to us.
+"""
+
+from __future__ import annotations
+
+import sys
+
+_saved_argv, sys.argv = sys.argv, sys.argv[:1]
+try:
+    import kserve
+    from kserve import errors
+    from kserve.model_server import FASTAPI_APP_IMPORT_STRING, ModelServer
+    from kserve.protocol.infer_type import InferOutput, InferRequest, InferResponse
+    from kserve.protocol.rest.server import RESTServer
+finally:
+    sys.argv = _saved_argv
+
+__all__ = [
+    "FASTAPI_APP_IMPORT_STRING",
+    "InferOutput",
+    "InferRequest",
+    "InferResponse",
+    "ModelServer",
+    "RESTServer",
+    "errors",
+    "kserve",
+]

@@ -1,0 +1,47 @@
+"""`python -m stubs.server --model-uri URI --port P [--name NAME]`: serve one stub artifact."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stubs import model as models
+from stubs.errors import StubError
+
+LOOPBACK = "127.0.0.1"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m stubs.server",
+        description="Serve a stub model over KServe v1 and v2 REST on 127.0.0.1.",
+    )
+    parser.add_argument("--model-uri", required=True, help="artifact: path or s3://bucket/key")
+    parser.add_argument("--port", required=True, type=int, help="HTTP port")
+    parser.add_argument("--name", default=None, help="served model name (default: the artifact's)")
+    parser.add_argument("--host", default=LOOPBACK, help="bind address (0.0.0.0 only in a container)")
+    parser.add_argument("--run-dir", default=None, help="ignored: lets the appliance find its processes")
+    args = parser.parse_args(argv)
+    if not 0 < args.port < 65536:
+        print(f"error: --port {args.port} is invalid: use 1-65535", file=sys.stderr)
+        return 2
+    if args.name is not None and not models.NAME_PATTERN.match(args.name):
+        print(f"error: --name {args.name!r} is invalid: use a DNS label", file=sys.stderr)
+        return 2
+    try:
+        # Load before importing kserve: a broken artifact fails in well under a second.
+        loaded = models.load(args.model_uri)
+    except StubError as exc:
+        print(f"error: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+
+    from stubs.server.kserve_model import StubModel, serve
+
+    stub = StubModel(args.name, args.model_uri, loaded)
+    stub.load()
+    serve([stub], args.port, args.host)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

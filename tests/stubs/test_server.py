@@ -1,0 +1,221 @@
+"""The stub model server over real HTTP: v1/v2 round trips, errors on a kept-alive connection."""
+
+from __future__ import annotations
+
+import http.client
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from stubs import dataset, model
+
+Request = Callable[..., tuple[int, Any]]
+
+
+def v2_body(rows: list[list[float]], **extra: Any) -> dict[str, Any]:
+    flat = [x for row in rows for x in row]
+    tensor = {"name": "input-0", "shape": [len(rows), dataset.FEATURES], "datatype": "FP64"}
+    return {"inputs": [{**tensor, "data": flat}], **extra}
+
+
+def test_v2_round_trip_is_exact(stub_service: Any, http_json: Request) -> None:
+    conn = stub_service.served.connection()
+    features = [list(r.features) for r in stub_service.rows]
+    status, body = http_json(conn, "POST", "/v2/models/churn/infer", v2_body(features, id="r-1"))
+    assert status == 200
+    assert body == {
+        "model_name": "churn",
+        "model_version": "7",
+        "id": "r-1",
+        "parameters": None,
+        "outputs": [
+            {
+                "name": "output-0",
+                "shape": [200],
+                "datatype": "INT64",
+                "parameters": None,
+                "data": stub_service.expected,
+            }
+        ],
+    }
+    # The served predictions meet the declared accuracies exactly: a 120 rows, b 80 rows.
+    hits: dict[str, int] = {"a": 0, "b": 0}
+    for row, label in zip(stub_service.rows, body["outputs"][0]["data"], strict=True):
+        hits[row.group] += int(label == row.label)
+    assert hits == {"a": 108, "b": 60}
+
+
+def test_v2_without_id_gets_a_string_id(stub_service: Any, http_json: Request) -> None:
+    conn = stub_service.served.connection()
+    status, body = http_json(conn, "POST", "/v2/models/churn/infer", v2_body([[0.5, 0.1, 0.2, 0.2]]))
+    assert status == 200 and isinstance(body["id"], str) and len(body["id"]) == 36
+    assert body["outputs"][0]["data"] == [1]
+
+
+def test_v1_round_trip_is_exact(stub_service: Any, http_json: Request) -> None:
+    conn = stub_service.served.connection()
+    instances = [list(r.features) for r in stub_service.rows]
+    status, body = http_json(conn, "POST", "/v1/models/churn:predict", {"instances": instances})
+    assert (status, body) == (200, {"predictions": stub_service.expected})
+
+
+def test_metadata_and_readiness(stub_service: Any, http_json: Request) -> None:
+    conn = stub_service.served.connection()
+    assert http_json(conn, "GET", "/v2/models/churn") == (
+        200,
+        {
+            "name": "churn",
+            "versions": None,
+            "platform": "",
+            "inputs": [{"name": "input-0", "datatype": "FP64", "shape": [-1, 4]}],
+            "outputs": [{"name": "output-0", "datatype": "INT64", "shape": [-1]}],
+        },
+    )
+    assert http_json(conn, "GET", "/v2/models/churn/ready") == (200, {"name": "churn", "ready": True})
+    assert http_json(conn, "GET", "/v2/health/ready") == (200, {"ready": True})
+    assert http_json(conn, "GET", "/v1/models/churn") == (200, {"name": "churn", "ready": True})
+
+
+GOOD_ROW = [[0.5, 0.1, 0.2, 0.2]]
+MALFORMED = [
+    # (method, path, json body or raw bytes, expected status, fragment of the error)
+    ("POST", "/v1/models/churn:predict", b"{not json", 400, "Unrecognized request format"),
+    ("POST", "/v2/models/churn/infer", b"{not json", 422, "json_invalid"),
+    ("POST", "/v1/models/churn:predict", {"instances": [[1.0, 2.0]]}, 400, "list of 4 numbers"),
+    ("POST", "/v1/models/churn:predict", {"instances": 5}, 400, "instances"),
+    ("POST", "/v1/models/churn:predict", {"rows": GOOD_ROW}, 400, "instances"),
+    ("POST", "/v1/models/churn:predict", {"instances": [[1, 2, 3, "x"]]}, 400, "non-number"),
+    (
+        "POST",
+        "/v2/models/churn/infer",
+        {"inputs": [{"name": "input-0", "shape": [1, 3], "datatype": "FP64", "data": [1.0] * 3}]},
+        400,
+        "shape [n, 4]",
+    ),
+    (
+        "POST",
+        "/v2/models/churn/infer",
+        {"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64", "data": [1.0] * 4}]},
+        400,
+        "does not match shape",
+    ),
+    (
+        "POST",
+        "/v2/models/churn/infer",
+        {"inputs": [{"name": "input-0", "shape": [1, 4], "datatype": "FP32", "data": [1.0] * 4}]},
+        400,
+        "datatype FP64",
+    ),
+    (
+        "POST",
+        "/v2/models/churn/infer",
+        {"inputs": [{"name": "x", "shape": [1, 4], "datatype": "FP64", "data": [1.0] * 4}]},
+        400,
+        "input-0",
+    ),
+    ("POST", "/v2/models/churn/infer", {"inputs": "nope"}, 422, "list_type"),
+    ("POST", "/v2/models/nope/infer", v2_body(GOOD_ROW), 404, "nope does not exist"),
+    ("POST", "/v1/models/nope:predict", {"instances": GOOD_ROW}, 404, "nope does not exist"),
+    ("GET", "/v2/models/nope/ready", None, 404, "nope does not exist"),
+]
+
+
+def test_malformed_requests_get_4xx_and_keep_the_connection(stub_service: Any, http_json: Request) -> None:
+    conn = stub_service.served.connection()
+    assert http_json(conn, "POST", "/v1/models/churn:predict", {"instances": GOOD_ROW})[0] == 200
+    socket_before = conn.sock
+    for method, path, body, status, fragment in MALFORMED:
+        raw = body if isinstance(body, bytes) else None
+        got, payload = http_json(conn, method, path, None if raw else body, raw)
+        assert (got, path) == (status, path), payload
+        assert fragment in str(payload), payload
+        # The next request rides the same TCP connection and succeeds.
+        good = http_json(conn, "POST", "/v2/models/churn/infer", v2_body(GOOD_ROW))
+        assert good[0] == 200 and good[1]["outputs"][0]["data"] == [1]
+        assert conn.sock is socket_before, f"connection dropped after {path} {body!r}"
+
+
+def test_binds_loopback_only(stub_service: Any) -> None:
+    table = Path("/proc/net/tcp")
+    if not table.exists():
+        pytest.skip("needs Linux /proc/net/tcp to read the listening address")
+    port_hex = f"{stub_service.served.port:04X}"
+    listening = [
+        line.split()[1]
+        for line in table.read_text().splitlines()[1:]
+        if line.split()[1].endswith(f":{port_hex}") and line.split()[3] == "0A"
+    ]
+    assert listening == [f"0100007F:{port_hex}"]
+
+
+def test_fail_on_predict_is_500_and_keeps_the_connection(
+    tmp_path: Path, server_factory: Callable[..., Any], http_json: Request
+) -> None:
+    model.save(model.create("boom", "1", 0.9, fail_on_predict=True), str(tmp_path / "m.json"))
+    served = server_factory(str(tmp_path / "m.json"))
+    conn = served.connection()
+    for _ in range(2):
+        status, body = http_json(conn, "POST", "/v2/models/boom/infer", v2_body(GOOD_ROW))
+        assert (status, body) == (500, {"error": "model boom version 1 declares fail_on_predict"})
+    status, body = http_json(conn, "POST", "/v1/models/boom:predict", {"instances": GOOD_ROW})
+    assert status == 500
+    assert http_json(conn, "GET", "/v2/models/boom/ready") == (200, {"name": "boom", "ready": True})
+    conn.close()
+    # SIGTERM stops it cleanly (exit 0) and the port stops answering.
+    assert served.stop() == 0
+    with pytest.raises(OSError):
+        http.client.HTTPConnection("127.0.0.1", served.port, timeout=5).request("GET", "/")
+
+
+def test_latency_knob_delays_each_answer_and_name_override(
+    tmp_path: Path, server_factory: Callable[..., Any], http_json: Request
+) -> None:
+    model.save(model.create("slow", "2", 1.0, latency_ms=300), str(tmp_path / "m.json"))
+    served = server_factory(str(tmp_path / "m.json"), name="renamed")
+    conn = served.connection()
+    for _ in range(2):
+        started = time.monotonic()
+        status, body = http_json(conn, "POST", "/v1/models/renamed:predict", {"instances": GOOD_ROW})
+        # A lower bound only: the knob promises at least this delay (no upper-bound timing).
+        assert time.monotonic() - started >= 0.3
+        assert (status, body) == (200, {"predictions": [1]})
+
+
+def test_fail_on_load_exits_nonzero_with_the_error(tmp_path: Path) -> None:
+    model.save(model.create("broken", "4", 0.9, fail_on_load=True), str(tmp_path / "m.json"))
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "stubs.server",
+            "--model-uri",
+            str(tmp_path / "m.json"),
+            "--port",
+            "1",
+            "--run-dir",
+            str(tmp_path),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 1
+    assert done.stderr.strip().splitlines()[-1] == (
+        "error: model broken version 4 declares fail_on_load: refusing to load"
+    )
+
+
+def test_cli_help_is_ours_and_bad_arguments_exit_2(tmp_path: Path) -> None:
+    helped = subprocess.run([sys.executable, "-m", "stubs.server", "--help"], capture_output=True, text=True)
+    assert helped.returncode == 0 and "--model-uri" in helped.stdout
+    missing = subprocess.run(
+        [sys.executable, "-m", "stubs.server", "--model-uri", str(tmp_path / "none.json"), "--port", "8080"],
+        capture_output=True,
+        text=True,
+    )
+    assert missing.returncode == 2 and "none.json: cannot read" in missing.stderr
