@@ -1,0 +1,72 @@
+"""`appliance conformance`: run the conformance suite against a stack and report per area."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from appliance import targets
+from appliance.cli.context import pass_console
+from appliance.conformance import report, runner
+from appliance.conformance.areas import AREA_NAMES
+from appliance.conformance.invocation import RunOptions
+from appliance.console import Console
+from appliance.errors import CheckFailed
+
+
+@click.command("conformance")
+@click.option("--target", type=click.Choice(targets.TARGETS),
+              help="Target of the stack (default: local unless Docker and kind are usable).")
+@click.option("--stack", "stack_name", metavar="NAME",
+              help="A running stack to test (default: start an ephemeral one, stop it after).")
+@click.option("--profile", default="standard", show_default=True,
+              help="Profile of the ephemeral stack (ignored with --stack).")
+@click.option("--area", "areas", multiple=True, type=click.Choice(AREA_NAMES),
+              help="Run only this area (repeatable; default: all).")
+@click.option("-n", "--workers", type=click.IntRange(min=0), default=0, show_default=True,
+              help="pytest-xdist worker processes (0: serial).")
+@click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write JUnit XML here.")
+@click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Write the report here: *.json (the JSON contract) or *.md (default: Markdown on stdout).")
+@click.argument("pytest_args", nargs=-1, metavar="[-- PYTEST_ARGS...]")
+@pass_console
+def conformance(
+    console: Console,
+    target: str | None,
+    stack_name: str | None,
+    profile: str,
+    areas: tuple[str, ...],
+    workers: int,
+    junitxml: Path | None,
+    report_path: Path | None,
+    pytest_args: tuple[str, ...],
+) -> None:
+    """Prove a stack works: object store, pipelines, tuning, serving, promotion gates.
+
+    Prints a per-area summary on stderr and exits 1 when any test fails.
+    """
+    options = RunOptions(
+        target=target, stack=stack_name, profile=profile, areas=areas, workers=workers,
+        junitxml=junitxml, report=report_path, pytest_args=pytest_args,
+    )
+    result = runner.run(options, console)
+    for line in report.summary_lines(result):
+        console.info(line)
+    if report_path is None:
+        console.report(report.to_markdown(result))
+    else:
+        console.info(f"report written to {report_path}")
+    if junitxml is not None:
+        console.info(f"JUnit XML written to {junitxml}")
+    if not result.ok:
+        raise CheckFailed(
+            f"conformance failed on stack {result.stack!r}",
+            f"{len(result.failed)} test(s) failed"
+            + (f", {len(result.empty_areas)} area(s) ran no test" if result.empty_areas else "")
+            + (f", {len(result.problems)} problem(s)" if result.problems else ""),
+        )
+
+
+commands = [conformance]

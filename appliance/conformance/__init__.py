@@ -1,0 +1,1 @@
+"""The conformance runner: runs the shipped pytest suite against a stack and reports per area."""

@@ -1,0 +1,1 @@
+"""The shipped conformance suite: a pytest plugin, its fixtures, and one test module per area."""

@@ -1,0 +1,65 @@
+"""The stack one pytest session tests: named by --stack, handed over by the xdist controller, or
+an ephemeral stack this session starts (once, lazily) and stops at its end."""
+
+from __future__ import annotations
+
+from appliance import targets
+from appliance.conformance import stacks
+from appliance.conformance.stacks import StackInfo
+from appliance.console import Console
+from appliance.errors import ApplianceError
+from appliance.stack import Stack
+
+
+class StackUnavailable(Exception):
+    """The stack could not be found or started; the message says why and what to do."""
+
+
+class StackSession:
+    """Resolves the stack on first use and remembers the outcome, failure included."""
+
+    def __init__(self, target: str | None, name: str | None, profile: str) -> None:
+        self.target = target
+        self.name = name
+        self.profile = profile
+        self._info: StackInfo | None = None
+        self._stack: Stack | None = None
+        self._error: str | None = None
+        self._console = Console(quiet=True)
+
+    @property
+    def info(self) -> StackInfo:
+        """Attach to the named stack, or start the ephemeral one; raises StackUnavailable."""
+        if self._error is not None:
+            raise StackUnavailable(self._error)
+        if self._info is None:
+            try:
+                if self.name:
+                    self._info = stacks.attach(self.target, self.name, self._console)
+                else:
+                    self._info = stacks.start_ephemeral(self.target, self.profile, self._console)
+            except ApplianceError as exc:
+                # Remembered: every test then fails with this reason instead of retrying.
+                self._error = exc.render()
+                raise StackUnavailable(self._error) from exc
+        return self._info
+
+    @property
+    def started(self) -> bool:
+        return self._info is not None
+
+    def stack(self) -> Stack:
+        if self._stack is None:
+            info = self.info
+            try:
+                self._stack = targets.get(info.target).stack(info.name)
+            except ApplianceError as exc:
+                self._error = exc.render()
+                raise StackUnavailable(self._error) from exc
+        return self._stack
+
+    def close(self) -> None:
+        """Stop the stack if this session started it; an attached stack keeps running."""
+        if self._info is not None and self._info.ephemeral:
+            info, self._info, self._stack = self._info, None, None
+            stacks.stop(info, self._console)
