@@ -1,0 +1,143 @@
+"""The stub trainer: the documented accuracy function, its optimum, Katib metrics, fault knobs."""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from stubs import dataset, model, train
+
+# Katib's default StdOut TEXT filter (reference semantics §1.6), RE2 \w mimicked with re.ASCII.
+KATIB_FILTER = re.compile(r"([\w|-]+)\s*=\s*([+-]?\d*(\.\d+)?([Ee][+-]?\d+)?)", re.ASCII)
+
+
+def test_documented_values() -> None:
+    assert train.OPTIMUM == {"lr": 0.01, "depth": 6}
+    assert train.accuracy_for(0.01, 6) == train.BEST_ACCURACY == 0.95
+    assert train.accuracy_for(0.1, 6) == 0.665546  # one decade off: 0.5 + 0.45 / e
+    assert train.accuracy_for(0.01, 10) == 0.665546
+    assert train.accuracy_for(0.001, 2) == 0.560901
+
+
+def test_the_optimum_is_the_unique_best_on_a_grid() -> None:
+    grid = [(10 ** (e / 4), d) for e in range(-24, 1) for d in range(1, 17)]
+    scores = {(round(lr, 8), d): train.accuracy_for(lr, d) for lr, d in grid}
+    best = max(scores.values())
+    assert best == 0.95
+    assert [k for k, v in scores.items() if v == best] == [(0.01, 6)]
+
+
+def test_smooth_and_monotone_away_from_the_optimum() -> None:
+    lrs = [0.01 * 1.1**k for k in range(30)]
+    along = [train.accuracy_for(lr, 6) for lr in lrs]
+    assert all(a >= b for a, b in zip(along, along[1:], strict=False))
+    assert all(abs(a - b) < 0.02 for a, b in zip(along, along[1:], strict=False))  # no jumps
+    depths = [train.accuracy_for(0.01, d) for d in range(6, 30)]
+    assert depths == sorted(depths, reverse=True)
+
+
+def test_epoch_metrics_rise_to_the_final_accuracy() -> None:
+    metrics = train.epoch_metrics(0.02, 5, epochs=4)
+    assert [m[0] for m in metrics] == [1, 2, 3, 4]
+    accuracies = [m[1] for m in metrics]
+    assert accuracies == sorted(accuracies) and accuracies[-1] == train.accuracy_for(0.02, 5)
+    assert all(math.isclose(acc + loss, 1.0) for _, acc, loss in metrics)
+
+
+def test_train_returns_a_model_meeting_the_function(tmp_path: Path) -> None:
+    artifact = train.train(0.003, 8, name="tuned", version="3")
+    assert artifact == model.create("tuned", "3", train.accuracy_for(0.003, 8))
+
+
+@pytest.mark.parametrize(
+    ("lr", "depth", "epochs", "fragment"),
+    [(0.0, 6, 5, "lr"), (float("inf"), 6, 5, "lr"), (0.01, 0, 5, "depth"), (0.01, 6, 0, "epochs")],
+)
+def test_bad_hyperparameters(lr: float, depth: int, epochs: int, fragment: str) -> None:
+    with pytest.raises(model.BadStubInput, match=fragment):
+        train.epoch_metrics(lr, depth, epochs)
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "stubs.train", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+@pytest.fixture
+def data(tmp_path: Path) -> str:
+    return dataset.write(str(tmp_path / "data.csv"), "train", 100, 1)
+
+
+def test_cli_prints_katib_metrics_and_writes_the_model(tmp_path: Path, data: str) -> None:
+    out = tmp_path / "model.json"
+    done = run_cli("--lr=0.01", "--depth=6", "--epochs", "3", "--data", data, "--out", str(out))
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines == [train.format_metrics(*m) for m in train.epoch_metrics(0.01, 6, 3)]
+    parsed = [{m[0]: m[1] for m in KATIB_FILTER.findall(line)} for line in lines]
+    assert parsed[-1] == {"epoch": "3", "accuracy": "0.950000", "loss": "0.050000"}
+    assert model.load(str(out)).accuracy == 0.95
+
+
+@pytest.mark.parametrize(
+    ("args", "fragment"),
+    [
+        (["--lr", "-1", "--depth", "6"], "lr=-1.0 is invalid"),
+        (["--lr", "abc", "--depth", "6"], "invalid float value"),
+        (["--lr", "0.01", "--depth", "6.5"], "'6.5' is not an integer"),
+        (["--lr", "0.01"], "--depth"),
+        (["--lr", "0.01", "--depth", "6", "--sleep-ms", "-5"], "--sleep-ms"),
+    ],
+)
+def test_cli_bad_arguments_exit_2(data: str, tmp_path: Path, args: list[str], fragment: str) -> None:
+    done = run_cli(*args, "--data", data, "--out", str(tmp_path / "m.json"))
+    assert done.returncode == 2
+    assert fragment in done.stderr
+    assert not (tmp_path / "m.json").exists()
+
+
+def test_cli_missing_data_fails_before_any_epoch(tmp_path: Path) -> None:
+    done = run_cli("--lr", "0.01", "--depth", "6", "--data", str(tmp_path / "no.csv"), "--out", "m")
+    assert done.returncode == 2 and done.stdout == "" and "no.csv: cannot read" in done.stderr
+
+
+def test_fail_after_epoch(tmp_path: Path, data: str) -> None:
+    out = tmp_path / "m.json"
+    done = run_cli(
+        "--lr", "0.1", "--depth", "6", "--fail-after-epoch", "2", "--data", data, "--out", str(out)
+    )
+    assert done.returncode == 1
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["epoch=1", "epoch=2"]
+    assert "failing after epoch 2" in done.stderr
+    assert not out.exists()
+
+
+def test_sleep_ms_sleeps_each_epoch(tmp_path: Path, data: str) -> None:
+    started = time.monotonic()
+    done = run_cli(
+        "--lr",
+        "0.01",
+        "--depth",
+        "6",
+        "--epochs",
+        "3",
+        "--sleep-ms",
+        "100",
+        "--data",
+        data,
+        "--out",
+        str(tmp_path / "m.json"),
+        "--run-dir",
+        str(tmp_path),
+    )
+    assert done.returncode == 0
+    assert time.monotonic() - started >= 0.3  # lower bound: the knob's promise, not a speed test
+    assert json.loads((tmp_path / "m.json").read_text())["accuracy"] == 0.95
