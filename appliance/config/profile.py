@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,8 @@ API_VERSION = "appliance.dev/v1alpha1"
 COMPONENTS = ("object-store", "pipelines", "tuning", "serving")
 PROFILES_DIR = REPO_ROOT / "profiles"
 DEFAULT_PROFILE = "standard"
+# Pod Security level enforced on the namespaces a profile owns.
+POSTURES = ("restricted", "baseline")
 
 
 @dataclass(frozen=True)
@@ -23,13 +26,19 @@ class Profile:
     description: str
     components: tuple[str, ...]
     source: Path
+    posture: str = "restricted"
 
     def has(self, component: str) -> bool:
         return component in self.components
 
 
 def available() -> list[str]:
-    return sorted(p.stem for p in PROFILES_DIR.glob("*.yaml"))
+    # profiles/ also holds the component catalog and the image lock: list only Profile documents.
+    return sorted(
+        p.stem
+        for p in PROFILES_DIR.glob("*.yaml")
+        if re.search(r"^kind:\s*Profile\s*$", p.read_text(encoding="utf-8"), re.MULTILINE)
+    )
 
 
 def load(name_or_path: str) -> Profile:
@@ -72,10 +81,14 @@ def decode(data: Any, source: Path) -> Profile:
             problems.append("metadata.name: required string")
     spec = data.get("spec")
     components: list[str] = []
+    posture: object = "restricted"
     if not isinstance(spec, dict):
         problems.append("spec: expected a mapping with components")
     else:
-        _unknown(spec, {"components"}, "spec.", problems)
+        _unknown(spec, {"components", "posture"}, "spec.", problems)
+        posture = spec.get("posture", "restricted")
+        if posture not in POSTURES:
+            problems.append(f"spec.posture: expected one of {', '.join(POSTURES)}, got {posture!r}")
         raw = spec.get("components")
         if not isinstance(raw, list) or not raw:
             problems.append("spec.components: expected a non-empty list")
@@ -90,9 +103,11 @@ def decode(data: Any, source: Path) -> Profile:
                     components.append(item)
             if "object-store" not in raw:
                 problems.append("spec.components: every profile needs 'object-store'")
+            for item in sorted({c for c in components if components.count(c) > 1}):
+                problems.append(f"spec.components: {item!r} listed more than once")
     if problems:
         raise InvalidDocument(str(source), problems, "see profiles/ for valid examples")
-    return Profile(str(name), description, tuple(components), source)
+    return Profile(str(name), description, tuple(components), source, str(posture))
 
 
 def _unknown(data: dict[str, Any], allowed: set[str], prefix: str, problems: list[str]) -> None:

@@ -1,0 +1,171 @@
+"""Typed, immutable model of profiles/catalog.yaml (decoding lives in catalog/decode.py)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# Kubernetes kinds that live outside namespaces, so that "Kind/name" refs are unambiguous.
+CLUSTER_SCOPED_KINDS = frozenset(
+    {
+        "Namespace",
+        "CustomResourceDefinition",
+        "ClusterRole",
+        "ClusterRoleBinding",
+        "PriorityClass",
+        "MutatingWebhookConfiguration",
+        "ValidatingWebhookConfiguration",
+        "ClusterServingRuntime",
+        "ClusterStorageContainer",
+        "ClusterIssuer",
+        "StorageClass",
+        "PersistentVolume",
+        "APIService",
+        "ClusterTrainingRuntime",
+        "LLMInferenceServiceConfig",
+    }
+)
+
+
+@dataclass(frozen=True, order=True)
+class ResourceRef:
+    """One object's identity: kind, namespace ('' when cluster-scoped) and name."""
+
+    kind: str
+    namespace: str
+    name: str
+
+    @staticmethod
+    def parse(text: str) -> ResourceRef:
+        """Parse 'Kind/name' (cluster-scoped) or 'Kind/namespace/name'; ValueError otherwise."""
+        parts = text.split("/")
+        if len(parts) == 2 and all(parts):
+            return ResourceRef(parts[0], "", parts[1])
+        if len(parts) == 3 and all(parts):
+            return ResourceRef(parts[0], parts[1], parts[2])
+        raise ValueError(f"expected Kind/name or Kind/namespace/name, got {text!r}")
+
+    @staticmethod
+    def of(obj: dict[str, Any]) -> ResourceRef:
+        metadata = obj.get("metadata") or {}
+        return ResourceRef(
+            str(obj.get("kind", "")), str(metadata.get("namespace") or ""), str(metadata.get("name", ""))
+        )
+
+    def as_record(self) -> dict[str, str]:
+        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
+
+    def __str__(self) -> str:
+        if self.namespace:
+            return f"{self.kind}/{self.namespace}/{self.name}"
+        return f"{self.kind}/{self.name}"
+
+
+@dataclass(frozen=True)
+class GitPin:
+    repo: str
+    commit: str
+    paths: tuple[str, ...]
+    substitutions: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Source:
+    """A pinned upstream manifest file: its cache name, sha256, and where it comes from."""
+
+    id: str
+    file: str
+    sha256: str
+    url: str = ""
+    git: GitPin | None = None
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class Patch:
+    """One rewiring/sizing edit of one object (op-specific fields in `args`)."""
+
+    target: ResourceRef
+    op: str
+    args: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class SourceUse:
+    """How a component uses one source: namespace moves, then keep/drop, then patches."""
+
+    source: str
+    namespaces: dict[str, str] = field(default_factory=dict)
+    keep: tuple[ResourceRef, ...] = ()
+    drop: tuple[ResourceRef, ...] = ()
+    patches: tuple[Patch, ...] = ()
+
+
+@dataclass(frozen=True)
+class CredentialSpec:
+    """A Secret whose listed keys hold credentials generated at install time."""
+
+    secret: ResourceRef
+    keys: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Peer:
+    """A network peer: pods (a LabelSelector) in a namespace ('*' = any), or anywhere."""
+
+    namespace: str = ""
+    pods: dict[str, Any] | None = None
+    anywhere: bool = False
+
+
+@dataclass(frozen=True)
+class Allow:
+    """Traffic the component needs: from peers to pods on TCP ports."""
+
+    name: str
+    to: Peer
+    ports: tuple[int, ...]
+    sources: tuple[Peer, ...]
+
+
+@dataclass(frozen=True)
+class ApiServerAccess:
+    """Pods that call the Kubernetes API server."""
+
+    name: str
+    pods: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class ExceptionSpec:
+    """A hardening or review rule accepted for one resource, with its justification."""
+
+    rule: str
+    resource: ResourceRef
+    reason: str
+
+    def as_record(self) -> dict[str, Any]:
+        return {"rule": self.rule, "resource": self.resource.as_record(), "reason": self.reason}
+
+
+@dataclass(frozen=True)
+class Component:
+    name: str
+    description: str
+    namespaces: tuple[str, ...]
+    builtin: tuple[str, ...] = ()
+    sources: tuple[SourceUse, ...] = ()
+    credentials: tuple[CredentialSpec, ...] = ()
+    api_server: tuple[ApiServerAccess, ...] = ()
+    allows: tuple[Allow, ...] = ()
+    exceptions: tuple[ExceptionSpec, ...] = ()
+
+
+@dataclass(frozen=True)
+class Catalog:
+    kubernetes_version: str
+    default_resources: dict[str, dict[str, str]]
+    sources: dict[str, Source]
+    components: dict[str, Component]
+    comparison: str
+    path: str

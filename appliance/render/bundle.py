@@ -1,0 +1,121 @@
+"""The rendered Bundle: objects in a stable apply order, serialised byte-deterministically."""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from appliance.catalog.model import ResourceRef
+from appliance.harden.model import Change
+
+_Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
+
+# Apply order: namespaces, CRDs, RBAC, config, workloads, services, policies, then custom
+# resources (which need their CRDs established and their webhooks served).
+KIND_ORDER = (
+    "Namespace",
+    "CustomResourceDefinition",
+    "PriorityClass",
+    "ServiceAccount",
+    "ClusterRole",
+    "ClusterRoleBinding",
+    "Role",
+    "RoleBinding",
+    "ConfigMap",
+    "Secret",
+    "PersistentVolumeClaim",
+    "Deployment",
+    "StatefulSet",
+    "DaemonSet",
+    "Job",
+    "CronJob",
+    "Service",
+    "NetworkPolicy",
+    "MutatingWebhookConfiguration",
+    "ValidatingWebhookConfiguration",
+)
+_RANK = {kind: index for index, kind in enumerate(KIND_ORDER)}
+MANAGED_BY = "app.kubernetes.io/managed-by"
+PROFILE_LABEL = "appliance.dev/profile"
+
+
+def sort_key(obj: dict[str, Any]) -> tuple[int, str, str, str]:
+    ref = ResourceRef.of(obj)
+    return (_RANK.get(ref.kind, len(KIND_ORDER)), ref.kind, ref.namespace, ref.name)
+
+
+def ordered(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return sorted(objects, key=sort_key)
+
+
+def label(objects: list[dict[str, Any]], profile: str) -> None:
+    """Mark every object as the appliance's, with its profile (top-level metadata only:
+    selectors and pod templates stay as upstream wrote them)."""
+    for obj in objects:
+        labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+        labels[MANAGED_BY] = "appliance"
+        labels[PROFILE_LABEL] = profile
+
+
+def dump(objects: list[dict[str, Any]]) -> str:
+    """Multi-document YAML with sorted keys: the same objects give the same bytes."""
+    return yaml.dump_all(
+        objects, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
+        width=4096, explicit_start=True,
+    )
+
+
+@dataclass
+class Bundle:
+    """A rendered, hardened profile: what `appliance render` writes and `review` reads."""
+
+    profile: str
+    components: tuple[str, ...]
+    objects: list[dict[str, Any]]
+    exceptions: list[dict[str, Any]] = field(default_factory=list)
+    changes: list[Change] = field(default_factory=list)
+
+    def to_yaml(self) -> str:
+        return dump(self.objects)
+
+    def images(self) -> list[str]:
+        from appliance.harden.image_digests import image_fields
+
+        found = {c["image"] for o in self.objects for c, _ in image_fields(o) if c.get("image")}
+        return sorted(found)
+
+    def report(self) -> dict[str, Any]:
+        """The hardening record: every change and every accepted exception."""
+        return {
+            "profile": self.profile,
+            "components": list(self.components),
+            "changes": [c.as_record() for c in self.changes],
+            "exceptions": self.exceptions,
+        }
+
+    def write(self, target: Path) -> list[Path]:
+        """A directory gets one file per object (numbered in apply order) and hardening.json;
+        any other path gets the whole bundle as one multi-document YAML file."""
+        if target.suffix in (".yaml", ".yml"):
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(self.to_yaml(), encoding="utf-8")
+            return [target]
+        target.mkdir(parents=True, exist_ok=True)
+        for stale in target.glob("[0-9][0-9][0-9]-*.yaml"):
+            stale.unlink()  # a re-render must not leave objects the profile no longer has
+        written = []
+        for index, obj in enumerate(self.objects):
+            ref = ResourceRef.of(obj)
+            parts = [ref.kind, ref.namespace, ref.name] if ref.namespace else [ref.kind, ref.name]
+            name = re.sub(r"[^A-Za-z0-9.-]+", "_", "-".join(parts)).lower()
+            path = target / f"{index:03d}-{name}.yaml"
+            path.write_text(dump([obj]), encoding="utf-8")
+            written.append(path)
+        report = target / "hardening.json"
+        report.write_text(json.dumps(self.report(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        return written + [report]
