@@ -26,6 +26,7 @@ import pytest
 from appliance import targets
 from appliance.conformance.stacks import StackInfo
 from appliance.stack import Stack
+from conformance.deployments import ServingSandbox
 from conformance.instruments import StubDataset, StubModels, store_dataset
 from conformance.recorder import AREA_PROPERTY, Recorder
 from conformance.sandbox import Isolation, ObjectStoreSandbox, TestScope
@@ -188,3 +189,11 @@ def stub_dataset(object_store: ObjectStoreSandbox) -> StubDataset:
 def stub_model(object_store: ObjectStoreSandbox, conformance_scope: TestScope) -> StubModels:
     """Factory: `stub_model(accuracy=0.9, groups={"b": 0.8}, name="churn")` -> a stored stub model."""
     return StubModels(object_store, conformance_scope)
+
+
+@pytest.fixture
+def serving(stack: Stack) -> Iterator[ServingSandbox]:
+    """`stack.serving`, with every deployment this test makes deleted after it."""
+    sandbox = ServingSandbox(stack.serving)
+    yield sandbox
+    sandbox.cleanup()
