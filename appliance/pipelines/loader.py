@@ -1,0 +1,211 @@
+"""Load a KFP v2 pipeline: a @dsl.pipeline function from a .py file, or a compiled IR YAML."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import sys
+import traceback
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+
+from appliance.errors import BadInput, MissingPrerequisite
+
+PYTHON_SUFFIXES = (".py",)
+YAML_SUFFIXES = (".yaml", ".yml", ".json")
+FIX = "pass a .py file with a @dsl.pipeline function (FILE.py or FILE.py:NAME) or a compiled IR YAML"
+
+# The spec's ParameterTypeEnum names, shortened to what users write in docs and errors.
+PARAMETER_TYPES = {
+    "NUMBER_INTEGER": "integer",
+    "NUMBER_DOUBLE": "double",
+    "STRING": "string",
+    "BOOLEAN": "boolean",
+    "LIST": "list",
+    "STRUCT": "struct",
+    "TASK_FINAL_STATUS": "task-final-status",
+}
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """A pipeline input parameter: its type, and its default when it has one."""
+
+    name: str
+    type: str
+    default: Any = None
+    has_default: bool = False
+    optional: bool = False
+
+    @property
+    def required(self) -> bool:
+        return not (self.has_default or self.optional)
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A loaded pipeline: its compiled spec, where it came from, and its input parameters."""
+
+    name: str
+    source: str
+    spec: pipeline_spec_pb2.PipelineSpec
+    parameters: dict[str, Parameter]
+    input_artifacts: tuple[str, ...] = ()
+
+
+def load(reference: str | Path) -> Pipeline:
+    """`FILE.py`, `FILE.py:NAME` or `FILE.yaml`; every failure is a BadInput (exit 2)."""
+    text = str(reference)
+    selected = None
+    path = Path(text)
+    if not path.exists() and ":" in path.name:
+        stem, _, selected = text.rpartition(":")
+        path = Path(stem)
+    if not path.is_file():
+        raise BadInput(f"pipeline file {path} not found", "", FIX)
+    if path.suffix in PYTHON_SUFFIXES:
+        return from_python(path, selected)
+    if selected is not None:
+        raise BadInput(f"{path}: ':{selected}' selects a function, only for .py files", "", FIX)
+    if path.suffix in YAML_SUFFIXES:
+        return from_yaml(path)
+    raise BadInput(f"{path}: unsupported pipeline file type {path.suffix!r}", "", FIX)
+
+
+def from_python(path: Path, selected: str | None = None) -> Pipeline:
+    from kfp.dsl.base_component import BaseComponent
+    from kfp.dsl.graph_component import GraphComponent
+
+    module = _import(path)
+    found: dict[str, GraphComponent] = {}
+    components: list[str] = []
+    for attribute, value in vars(module).items():
+        if isinstance(value, GraphComponent):
+            # Pipelines imported from elsewhere (to nest them) are not this file's pipeline.
+            defined_here = getattr(value.pipeline_func, "__module__", None) == module.__name__
+            if defined_here or selected == attribute:
+                found[attribute] = value
+        elif isinstance(value, BaseComponent):
+            components.append(attribute)
+    if selected is not None:
+        if selected not in found:
+            known = ", ".join(sorted(found)) or "none"
+            raise BadInput(f"{path} has no pipeline named {selected!r}",
+                           f"pipelines in it: {known}", FIX)
+        chosen = found[selected]
+    elif not found:
+        extra = f" (components found: {', '.join(components)})" if components else ""
+        raise BadInput(f"{path} defines no pipeline",
+                       f"no module-level @dsl.pipeline function{extra}",
+                       "decorate the pipeline function with @dsl.pipeline")
+    elif len(found) > 1:
+        names = sorted(found)
+        raise BadInput(f"{path} defines several pipelines: {', '.join(names)}", "",
+                       f"pick one, e.g. {path}:{names[0]}")
+    else:
+        chosen = next(iter(found.values()))
+    if chosen.platform_spec.platforms:
+        _refuse_platform(path)
+    return from_spec(chosen.pipeline_spec, str(path))
+
+
+def _import(path: Path) -> Any:
+    digest = hashlib.sha256(str(path.resolve()).encode()).hexdigest()[:12]
+    name = f"_appliance_pipeline_{path.stem.replace('-', '_')}_{digest}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise BadInput(f"cannot import {path}", "not a Python module", FIX)
+    module = importlib.util.module_from_spec(spec)
+    # The file's directory is importable while it loads, as when running `python FILE.py`.
+    folder = str(path.resolve().parent)
+    sys.path.insert(0, folder)
+    sys.modules[name] = module
+    try:
+        with warnings.catch_warnings():
+            # kfp's notice about its future default base image concerns cluster images, not
+            # the local run; it would repeat once per component on every `appliance run`.
+            warnings.filterwarnings("ignore", message="The default base_image", category=FutureWarning)
+            spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(name, None)
+        raise BadInput(f"cannot load pipeline file {path}", _where(exc, path),
+                       "fix the error in the file; run it with python to see the traceback"
+                       ) from exc
+    finally:
+        if sys.path and sys.path[0] == folder:
+            sys.path.pop(0)
+    return module
+
+
+def _where(exc: Exception, path: Path) -> str:
+    """The exception and the last line of the user's file it went through."""
+    line = ""
+    for frame in traceback.extract_tb(exc.__traceback__):
+        if Path(frame.filename).resolve() == path.resolve():
+            line = f" (line {frame.lineno})"
+    if isinstance(exc, SyntaxError) and exc.lineno:
+        line = f" (line {exc.lineno})"
+    message = " ".join(str(exc).split()) or "(no message)"
+    return f"{type(exc).__name__}: {message}{line}"
+
+
+def from_yaml(path: Path) -> Pipeline:
+    try:
+        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+    except yaml.YAMLError as exc:
+        raise BadInput(f"{path} is not valid YAML", " ".join(str(exc).split()), FIX) from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise BadInput(f"cannot read {path}", str(exc), FIX) from exc
+    first = documents[0] if documents else None
+    if not isinstance(first, dict) or "root" not in first or "pipelineInfo" not in first:
+        raise BadInput(f"{path} is not a compiled KFP pipeline",
+                       "an IR YAML has pipelineInfo, root, components and deploymentSpec",
+                       "compile it with kfp.compiler.Compiler().compile(pipeline, 'p.yaml')")
+    for extra in documents[1:]:
+        if isinstance(extra, dict) and extra.get("platforms"):
+            _refuse_platform(path)
+    spec = pipeline_spec_pb2.PipelineSpec()
+    try:
+        json_format.ParseDict(first, spec)
+    except json_format.ParseError as exc:
+        raise BadInput(f"{path} is not a valid KFP pipeline spec", str(exc).splitlines()[0],
+                       "recompile it with the kfp SDK") from exc
+    return from_spec(spec, str(path))
+
+
+def from_spec(spec: pipeline_spec_pb2.PipelineSpec, source: str) -> Pipeline:
+    if spec.root.WhichOneof("implementation") != "dag":
+        raise BadInput(f"{source} has no pipeline DAG", "root has no dag", FIX)
+    inputs = spec.root.input_definitions
+    parameters = {}
+    for name, definition in inputs.parameters.items():
+        kind = pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name(definition.parameter_type)
+        has_default = definition.HasField("default_value")
+        default = json_format.MessageToDict(definition.default_value) if has_default else None
+        if kind == "NUMBER_INTEGER" and isinstance(default, float) and default.is_integer():
+            default = int(default)
+        parameters[name] = Parameter(
+            name, PARAMETER_TYPES.get(kind, kind.lower()), default, has_default,
+            definition.is_optional,
+        )
+    return Pipeline(
+        name=spec.pipeline_info.name,
+        source=source,
+        spec=spec,
+        parameters=parameters,
+        input_artifacts=tuple(sorted(inputs.artifacts)),
+    )
+
+
+def _refuse_platform(path: Path) -> None:
+    raise MissingPrerequisite(
+        f"{path} uses Kubernetes platform features (kfp-kubernetes)",
+        "secrets, volumes and node settings cannot be honoured by the local target",
+        "run it on the kind target, or remove the kubernetes.* task settings",
+    )

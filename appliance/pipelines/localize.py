@@ -1,0 +1,177 @@
+"""Pure transforms that make a compiled pipeline run in the current interpreter: drop the
+per-task `pip install` when what it installs is already here (refuse when it is not), refuse
+container components, inject the stack's environment, and override retries for a run."""
+
+from __future__ import annotations
+
+import copy
+import re
+import shlex
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from importlib import metadata
+
+from google.protobuf import json_format
+from kfp.pipeline_spec import pipeline_spec_pb2
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.version import InvalidVersion, Version
+
+from appliance.errors import MissingPrerequisite
+
+EXECUTOR_MODULE = "kfp.dsl.executor_main"
+_PIP_INSTALL = re.compile(r"-m pip install (?P<args>.*?)(?:&&|$)", re.S)
+# pip options that take a value: their value is not a requirement.
+_VALUED_OPTIONS = {"-i", "--index-url", "--extra-index-url", "--trusted-host", "-f",
+                   "--find-links", "-c", "--constraint"}
+
+@dataclass(frozen=True)
+class Localized:
+    spec: pipeline_spec_pb2.PipelineSpec
+    warnings: tuple[str, ...]
+
+
+def installed_version(name: str) -> str | None:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return None
+
+
+def requirement_problem(text: str, version_of: Callable[[str], str | None] = installed_version
+                        ) -> tuple[str | None, str | None]:
+    """(problem, warning) for one pip requirement against this interpreter's packages."""
+    try:
+        requirement = Requirement(text)
+    except InvalidRequirement:
+        return f"{text!r} is not a plain requirement (URLs and paths are not installed)", None
+    if requirement.marker is not None and not requirement.marker.evaluate():
+        return None, None
+    found = version_of(requirement.name)
+    if found is None:
+        return f"{requirement.name} is not installed", None
+    if requirement.specifier.contains(found, prereleases=True):
+        return None, None
+    if requirement.name.lower() == "kfp" and _major(found) == _major_of_spec(requirement):
+        # The executor protocol is stable within KFP v2: run with the installed SDK, say so.
+        return None, f"tasks asked for {text}; running them with the installed kfp {found}"
+    return f"{requirement.name} {found} is installed but {text!r} is required", None
+
+
+def _major(version: str) -> int | None:
+    try:
+        return Version(version).major
+    except InvalidVersion:
+        return None
+
+
+def _major_of_spec(requirement: Requirement) -> int | None:
+    for item in requirement.specifier:
+        found = _major(item.version.rstrip(".*"))
+        if found is not None:
+            return found
+    return None
+
+
+def pip_requirements(script: str) -> list[str]:
+    """The requirements a compiled task's `sh -c` preamble installs."""
+    found: list[str] = []
+    for match in _PIP_INSTALL.finditer(script):
+        tokens = shlex.split(match.group("args"))
+        skip = False
+        for token in tokens:
+            if skip:
+                skip = False
+            elif token in _VALUED_OPTIONS:
+                skip = True
+            elif not token.startswith("-"):
+                found.append(token)
+    return found
+
+
+def localize(
+    spec: pipeline_spec_pb2.PipelineSpec,
+    env: Mapping[str, str] | None = None,
+    retries: int | None = None,
+    version_of: Callable[[str], str | None] = installed_version,
+) -> Localized:
+    """A copy of the spec ready for kfp.local in this interpreter; refuses what cannot run."""
+    problems: list[str] = []
+    warnings: list[str] = []
+    deployment = json_format.MessageToDict(spec.deployment_spec)
+    users = _executor_users(spec)
+    for label, executor in deployment.get("executors", {}).items():
+        container = executor.get("container")
+        if container is None:
+            continue  # importers run in-process
+        tasks = ", ".join(users.get(label, [label]))
+        command = list(container.get("command", []))
+        everything = " ".join(command + list(container.get("args", [])))
+        if EXECUTOR_MODULE not in everything or command[:3] == ["python3", "-m", EXECUTOR_MODULE]:
+            problems.append(
+                f"task {tasks}: a container component (image {container.get('image', '?')}); "
+                "the local target runs only lightweight Python components"
+            )
+            continue
+        if command[:2] == ["sh", "-c"] and len(command) > 2 and "pip install" in command[2]:
+            for requirement in pip_requirements(command[2]):
+                problem, warning = requirement_problem(requirement, version_of)
+                if problem:
+                    problems.append(f"task {tasks}: needs {problem}")
+                if warning and warning not in warnings:
+                    warnings.append(warning)
+            # Installing into the harness's own environment is never done: it is either
+            # satisfied already (dropped) or refused above.
+            container["command"] = command[3:]
+        if env:
+            kept = [item for item in container.get("env", []) if item.get("name") not in env]
+            container["env"] = kept + [{"name": k, "value": v} for k, v in sorted(env.items())]
+    if problems:
+        raise MissingPrerequisite(
+            f"pipeline {spec.pipeline_info.name!r} cannot run on the local target",
+            "; ".join(problems),
+            "install missing packages into the appliance's Python (pip install ...), or run "
+            "container components on the kind target",
+        )
+    result = copy.deepcopy(spec)
+    result.deployment_spec.Clear()
+    result.deployment_spec.update(deployment)
+    if retries is not None:
+        for task in _executor_tasks(result):
+            task.retry_policy.max_retry_count = retries
+    return Localized(result, tuple(warnings))
+
+
+def _dags(spec: pipeline_spec_pb2.PipelineSpec) -> Iterator[pipeline_spec_pb2.DagSpec]:
+    yield spec.root.dag
+    for component in spec.components.values():
+        if component.WhichOneof("implementation") == "dag":
+            yield component.dag
+
+
+def _executor_tasks(spec: pipeline_spec_pb2.PipelineSpec) -> Iterator[pipeline_spec_pb2.PipelineTaskSpec]:
+    for dag in _dags(spec):
+        for task in dag.tasks.values():
+            component = spec.components.get(task.component_ref.name)
+            if component is not None and component.WhichOneof("implementation") == "executor_label":
+                yield task
+
+
+def _executor_users(spec: pipeline_spec_pb2.PipelineSpec) -> dict[str, list[str]]:
+    users: dict[str, list[str]] = {}
+    for dag in _dags(spec):
+        for name, task in dag.tasks.items():
+            component = spec.components.get(task.component_ref.name)
+            if component is not None and component.executor_label:
+                users.setdefault(component.executor_label, []).append(name)
+    return users
+
+
+def task_names(spec: pipeline_spec_pb2.PipelineSpec) -> list[str]:
+    """Names of every task that runs an executor (what a run reports per task)."""
+    names: list[str] = []
+    for dag in _dags(spec):
+        for name, task in dag.tasks.items():
+            component = spec.components.get(task.component_ref.name)
+            if component is not None and component.WhichOneof("implementation") == "executor_label":
+                names.append(name)
+    return names

@@ -1,0 +1,232 @@
+"""The local pipelines engine: KFP v2 pipelines through kfp.local's SubprocessRunner in this
+interpreter (no per-task pip install), the stack's object store in every task's environment,
+each task's log captured apart, kfp.local's process-global state restored after every run."""
+
+from __future__ import annotations
+
+import builtins
+import contextlib
+import json
+import logging
+import sys
+import threading
+import time
+import uuid
+import warnings
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from appliance.pipelines import arguments as args
+from appliance.pipelines import loader
+from appliance.pipelines.localize import localize, task_names
+from appliance.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
+from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
+
+if TYPE_CHECKING:
+    from appliance.stack import Stack
+
+# kfp.local keeps its configuration in a process-global singleton and swaps sys.stdout-bound
+# logging handlers and builtins.print while it runs: runs in one process take turns.
+_RUN_LOCK = threading.Lock()
+_FAILURE = "finished with status FAILURE"
+
+
+def engine(stack: Stack) -> LocalPipelinesEngine:
+    return LocalPipelinesEngine(stack.run_dir / "pipelines", stack.object_store.env())
+
+
+class LocalPipelinesEngine:
+    """Runs pipelines under `root` (runs/<run-id>/ per run, cache/ shared by the stack)."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.env = dict(env or {})
+
+    def run(
+        self,
+        pipeline: str | Path | loader.Pipeline,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        caching: bool = False,
+        retries: int | None = None,
+    ) -> PipelineRun:
+        loaded = pipeline if isinstance(pipeline, loader.Pipeline) else loader.load(pipeline)
+        typed = args.check(loaded, arguments or {})
+        localized = localize(loaded.spec, env=self.env, retries=retries)
+        return execute(localized.spec, typed, self.root, caching=caching,
+                       notes=localized.warnings)
+
+
+def execute(
+    spec: Any,
+    arguments: Mapping[str, Any],
+    root: Path,
+    *,
+    caching: bool = False,
+    notes: tuple[str, ...] = (),
+) -> PipelineRun:
+    """Run an already localized spec with kfp.local and build the PipelineRun."""
+    from kfp import local
+    from kfp.local import pipeline_orchestrator
+
+    run_id = uuid.uuid4().hex[:12]
+    pipeline_root = root / "runs" / run_id
+    cache_root = root / "cache"
+    pipeline_root.mkdir(parents=True, exist_ok=True)
+    error = ""
+    outputs: dict[str, Any] = {}
+    with _RUN_LOCK, _isolated() as (capture, caught):
+        local.init(
+            local.SubprocessRunner(use_venv=False),
+            pipeline_root=str(pipeline_root),
+            raise_on_error=True,
+            enable_caching=caching,
+            cache_root=str(cache_root),
+        )
+        started = time.monotonic()
+        try:
+            # The spec is run directly: kfp's YAML component loader mistakes a compiled pipeline
+            # for a single component when the pipeline is named like one of its components.
+            outputs = _plain(pipeline_orchestrator.run_local_pipeline(spec, dict(arguments)))
+        except RuntimeError as exc:
+            error = strip_ansi(str(exc))
+            if _FAILURE not in error:
+                error = f"the local runner failed: {type(exc).__name__}: {error}"
+        except Exception as exc:  # kfp.local raises bare ValueErrors & co.; report, do not crash
+            error = f"the local runner failed: {type(exc).__name__}: {strip_ansi(str(exc))}"
+        duration = time.monotonic() - started
+        capture.close_segments()
+    tasks = _tasks(capture.segments, task_names(spec), pipeline_root, cache_root)
+    failed = tuple(t.key for t in tasks if t.state == FAILED)
+    return PipelineRun(
+        run_id=run_id,
+        pipeline=spec.pipeline_info.name,
+        state=FAILED if error or failed else SUCCEEDED,
+        arguments=dict(arguments),
+        outputs=outputs,
+        tasks=tasks,
+        duration_seconds=duration,
+        root=str(pipeline_root),
+        error=error,
+        failed_tasks=failed,
+        warnings=tuple(dict.fromkeys([*notes, *caught])),
+        log="\n".join(capture.lines),
+    )
+
+
+@contextlib.contextmanager
+def _isolated() -> Iterator[tuple[TaskCapture, list[str]]]:
+    """Capture stdout per task; afterwards restore everything kfp.local changes globally."""
+    from kfp.local import cache, config
+
+    saved_config = config.LocalExecutionConfig.instance
+    saved_print = builtins.print
+    saved_stdout = sys.stdout
+    logger = logging.getLogger()
+    saved_handlers, saved_level = logger.handlers[:], logger.level
+    capture = TaskCapture()
+    caught: list[str] = []
+    try:
+        with warnings.catch_warnings(record=True) as records:
+            warnings.simplefilter("always")
+            sys.stdout = capture
+            logger.handlers[:] = [CaptureHandler(capture)]
+            logger.setLevel(logging.INFO)
+            try:
+                yield capture, caught
+            finally:
+                caught.extend(str(w.message) for w in records
+                              if not issubclass(w.category, DeprecationWarning | FutureWarning))
+    finally:
+        sys.stdout = saved_stdout
+        builtins.print = saved_print
+        logger.handlers[:] = saved_handlers
+        logger.setLevel(saved_level)
+        config.LocalExecutionConfig.instance = saved_config
+        cache.reset_local_cache_singleton()
+
+
+def _plain(value: Any) -> Any:
+    """Task and pipeline outputs as JSON data (artifacts become {type, uri, metadata})."""
+    from kfp import dsl
+
+    if isinstance(value, dsl.Artifact):
+        return {"type": value.schema_title, "uri": value.uri, "metadata": dict(value.metadata)}
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path,
+           cache_root: Path) -> tuple[TaskRun, ...]:
+    run_dirs = sorted(p for p in pipeline_root.iterdir() if p.is_dir() and p.name[0] != ".")
+    run_dir = run_dirs[0].resolve() if run_dirs else None
+    grouped: dict[str, list[Segment]] = {}
+    for segment in segments:
+        key = _key(segment, run_dir)
+        if segment.status == "CACHED":
+            # Cache hits have no directory; instances of one task (loop iterations) stay apart.
+            base, count = key, 1
+            while key in grouped:
+                count += 1
+                key = f"{base}#{count}"
+        grouped.setdefault(key, []).append(segment)
+    tasks = [_task(key, attempts, run_dir, cache_root) for key, attempts in grouped.items()]
+    seen = {t.name for t in tasks}
+    tasks += [TaskRun(name, name, SKIPPED) for name in dict.fromkeys(names) if name not in seen]
+    return tuple(tasks)
+
+
+def _key(segment: Segment, run_dir: Path | None) -> str:
+    if segment.task_dir and run_dir is not None:
+        with contextlib.suppress(ValueError):
+            return Path(segment.task_dir).resolve().relative_to(run_dir).as_posix()
+    return segment.name
+
+
+def _task(key: str, attempts: list[Segment], run_dir: Path | None, cache_root: Path) -> TaskRun:
+    last = attempts[-1]
+    if last.status == "CACHED":
+        return TaskRun(key, last.name, CACHED, 0, 0.0, _cached_outputs(cache_root, last.cache_key))
+    state = SUCCEEDED if last.status == "SUCCESS" else FAILED
+    ended = last.ended if last.ended is not None else time.monotonic()
+    if len(attempts) == 1:
+        log = last.text
+    else:
+        log = "\n".join(f"--- attempt {i} of {len(attempts)} ---\n{s.text}"
+                        for i, s in enumerate(attempts, 1))
+    outputs = {}
+    if state == SUCCEEDED and run_dir is not None and last.task_dir is not None:
+        outputs = _executor_outputs(Path(last.task_dir) / "executor_output.json")
+    return TaskRun(key, last.name, state, len(attempts), ended - attempts[0].started, outputs,
+                   log, last.error() if state == FAILED else "")
+
+
+def _executor_outputs(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}
+    outputs: dict[str, Any] = dict(data.get("parameterValues") or {})
+    for name, listed in (data.get("artifacts") or {}).items():
+        found = [{"uri": a.get("uri", ""), "metadata": a.get("metadata") or {}}
+                 for a in listed.get("artifacts", [])]
+        outputs[name] = found[0] if len(found) == 1 else found
+    return outputs
+
+
+def _cached_outputs(cache_root: Path, key: str | None) -> dict[str, Any]:
+    if not key:
+        return {}
+    for path in sorted(cache_root.glob(f"{key}*.json")):
+        with contextlib.suppress(OSError, json.JSONDecodeError):
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return {
+                name: ({"uri": v.get("uri", ""), "metadata": v.get("metadata") or {}}
+                       if isinstance(v, dict) and "schema_title" in v else v)
+                for name, v in data.items()
+            }
+    return {}
