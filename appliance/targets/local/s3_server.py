@@ -13,6 +13,7 @@ import json
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,25 @@ def require_signature(app: WsgiApp) -> WsgiApp:
     return guarded
 
 
+def atomic_conditional_writes(app: WsgiApp) -> WsgiApp:
+    """Serialise conditional writes (If-Match / If-None-Match), as S3 makes them atomic.
+
+    moto checks the condition and then stores the object without a lock, so two concurrent
+    compare-and-swap PUTs could both pass (the model registry relies on exactly one winning).
+    Unconditional writes are not held back by this lock.
+    """
+    lock = threading.Lock()
+
+    def serialised(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        conditional = environ.get("HTTP_IF_MATCH") or environ.get("HTTP_IF_NONE_MATCH")
+        if conditional and environ.get("REQUEST_METHOD") in ("PUT", "POST"):
+            with lock:
+                return list(app(environ, start_response))
+        return app(environ, start_response)
+
+    return serialised
+
+
 def provision(buckets: list[str]) -> dict[str, str]:
     """Create the stack's IAM user, key and buckets in moto's in-process backends."""
     from moto.core import DEFAULT_ACCOUNT_ID
@@ -97,7 +117,7 @@ def serve(port: int, run_dir: Path, buckets: list[str]) -> None:
     credentials = provision(buckets)
     # From here on every request is authenticated and authorised by moto's IAM emulation.
     settings.INITIAL_NO_AUTH_ACTION_COUNT = 0
-    app = require_signature(DomainDispatcherApplication(create_backend_app))
+    app = require_signature(atomic_conditional_writes(DomainDispatcherApplication(create_backend_app)))
     server = make_server("127.0.0.1", port, app, threaded=True, request_handler=QuietHandler)
     write_atomic(run_dir / "credentials.json", json.dumps(credentials, indent=2) + "\n", 0o600)
 
