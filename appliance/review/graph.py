@@ -1,0 +1,282 @@
+"""The bundle as a graph: objects, pods, ServiceAccounts, RBAC grants (with aggregation), selectors."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any
+
+from appliance.review.loader import Document
+from appliance.review.model import Path, ResourceRef
+from appliance.review.podspecs import PodView, pod_views
+
+BUILTIN_WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
+                               "ReplicationController", "Job", "CronJob"})
+# Built-in ClusterRoles that aggregate labelled roles, and the labels they select (admin ⊇ edit ⊇
+# view, because edit carries aggregate-to-admin and view carries aggregate-to-edit).
+_BUILTIN_AGGREGATES = {
+    "admin": ("rbac.authorization.k8s.io/aggregate-to-admin",
+              "rbac.authorization.k8s.io/aggregate-to-edit",
+              "rbac.authorization.k8s.io/aggregate-to-view"),
+    "edit": ("rbac.authorization.k8s.io/aggregate-to-edit",
+             "rbac.authorization.k8s.io/aggregate-to-view"),
+    "view": ("rbac.authorization.k8s.io/aggregate-to-view",),
+}
+
+
+def _d(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _l(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+@dataclass
+class Obj:
+    """One object of the bundle with its identity and pod templates."""
+
+    doc: Document
+    kind: str
+    api_version: str
+    namespace: str
+    name: str
+    views: list[PodView]
+
+    @property
+    def obj(self) -> dict[str, Any]:
+        return self.doc.obj
+
+    @property
+    def ref(self) -> ResourceRef:
+        return ResourceRef(self.kind, self.namespace, self.name)
+
+    @property
+    def labels(self) -> dict[str, Any]:
+        return _d(_d(self.obj.get("metadata")).get("labels"))
+
+    @property
+    def is_workload(self) -> bool:
+        return self.kind in BUILTIN_WORKLOADS
+
+
+def selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
+    """A Kubernetes LabelSelector (matchLabels + matchExpressions); {} selects everything."""
+    selector = _d(selector)
+    for key, value in _d(selector.get("matchLabels")).items():
+        if str(labels.get(key)) != str(value) or key not in labels:
+            return False
+    for expr in _l(selector.get("matchExpressions")):
+        expr = _d(expr)
+        key, op = str(expr.get("key")), expr.get("operator")
+        values = {str(v) for v in _l(expr.get("values"))}
+        present = key in labels
+        if op == "In" and not (present and str(labels[key]) in values):
+            return False
+        if op == "NotIn" and present and str(labels[key]) in values:
+            return False
+        if op == "Exists" and not present:
+            return False
+        if op == "DoesNotExist" and present:
+            return False
+    return True
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How a role's rules reach subjects: a binding (or a built-in role outside the bundle)."""
+
+    binding: ResourceRef | None
+    scope: str  # "cluster" or the namespace the binding grants in
+    subjects: tuple[str, ...]
+    via: tuple[str, ...] = ()  # aggregating ClusterRoles between the role and the binding
+
+    def describe(self) -> str:
+        chain = "".join(f" via aggregated ClusterRole {v}" for v in self.via)
+        if self.binding is None:
+            return f"aggregated into built-in ClusterRole {self.via[-1] if self.via else ''}" \
+                   " (bound outside this bundle)"
+        where = "cluster-wide" if self.scope == "cluster" else f"in namespace {self.scope}"
+        who = ", ".join(self.subjects) or "no subjects"
+        return f"granted {where} by {self.binding}{chain} to {who}"
+
+
+@dataclass
+class Role:
+    obj: Obj
+    key: tuple[str, str, str]  # (kind, namespace, name)
+    grants: list[Grant] = field(default_factory=list)
+
+
+def subject_text(subject: dict[str, Any], binding_ns: str) -> str:
+    kind = str(subject.get("kind") or "")
+    name = str(subject.get("name") or "")
+    if kind == "ServiceAccount":
+        return f"ServiceAccount {subject.get('namespace') or binding_ns}/{name}"
+    return f"{kind} {name}"
+
+
+class Bundle:
+    """Every object of a review, indexed, with the RBAC and ServiceAccount graph resolved."""
+
+    def __init__(self, documents: list[Document]) -> None:
+        self.objects: list[Obj] = []
+        for doc in documents:
+            meta = _d(doc.obj.get("metadata"))
+            self.objects.append(Obj(doc, doc.kind, str(doc.obj.get("apiVersion") or ""),
+                                    str(meta.get("namespace") or ""),
+                                    str(meta.get("name") or meta.get("generateName") or ""),
+                                    pod_views(doc.obj)))
+        self.by_kind: dict[str, list[Obj]] = defaultdict(list)
+        for o in self.objects:
+            self.by_kind[o.kind].append(o)
+        self.roles: dict[tuple[str, str, str], Role] = {}
+        for o in self.by_kind["Role"] + self.by_kind["ClusterRole"]:
+            key = (o.kind, o.namespace if o.kind == "Role" else "", o.name)
+            self.roles[key] = Role(o, key)
+        self.bindings: list[Obj] = self.by_kind["RoleBinding"] + self.by_kind["ClusterRoleBinding"]
+        # ServiceAccount (namespace, name) -> grants reaching it; filled with the role grants.
+        self.sa_grants: dict[tuple[str, str], list[tuple[tuple[str, str, str], Grant]]] = \
+            defaultdict(list)
+        self._resolve_grants()
+
+    # --- RBAC -------------------------------------------------------------------------------
+
+    def role_ref(self, binding: Obj) -> tuple[str, str, str]:
+        ref = _d(binding.obj.get("roleRef"))
+        kind = str(ref.get("kind") or "")
+        namespace = binding.namespace if kind == "Role" else ""
+        return (kind, namespace, str(ref.get("name") or ""))
+
+    def subjects(self, binding: Obj) -> list[dict[str, Any]]:
+        return [_d(s) for s in _l(binding.obj.get("subjects"))]
+
+    def _direct_grants(self, key: tuple[str, str, str]) -> list[Grant]:
+        return self._grants_by_ref.get(key, [])
+
+    def _resolve_grants(self) -> None:
+        self._grants_by_ref: dict[tuple[str, str, str], list[Grant]] = defaultdict(list)
+        for binding in self.bindings:
+            scope = "cluster" if binding.kind == "ClusterRoleBinding" else binding.namespace
+            subjects = tuple(subject_text(s, binding.namespace) for s in self.subjects(binding))
+            self._grants_by_ref[self.role_ref(binding)].append(
+                Grant(binding.ref, scope, subjects))
+        for key, role in self.roles.items():
+            role.grants = self._grants_through(key, ())
+        for key, role in sorted(self.roles.items()):
+            for grant in role.grants:
+                for subject_kind_name in grant.subjects:
+                    if subject_kind_name.startswith("ServiceAccount "):
+                        ns, _, name = subject_kind_name.split(" ", 1)[1].partition("/")
+                        self.sa_grants[(ns, name)].append((key, grant))
+
+    def _grants_through(self, key: tuple[str, str, str], seen: tuple[str, ...]) -> list[Grant]:
+        grants = [Grant(g.binding, g.scope, g.subjects, seen) for g in self._direct_grants(key)]
+        if key[0] != "ClusterRole":
+            return grants
+        labels = self.roles[key].obj.labels if key in self.roles else {}
+        for parent_key in self.aggregators_of(key):
+            parent = parent_key[2]
+            if parent in seen or parent == key[2]:
+                continue  # aggregation cycles are possible in broken bundles
+            grants += self._grants_through(parent_key, (*seen, parent))
+        for builtin, label_keys in _BUILTIN_AGGREGATES.items():
+            if builtin in seen:
+                continue
+            if any(str(labels.get(label)) == "true" for label in label_keys):
+                direct = self._direct_grants(("ClusterRole", "", builtin))
+                grants += [Grant(g.binding, g.scope, g.subjects, (*seen, builtin)) for g in direct]
+                if not direct:
+                    grants.append(Grant(None, "namespaces", (), (*seen, builtin)))
+        return grants
+
+    def aggregators_of(self, key: tuple[str, str, str]) -> list[tuple[str, str, str]]:
+        role = self.roles.get(key)
+        if role is None:
+            return []
+        out = []
+        for parent_key, parent in self.roles.items():
+            if parent_key[0] != "ClusterRole" or parent_key == key:
+                continue
+            selectors = _l(_d(parent.obj.obj.get("aggregationRule")).get("clusterRoleSelectors"))
+            if any(selector_matches(s, role.obj.labels) for s in selectors):
+                out.append(parent_key)
+        return out
+
+    def effective_rules(self, key: tuple[str, str, str]) -> list[tuple[Obj, int, dict[str, Any]]]:
+        """A role's rules, with those of the ClusterRoles it aggregates: (owner, index, rule)."""
+        out: list[tuple[Obj, int, dict[str, Any]]] = []
+        seen: set[tuple[str, str, str]] = set()
+        stack = [key]
+        while stack:
+            current = stack.pop()
+            if current in seen or current not in self.roles:
+                continue
+            seen.add(current)
+            role = self.roles[current]
+            out += [(role.obj, i, _d(r)) for i, r in enumerate(_l(role.obj.obj.get("rules")))]
+            selectors = _l(_d(role.obj.obj.get("aggregationRule")).get("clusterRoleSelectors"))
+            if selectors:
+                for child_key, child in self.roles.items():
+                    if child_key[0] == "ClusterRole" and \
+                            any(selector_matches(s, child.obj.labels) for s in selectors):
+                        stack.append(child_key)
+        return out
+
+    # --- ServiceAccounts ----------------------------------------------------------------------
+
+    def service_account_of(self, o: Obj, view: PodView) -> tuple[str, str]:
+        name = view.spec.get("serviceAccountName") or view.spec.get("serviceAccount") or "default"
+        return (o.namespace, str(name))
+
+    def service_account(self, namespace: str, name: str) -> Obj | None:
+        for sa in self.by_kind["ServiceAccount"]:
+            if sa.namespace == namespace and sa.name == name:
+                return sa
+        return None
+
+    def has_grants(self, namespace: str, name: str) -> bool:
+        if self.sa_grants.get((namespace, name)):
+            return True
+        # Group subjects that include every ServiceAccount (of a namespace) also grant to it.
+        groups = {"system:serviceaccounts", f"system:serviceaccounts:{namespace}"}
+        for binding in self.bindings:
+            for s in self.subjects(binding):
+                if s.get("kind") == "Group" and s.get("name") in groups:
+                    return True
+        return False
+
+    def workloads_using(self, namespace: str, name: str) -> list[str]:
+        out = []
+        for o in self.objects:
+            if not o.is_workload:
+                continue
+            for view in o.views:
+                if self.service_account_of(o, view) == (namespace, name):
+                    out.append(str(o.ref))
+        return sorted(set(out))
+
+    # --- selectors ----------------------------------------------------------------------------
+
+    def policies_selecting(self, namespace: str, labels: dict[str, Any]) -> list[Obj]:
+        return [
+            p for p in self.by_kind["NetworkPolicy"]
+            if p.namespace == namespace
+            and selector_matches(_d(p.obj.get("spec")).get("podSelector"), labels)
+        ]
+
+
+def policy_types(policy: Obj) -> set[str]:
+    """NetworkPolicy policyTypes, defaulted as the API server does."""
+    spec = _d(policy.obj.get("spec"))
+    declared = _l(spec.get("policyTypes"))
+    if declared:
+        return {str(t) for t in declared}
+    return {"Ingress", "Egress"} if "egress" in spec else {"Ingress"}
+
+
+def path_join(*parts: Path) -> Path:
+    out: Path = ()
+    for part in parts:
+        out = (*out, *part)
+    return out
