@@ -176,7 +176,10 @@ class LocalTarget:
         if kind == "s3":
             return self._object_store(run_dir, component).healthy()
         if kind == "http" and component.extra.get("health_url"):
-            return probe_http(str(component.extra["health_url"]))
+            healthy, detail = probe_http(str(component.extra["health_url"]))
+            # A component may describe itself (a deployment names its model and version).
+            note = component.extra.get("note")
+            return healthy, f"{detail}; {note}" if note else detail
         return True, "running"
 
     def _object_store(self, run_dir: RunDir, component: Component) -> ObjectStore:

@@ -1,0 +1,143 @@
+"""`appliance serve deploy | list | predict | rollback | delete | sync`: models served on a stack."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import click
+
+from appliance import targets
+from appliance.cli.context import pass_console
+from appliance.console import Console
+from appliance.errors import BadInput
+from appliance.runtime.state import validate_name
+from appliance.serving.deployments import Deployment
+from appliance.serving.engine import ServingEngine
+
+stack_option = click.option(
+    "--stack", "stack_name", default="default", show_default=True,
+    callback=lambda c, p, v: validate_name(v), help="Name of the stack that serves.",
+)
+
+
+def _engine(stack_name: str) -> ServingEngine:
+    engine: ServingEngine = targets.get("local").stack(stack_name).serving
+    return engine
+
+
+def _describe(deployment: Deployment) -> str:
+    return (f"{deployment.name}: {deployment.model.uri} (version {deployment.model.version})\n"
+            f"  v1 {deployment.endpoint.v1_url}\n  v2 {deployment.endpoint.v2_url}")
+
+
+@click.group("serve")
+def serve() -> None:
+    """Serve models on a stack over the KServe v1 and v2 protocols."""
+
+
+@serve.command("deploy")
+@click.argument("name")
+@click.option("--model-uri", required=True, help="Model artifact: s3://bucket/key or a local path.")
+@stack_option
+@pass_console
+def deploy(console: Console, name: str, model_uri: str, stack_name: str) -> None:
+    """Serve MODEL_URI as NAME; on an existing NAME, a rollout with no failed request."""
+    engine = _engine(stack_name)
+    existing = engine.get(name)
+    verb = "rolled out" if existing else "deployed"
+    with console.step(f"{'rollout of' if existing else 'deploy'} {name} -> {model_uri}"):
+        engine.deploy(name, model_uri)
+    deployment = engine.deployments.require(name)
+    console.info(f"{name} {verb}: version {deployment.model.version}")
+    console.report(_describe(deployment))
+
+
+@serve.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
+@stack_option
+@pass_console
+def list_(console: Console, as_json: bool, stack_name: str) -> None:
+    """Deployments with model URI, version, v1/v2 URLs and probed health."""
+    rows: list[dict[str, Any]] = []
+    for deployment, health in _engine(stack_name).list():
+        rows.append({**deployment.to_dict(), "healthy": health.healthy, "detail": health.detail})
+    if as_json:
+        console.report(json.dumps(rows, indent=2, sort_keys=True))
+        return
+    if not rows:
+        console.info(f"no deployments on stack {stack_name!r}")
+        return
+    lines = []
+    for row in rows:
+        mark = "✓" if row["healthy"] else "✗"
+        lines.append(f"{mark} {row['name']:<16} version {row['version']:<10} {row['detail']:<24} "
+                     f"{row['model_uri']}")
+        lines.append(f"    v1 {row['v1_url']}\n    v2 {row['v2_url']}")
+    console.report("\n".join(lines))
+
+
+@serve.command("predict")
+@click.argument("name")
+@click.option("--json", "body", required=True, metavar="JSON",
+              help='Request body: {"instances": [...]} (v1) or {"inputs": [...]} (v2); @FILE reads a file.')
+@stack_option
+@pass_console
+def predict(console: Console, name: str, body: str, stack_name: str) -> None:
+    """Send one request to NAME (v1 or v2, told apart by the body); print the response."""
+    source = "--json"
+    if body.startswith("@"):
+        source = body[1:]
+        try:
+            with open(source, encoding="utf-8") as handle:
+                body = handle.read()
+        except OSError as exc:
+            raise BadInput(f"cannot read {source}", exc.strerror or str(exc), "check the path") from exc
+    try:
+        parsed = json.loads(body)
+    except ValueError as exc:
+        raise BadInput(f"{source} is not valid JSON", str(exc), "quote the body in single quotes") from exc
+    answer = _engine(stack_name).predict(name, parsed)
+    console.report(json.dumps(answer, sort_keys=True))
+
+
+@serve.command("rollback")
+@click.argument("name")
+@stack_option
+@pass_console
+def rollback(console: Console, name: str, stack_name: str) -> None:
+    """Serve NAME's previous model again (a rollout with no failed request)."""
+    engine = _engine(stack_name)
+    with console.step(f"rollback of {name}"):
+        engine.rollback(name)
+    deployment = engine.deployments.require(name)
+    console.info(f"{name} serves version {deployment.model.version} again")
+    console.report(_describe(deployment))
+
+
+@serve.command("delete")
+@click.argument("name")
+@stack_option
+@pass_console
+def delete(console: Console, name: str, stack_name: str) -> None:
+    """Stop serving NAME: its front and model server stop, its record is removed."""
+    _engine(stack_name).delete(name)
+    console.ok(f"deleted {name}")
+
+
+@serve.command("sync")
+@click.argument("model")
+@stack_option
+@pass_console
+def sync(console: Console, model: str, stack_name: str) -> None:
+    """Serve the registry's champion of MODEL as deployment MODEL (rolled out if it changed)."""
+    result = _engine(stack_name).sync(model)
+    deployment = result.deployment
+    if result.changed:
+        console.ok(f"{model} now serves the champion, version {deployment.model.version}")
+    else:
+        console.ok(f"{model} already serves the champion, version {deployment.model.version}")
+    console.report(_describe(deployment))
+
+
+commands = [serve]

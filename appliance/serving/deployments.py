@@ -1,0 +1,498 @@
+"""Deployments of one stack: deploy, roll out, roll back and delete, each recorded in state.json.
+
+A deployment NAME is two processes, both recorded as components of the stack:
+
+- `serve/NAME`: the front (appliance/serving/front.py) on a port that never changes; its record
+  holds the deployment (model URI, version, the previous model for rollback, v1/v2 URLs);
+- `serve/NAME/model`: the current model server (the stub KServe server) on a port of its own.
+
+A rollout starts the new server, waits until its model is ready, switches the front (config file
++ SIGHUP), waits until no request is in flight to the old server, then stops it: no request
+fails. If the new server cannot load its model, nothing else is touched and the error carries
+the server's output. Every process gets `--run-dir <run dir>` so that `down` finds it even when
+the state is lost.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import re
+import signal
+import sys
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import requests
+
+from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.runtime import process
+from appliance.runtime.state import Component, RunDir, StackState, write_atomic
+from appliance.serving.endpoint import Endpoint
+from appliance.serving.front import STATUS_PATH
+
+FRONT_ROLE = "serving-front"
+MODEL_ROLE = "serving-model"
+# A DNS label, as KServe InferenceService names are; short enough for component and log names.
+NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,43}[a-z0-9])?$")
+
+ServerCommand = Callable[[str, str, int, str], list[str]]
+StackLock = Callable[[], AbstractContextManager[object]]
+
+
+def stub_server_command(name: str, model_uri: str, port: int, run_dir: str) -> list[str]:
+    """The stub KServe model server (stubs/server.py) serving `model_uri` as model `name`."""
+    return [sys.executable, "-m", "stubs.server", "--model-uri", model_uri, "--port", str(port),
+            "--name", name, "--run-dir", run_dir]
+
+
+def validate_name(name: str) -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise BadInput(
+            f"invalid deployment name {name!r}",
+            "names are DNS labels: 1-45 lowercase letters, digits or '-', starting and ending alphanumeric",
+            "pick a name such as 'iris' or 'churn-v2'",
+        )
+    return name
+
+
+def front_key(name: str) -> str:
+    return f"serve/{name}"
+
+
+def model_key(name: str) -> str:
+    return f"serve/{name}/model"
+
+
+@dataclass(frozen=True)
+class ModelRef:
+    """A model artifact: where it is and the version it declares."""
+
+    uri: str
+    version: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"model_uri": self.uri, "version": self.version}
+
+
+@dataclass(frozen=True)
+class Health:
+    healthy: bool
+    detail: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """What the state records about one deployment."""
+
+    name: str
+    endpoint: Endpoint
+    model: ModelRef
+    previous: ModelRef | None
+    generation: int
+    front_pid: int
+    front_port: int
+    front_started: float
+    model_pid: int
+    model_url: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            **self.model.to_dict(),
+            "previous": self.previous.to_dict() if self.previous else None,
+            "generation": self.generation,
+            "url": self.endpoint.url,
+            "v1_url": self.endpoint.v1_url,
+            "v2_url": self.endpoint.v2_url,
+        }
+
+
+def _ref(extra: Mapping[str, Any], uri_key: str, version_key: str) -> ModelRef | None:
+    uri = extra.get(uri_key)
+    return ModelRef(str(uri), str(extra.get(version_key, ""))) if uri else None
+
+
+def read_deployment(state: StackState, name: str) -> Deployment | None:
+    front = state.components.get(front_key(name))
+    if front is None or front.extra.get("role") != FRONT_ROLE:
+        return None
+    model = state.components.get(model_key(name))
+    extra = front.extra
+    current = _ref(extra, "model_uri", "version")
+    if current is None:
+        return None
+    return Deployment(
+        name=name,
+        endpoint=Endpoint(name, front.endpoint),
+        model=current,
+        previous=_ref(extra, "previous_model_uri", "previous_version"),
+        generation=int(extra.get("generation", 1)),
+        front_pid=front.pid,
+        front_port=front.port,
+        front_started=front.started,
+        model_pid=model.pid if model else 0,
+        model_url=model.endpoint if model else "",
+    )
+
+
+def _front_status(port: int) -> dict[str, Any] | None:
+    try:
+        response = requests.get(f"http://{process.LOOPBACK}:{port}{STATUS_PATH}", timeout=2.0)
+        if response.status_code == 200:
+            data = response.json()
+            return data if isinstance(data, dict) else None
+    except (requests.RequestException, ValueError):
+        pass
+    return None
+
+
+def probe(url: str) -> Health:
+    try:
+        response = requests.get(url, timeout=2.0)
+    except requests.RequestException as exc:
+        return Health(False, type(exc).__name__)
+    if response.status_code == 200:
+        return Health(True, "ready")
+    return Health(False, f"not ready (HTTP {response.status_code})")
+
+
+def _tail(path: Path, lines: int = 20) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[-1] if lines else "no output"
+
+
+class Deployments:
+    """The serving lifecycle of one stack. `lock` is the stack's state lock (shared with `down`)."""
+
+    def __init__(
+        self,
+        run_dir: RunDir,
+        lock: StackLock,
+        describe: Callable[[str], ModelRef],
+        env: Mapping[str, str],
+        server_command: ServerCommand = stub_server_command,
+        ready_timeout: float = 120.0,
+        switch_timeout: float = 15.0,
+        drain_timeout: float = 30.0,
+    ) -> None:
+        self.run_dir = run_dir
+        self._lock = lock
+        self._describe = describe
+        self._env = dict(env)
+        self._server_command = server_command
+        self.ready_timeout = ready_timeout
+        self.switch_timeout = switch_timeout
+        self.drain_timeout = drain_timeout
+
+    @property
+    def marker(self) -> str:
+        return str(self.run_dir.path)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def _state(self) -> StackState:
+        state = self.run_dir.load()
+        if state is None:
+            raise BadInput(
+                f"stack {self.run_dir.name!r} is not up",
+                "it was stopped or never started",
+                f"run 'appliance up --name {self.run_dir.name}'",
+            )
+        return state
+
+    def get(self, name: str) -> Deployment | None:
+        return read_deployment(self._state(), validate_name(name))
+
+    def require(self, name: str) -> Deployment:
+        found = self.get(name)
+        if found is None:
+            known = ", ".join(d.name for d in self.all()) or "none"
+            raise BadInput(
+                f"no deployment named {name!r} on stack {self.run_dir.name!r}",
+                f"deployments: {known}",
+                f"deploy it with 'appliance serve deploy {name} --model-uri URI'",
+            )
+        return found
+
+    def all(self) -> list[Deployment]:
+        state = self._state()
+        names = sorted(c.extra["deployment"] for c in state.components.values()
+                       if c.extra.get("role") == FRONT_ROLE and "deployment" in c.extra)
+        return [d for d in (read_deployment(state, n) for n in names) if d is not None]
+
+    def health(self, deployment: Deployment) -> Health:
+        if not process.is_alive(deployment.front_pid, self.marker):
+            return Health(False, "front not running")
+        if not process.is_alive(deployment.model_pid, self.marker):
+            return Health(False, "model server not running")
+        return probe(deployment.endpoint.ready_url)
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def deploy(self, name: str, model_uri: str) -> Deployment:
+        """Create the deployment, or roll it out to `model_uri` when it exists."""
+        validate_name(name)
+        ref = self._describe(model_uri)
+        with self._deployment_lock(name):
+            current = self.get(name)
+            if current is None:
+                return self._create(name, ref)
+            return self._rollout(current, ref)
+
+    def rollout(self, name: str, model_uri: str) -> Deployment:
+        self.require(name)
+        return self.deploy(name, model_uri)
+
+    def rollback(self, name: str) -> Deployment:
+        """Roll out the previous model again (a second rollback returns to where it started)."""
+        with self._deployment_lock(validate_name(name)):
+            current = self.require(name)
+            if current.previous is None:
+                raise BadInput(
+                    f"deployment {name!r} has no previous model to roll back to",
+                    f"it has only served {current.model.uri}",
+                    f"deploy another model with 'appliance serve deploy {name} --model-uri URI'",
+                )
+            return self._rollout(current, self._describe(current.previous.uri))
+
+    def delete(self, name: str) -> None:
+        with self._deployment_lock(validate_name(name)):
+            current = self.require(name)
+            # The front first: clients then see a refused connection, not a 502 from a live front.
+            process.stop(current.front_pid, self.marker)
+            process.stop(current.model_pid, self.marker)
+
+            def forget(state: StackState) -> None:
+                state.components.pop(front_key(name), None)
+                state.components.pop(model_key(name), None)
+
+            self._update(forget)
+            self._config_path(name).unlink(missing_ok=True)
+
+    # -- steps -------------------------------------------------------------------------------
+
+    def _create(self, name: str, ref: ModelRef) -> Deployment:
+        model = self._start_model(name, ref, generation=1)
+        try:
+            front = self._start_front(name, process.free_port(), model.endpoint, 1)
+        except BaseException:
+            process.stop(model.pid, self.marker)
+            raise
+        front.extra.update(self._record(name, front.endpoint, ref, None, 1))
+
+        def add(state: StackState) -> None:
+            state.components[front.name] = front
+            state.components[model.name] = model
+
+        try:
+            self._update(add)
+        except BaseException:
+            process.stop(front.pid, self.marker)
+            process.stop(model.pid, self.marker)
+            raise
+        deployment = self.get(name)
+        assert deployment is not None
+        return deployment
+
+    def _rollout(self, current: Deployment, ref: ModelRef) -> Deployment:
+        name = current.name
+        generation = current.generation + 1
+        model = self._start_model(name, ref, generation)
+        try:
+            front_pid, front_port, started = self._switch(current, model.endpoint, generation)
+        except BaseException:
+            process.stop(model.pid, self.marker)
+            raise
+        # Re-deploying the same URI keeps the rollback target instead of pointing it at itself.
+        previous = current.model if current.model.uri != ref.uri else current.previous
+        url = f"http://{process.LOOPBACK}:{front_port}"
+        front = Component(front_key(name), front_pid, front_port, url, started,
+                          self._record(name, url, ref, previous, generation))
+
+        def replace(state: StackState) -> None:
+            state.components[front.name] = front
+            state.components[model.name] = model
+
+        self._update(replace)
+        self._drain(front_port, current.model_url)
+        process.stop(current.model_pid, self.marker)
+        deployment = self.get(name)
+        assert deployment is not None
+        return deployment
+
+    def _switch(self, current: Deployment, backend: str, generation: int) -> tuple[int, int, float]:
+        """Point the front at `backend`; restart the front on its port if it died. Returns its pid, port."""
+        name = current.name
+        if not process.is_alive(current.front_pid, self.marker):
+            port = current.front_port if not process.port_in_use(current.front_port) else process.free_port()
+            front = self._start_front(name, port, backend, generation)
+            return front.pid, front.port, front.started
+        self._write_config(name, backend, generation)
+        os.kill(current.front_pid, signal.SIGHUP)
+        try:
+            self._wait_front(current.front_pid, current.front_port, generation, self.switch_timeout,
+                             Path("<front log>"), [])
+        except BaseException:
+            # Put the old backend back so the front does not follow a server that is being stopped.
+            self._write_config(name, current.model_url, current.generation)
+            if process.is_alive(current.front_pid, self.marker):
+                os.kill(current.front_pid, signal.SIGHUP)
+            raise
+        return current.front_pid, current.front_port, current.front_started
+
+    def _drain(self, front_port: int, old_backend: str) -> None:
+        """Wait until the front has no request in flight to the old backend (bounded by drain_timeout)."""
+
+        def drained() -> bool:
+            status = _front_status(front_port)
+            if status is None:
+                return True  # the front is gone: nothing can be in flight through it
+            return all(b.get("inflight", 0) == 0 for b in status.get("backends", [])
+                       if b.get("url") == old_backend)
+
+        process.wait_until(drained, self.drain_timeout, interval=0.02)
+
+    def _start_model(self, name: str, ref: ModelRef, generation: int) -> Component:
+        port = process.free_port()
+        argv = self._server_command(name, ref.uri, port, self.marker)
+        log = self.run_dir.logs / f"serve-{name}-model-{generation}.log"
+        pid = self._spawn(argv, log, self._env)
+        url = f"http://{process.LOOPBACK}:{port}"
+        ready_url = f"{url}/v2/models/{name}/ready"
+
+        def died() -> str | None:
+            return None if process.is_alive(pid) else "exited"
+
+        try:
+            try:
+                ready = process.wait_until(lambda: probe(ready_url).healthy, self.ready_timeout,
+                                           interval=0.05, abort=died)
+            except RuntimeError:
+                output = _tail(log)
+                raise ExternalCommandFailed(
+                    argv, output,
+                    f"the model server of {name!r} failed to load {ref.uri}: {_last_line(output)}",
+                    f"fix the model artifact; see {log}",
+                ) from None
+            if not ready:
+                raise ExternalCommandFailed(
+                    argv, _tail(log),
+                    f"the model server of {name!r} was not ready after {self.ready_timeout:.0f}s",
+                    f"see {log}",
+                )
+        except BaseException:
+            process.stop(pid, self.marker)
+            raise
+        extra = {"kind": "http", "health_url": ready_url, "role": MODEL_ROLE, "deployment": name,
+                 **ref.to_dict(), "generation": generation, "note": f"version {ref.version}"}
+        return Component(model_key(name), pid, port, url, time.time(), extra)
+
+    def _start_front(self, name: str, port: int, backend: str, generation: int) -> Component:
+        config = self._write_config(name, backend, generation)
+        argv = [sys.executable, "-m", "appliance.serving.front", "--name", name, "--port", str(port),
+                "--config", str(config), "--run-dir", self.marker]
+        log = self.run_dir.logs / f"serve-{name}-front.log"
+        # The front needs no credentials: it only forwards HTTP on loopback.
+        env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+        pid = self._spawn(argv, log, env)
+        try:
+            self._wait_front(pid, port, generation, self.ready_timeout, log, argv)
+        except BaseException:
+            process.stop(pid, self.marker)
+            raise
+        url = f"http://{process.LOOPBACK}:{port}"
+        return Component(front_key(name), pid, port, url, time.time(), {})
+
+    def _wait_front(
+        self, pid: int, port: int, generation: int, timeout: float, log: Path, argv: list[str]
+    ) -> None:
+        def switched() -> bool:
+            status = _front_status(port)
+            return status is not None and status.get("generation") == generation
+
+        def died() -> str | None:
+            return None if process.is_alive(pid) else "exited"
+
+        try:
+            ok = process.wait_until(switched, timeout, interval=0.02, abort=died)
+        except RuntimeError:
+            raise ExternalCommandFailed(argv or f"front pid {pid}", _tail(log),
+                                        f"the front proxy on port {port} exited", f"see {log}") from None
+        if not ok:
+            raise ExternalCommandFailed(argv or f"front pid {pid}", _tail(log),
+                                        f"the front proxy on port {port} did not reach generation "
+                                        f"{generation} in {timeout:.0f}s", f"see {log}")
+
+    def _record(
+        self, name: str, url: str, ref: ModelRef, previous: ModelRef | None, generation: int
+    ) -> dict[str, Any]:
+        endpoint = Endpoint(name, url)
+        return {
+            "kind": "http",
+            "health_url": endpoint.ready_url,
+            "role": FRONT_ROLE,
+            "deployment": name,
+            **ref.to_dict(),
+            "previous_model_uri": previous.uri if previous else None,
+            "previous_version": previous.version if previous else None,
+            "generation": generation,
+            "v1_url": endpoint.v1_url,
+            "v2_url": endpoint.v2_url,
+            "note": f"serves {ref.uri} version {ref.version}",
+        }
+
+    # -- state, files, processes --------------------------------------------------------------
+
+    def _update(self, mutate: Callable[[StackState], None]) -> None:
+        """Read-modify-write state.json under the stack lock (the CLI and tests act concurrently)."""
+        with self._lock():
+            state = self._state()
+            mutate(state)
+            self.run_dir.save(state)
+
+    def _spawn(self, argv: list[str], log: Path, env: Mapping[str, str]) -> int:
+        # Under the stack lock: `down` either ran before (the state is gone and we refuse) or runs
+        # after and finds the process by its --run-dir marker. Nothing escapes it.
+        with self._lock():
+            self._state()
+            return process.spawn(argv, log, dict(env))
+
+    def _config_path(self, name: str) -> Path:
+        return self.run_dir.path / "serving" / f"{name}.json"
+
+    def _write_config(self, name: str, backend: str, generation: int) -> Path:
+        path = self._config_path(name)
+        write_atomic(path, json.dumps({"backend": backend, "generation": generation}) + "\n", mode=0o600)
+        return path
+
+    @contextmanager
+    def _deployment_lock(self, name: str) -> Iterator[None]:
+        """One lifecycle action per deployment at a time, across processes; other deployments proceed."""
+        self._state()
+        folder = self.run_dir.path / "serving"
+        try:
+            # parents=False: never resurrect a run dir that `down` just removed.
+            folder.mkdir(mode=0o700, exist_ok=True)
+            handle = open(folder / f".{name}.lock", "w")  # noqa: SIM115 (held across the yield)
+        except FileNotFoundError:
+            self._state()
+            raise
+        with handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,100 @@
+"""The serving engine a Stack hands out: the deployment lifecycle, predictions, and registry sync."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+import requests
+
+from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.serving.deployments import Deployment, Deployments, Health, validate_name
+from appliance.serving.endpoint import Endpoint
+
+PREDICT_TIMEOUT = 60.0
+
+
+class ChampionEntry(Protocol):
+    model_uri: str
+
+
+class ChampionSource(Protocol):
+    """What sync needs from the model registry (appliance/gates/registry.py)."""
+
+    def champion(self, model: str) -> Any: ...
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    deployment: Deployment
+    changed: bool
+
+
+class ServingEngine:
+    """`stack.serving`: deploy(name, model_uri) / rollout / rollback / delete -> Endpoint, predict, sync."""
+
+    def __init__(self, deployments: Deployments, registry: Callable[[], ChampionSource]) -> None:
+        self.deployments = deployments
+        self._registry = registry
+
+    def deploy(self, name: str, model_uri: str) -> Endpoint:
+        """Start serving `model_uri` as `name` (a zero-downtime rollout when `name` exists)."""
+        return self.deployments.deploy(name, model_uri).endpoint
+
+    def rollout(self, name: str, model_uri: str) -> Endpoint:
+        return self.deployments.rollout(name, model_uri).endpoint
+
+    def rollback(self, name: str) -> Endpoint:
+        return self.deployments.rollback(name).endpoint
+
+    def delete(self, name: str) -> None:
+        self.deployments.delete(name)
+
+    def get(self, name: str) -> Deployment | None:
+        return self.deployments.get(name)
+
+    def list(self) -> list[tuple[Deployment, Health]]:
+        return [(d, self.deployments.health(d)) for d in self.deployments.all()]
+
+    def endpoint(self, name: str) -> Endpoint:
+        return self.deployments.require(name).endpoint
+
+    def predict(self, name: str, body: Any) -> dict[str, Any]:
+        """POST `body` to the v1 or v2 URL (told apart by the body) of deployment `name`."""
+        url = self.endpoint(name).url_for(body)
+        try:
+            response = requests.post(url, json=body, timeout=PREDICT_TIMEOUT)
+        except requests.RequestException as exc:
+            raise ExternalCommandFailed(
+                f"POST {url}", "", f"{type(exc).__name__}",
+                "check the deployment with 'appliance serve list'",
+            ) from exc
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if response.status_code == 200 and isinstance(answer, dict):
+            return answer
+        message = answer.get("error", answer) if isinstance(answer, dict) else response.text[:500]
+        if 400 <= response.status_code < 500:
+            raise BadInput(f"deployment {name!r} rejected the request (HTTP {response.status_code})",
+                           str(message), "fix the request body (see docs/serving.md)")
+        raise ExternalCommandFailed(f"POST {url}", response.text[:2000],
+                                    f"HTTP {response.status_code}: {message}")
+
+    def sync(self, model: str) -> SyncResult:
+        """Serve the registry's champion of `model` as deployment `model` (a rollout if it changed)."""
+        validate_name(model)
+        entry = self._registry().champion(model)
+        if entry is None:
+            raise BadInput(
+                f"model {model!r} has no champion in the registry",
+                "nothing was promoted yet",
+                "promote a model first (appliance gate promote), then sync",
+            )
+        current = self.deployments.get(model)
+        if current is not None and current.model.uri == entry.model_uri:
+            if self.deployments.health(current).healthy:
+                return SyncResult(current, changed=False)
+        return SyncResult(self.deployments.deploy(model, entry.model_uri), changed=True)

@@ -1,0 +1,255 @@
+"""The stable front of one deployment: a keep-alive HTTP proxy whose backend switches on SIGHUP.
+
+`python -m appliance.serving.front --name NAME --port P --config FILE --run-dir DIR`
+
+The front listens on 127.0.0.1:P for the deployment's whole life. Its backend (the current model
+server) is named in a JSON config file, `{"backend": "http://127.0.0.1:Q", "generation": N}`,
+written by the lifecycle (appliance/serving/deployments.py) and re-read on SIGHUP. A switch is
+atomic for new requests; requests already forwarded finish on the old backend, whose in-flight
+count `GET /-/front` reports so that the lifecycle stops the old server only once it is drained.
+Control is a signal plus a file in the stack's 0700 run dir, so only the stack's owner can
+redirect traffic; nothing listens for control requests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import signal
+import sys
+from collections.abc import Awaitable, Callable, MutableMapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+
+from appliance.runtime.process import LOOPBACK
+
+STATUS_PATH = "/-/front"
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+
+# Headers that describe one hop, not the message (RFC 9110 §7.6.1), plus the ones the next hop
+# recomputes; forwarding them would corrupt keep-alive or framing on the other connection.
+_HOP_BY_HOP = frozenset(
+    {
+        b"connection", b"keep-alive", b"proxy-authenticate", b"proxy-authorization", b"proxy-connection",
+        b"te", b"trailer", b"transfer-encoding", b"upgrade", b"host", b"content-length",
+    }
+)
+_DROP_FROM_RESPONSE = _HOP_BY_HOP | {b"date", b"server"}  # uvicorn sets its own
+
+# The model server closes idle keep-alive connections after 5 s (uvicorn's default); expiring ours
+# sooner means the pool never hands out a connection the server is about to close.
+_POOL = httpx.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=2.0)
+_TIMEOUT = httpx.Timeout(connect=5.0, read=300.0, write=30.0, pool=None)
+# Raised before a response arrived (refused, reset or closed connection). Inference requests have
+# no side effects, so the front retries once, on the then-current backend, as Envoy does on reset.
+_RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+# Clients of the front keep connections longer than uvicorn's 5 s default (nginx uses 75 s).
+CLIENT_KEEP_ALIVE = 75
+
+
+class ConfigError(Exception):
+    """The front's config file is missing or malformed."""
+
+
+class Backend:
+    """One model server behind the front, with its own connection pool and in-flight count."""
+
+    def __init__(self, url: str, generation: int) -> None:
+        self.url = url
+        self.generation = generation
+        self.inflight = 0
+        self.served = 0
+        self.client = httpx.AsyncClient(limits=_POOL, timeout=_TIMEOUT, trust_env=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "generation": self.generation,
+            "inflight": self.inflight,
+            "served": self.served,
+        }
+
+
+def read_config(path: Path) -> tuple[str, int]:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        backend, generation = data["backend"], data["generation"]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise ConfigError(f"{path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(backend, str) or not backend.startswith(f"http://{LOOPBACK}:"):
+        raise ConfigError(f"{path}: backend must be http://{LOOPBACK}:PORT, found {backend!r}")
+    if isinstance(generation, bool) or not isinstance(generation, int):
+        raise ConfigError(f"{path}: generation must be an integer, found {generation!r}")
+    return backend.rstrip("/"), generation
+
+
+class Front:
+    """The ASGI app: forwards every request to the current backend, answers /-/front itself."""
+
+    def __init__(self, name: str, config: Path) -> None:
+        self.name = name
+        self.config = config
+        url, generation = read_config(config)
+        self.current = Backend(url, generation)
+        self.retired: list[Backend] = []
+        self._closing: set[asyncio.Task[None]] = set()
+
+    def reload(self) -> None:
+        """Switch to the backend in the config file (called from the event loop on SIGHUP)."""
+        try:
+            url, generation = read_config(self.config)
+        except ConfigError as exc:
+            print(f"front {self.name}: reload refused, keeping {self.current.url}: {exc}", file=sys.stderr)
+            return
+        if url == self.current.url:
+            self.current.generation = generation
+            return
+        # No await between reading and replacing `current`: every request either picked the old
+        # backend (and is counted in its inflight) or will pick the new one.
+        old, self.current = self.current, Backend(url, generation)
+        self.retired.append(old)
+        self._retire_if_idle(old)
+        print(f"front {self.name}: generation {generation} -> {url}", file=sys.stderr, flush=True)
+
+    def _retire_if_idle(self, backend: Backend) -> None:
+        if backend in self.retired and backend.inflight == 0:
+            self.retired.remove(backend)
+            task = asyncio.get_running_loop().create_task(backend.client.aclose())
+            self._closing.add(task)
+            task.add_done_callback(self._closing.discard)
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "generation": self.current.generation,
+            "backend": self.current.url,
+            "backends": [b.to_dict() for b in (self.current, *self.retired)],
+        }
+
+    async def aclose(self) -> None:
+        for backend in (self.current, *self.retired):
+            await backend.client.aclose()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        if scope["path"] == STATUS_PATH and scope["method"] == "GET":
+            await _respond(send, 200, [(b"content-type", b"application/json")],
+                           json.dumps(self.status()).encode())
+            return
+        body = await _read_body(receive)
+        target = scope.get("raw_path") or scope["path"].encode()
+        if scope.get("query_string"):
+            target += b"?" + scope["query_string"]
+        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        status, response_headers, content = await self._forward(
+            scope["method"], target.decode("latin-1"), headers, body
+        )
+        await _respond(send, status, response_headers, content)
+
+    async def _forward(
+        self, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        failure = ""
+        for _attempt in range(2):
+            backend = self.current
+            backend.inflight += 1
+            try:
+                request = backend.client.build_request(method, backend.url + target, headers=headers,
+                                                       content=body)
+                response = await backend.client.send(request, stream=True)
+                try:
+                    # Raw bytes: the body is passed on exactly as the server encoded it.
+                    content = b"".join([chunk async for chunk in response.aiter_raw()])
+                finally:
+                    await response.aclose()
+                backend.served += 1
+                kept = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROP_FROM_RESPONSE]
+                return response.status_code, kept, content
+            except _RETRYABLE as exc:
+                failure = f"{type(exc).__name__}: {exc}"
+            except httpx.TimeoutException as exc:
+                failure = f"{type(exc).__name__}: the model server did not answer in time"
+                break
+            finally:
+                backend.inflight -= 1
+                self._retire_if_idle(backend)
+        error = {"error": f"front of {self.name}: model server unavailable ({failure})"}
+        return 502, [(b"content-type", b"application/json")], json.dumps(error).encode()
+
+
+async def _read_body(receive: Receive) -> bytes:
+    chunks = []
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            break
+        chunks.append(message.get("body", b""))
+        if not message.get("more_body"):
+            break
+    return b"".join(chunks)
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+async def serve(front: Front, port: int) -> None:
+    config = uvicorn.Config(
+        front,
+        host=LOOPBACK,
+        port=port,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        timeout_keep_alive=CLIENT_KEEP_ALIVE,
+        # Requests in flight get this long to finish on SIGTERM before connections are cut.
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    # Installed before the socket opens: the lifecycle only signals a front that answers.
+    asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, front.reload)
+    try:
+        await server.serve()
+    finally:
+        await front.aclose()
+    if not server.started:
+        raise SystemExit(f"front {front.name}: could not listen on {LOOPBACK}:{port}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m appliance.serving.front",
+                                     description="Stable keep-alive front proxy of one deployment.")
+    parser.add_argument("--name", required=True, help="deployment name")
+    parser.add_argument("--port", required=True, type=int, help=f"port on {LOOPBACK}")
+    parser.add_argument("--config", required=True, type=Path, help="JSON file naming the backend")
+    parser.add_argument("--run-dir", required=True, help="the stack's run dir (lets `down` find us)")
+    args = parser.parse_args(argv)
+    try:
+        front = Front(args.name, args.config)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    try:
+        import uvloop
+    except ImportError:  # uvloop is optional: it is faster, asyncio is enough
+        asyncio.run(serve(front, args.port))
+    else:
+        uvloop.run(serve(front, args.port))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,222 @@
+"""The serving lifecycle on a real local stack with real stub model servers (KServe ModelServer)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.runtime import process
+from appliance.serving.deployments import Deployment, Health, ModelRef
+from appliance.serving.engine import ServingEngine
+from appliance.stack import Stack
+from appliance.targets.interface import ComponentStatus
+from appliance.targets.local.target import LocalTarget, stray_pids
+
+
+def _engine(stack: Stack) -> ServingEngine:
+    engine: ServingEngine = stack.serving
+    return engine
+
+
+def _components(stack: Stack, name: str) -> dict[str, ComponentStatus]:
+    status = LocalTarget().status(stack.name)
+    assert status is not None
+    return {c.name: c for c in status.components if c.name.startswith(f"serve/{name}")}
+
+
+def _scan(stack: Stack, uri: str) -> list[int]:
+    from appliance.runtime.state import RunDir
+
+    run_dir = RunDir(stack.name, stack.run_dir.parent)
+    return [pid for pid in stray_pids(run_dir) if f"--model-uri {uri} " in process.cmdline(pid)]
+
+
+@pytest.fixture(scope="module")
+def shared(local_stack: Stack, models: dict[str, str]) -> Iterator[Deployment]:
+    """One deployment of the `right` model for the read-only tests of this module."""
+    engine = _engine(local_stack)
+    engine.deploy("shared", models["right"])
+    deployment = engine.get("shared")
+    assert deployment is not None
+    yield deployment
+    engine.delete("shared")
+
+
+def test_deploy_serves_exact_v1_and_v2_predictions(
+    local_stack: Stack, shared: Deployment, samples: Any
+) -> None:
+    engine = _engine(local_stack)
+    assert engine.predict("shared", samples.v1()) == {"predictions": samples.right}
+    v2 = engine.predict("shared", samples.v2())
+    assert (v2["model_name"], v2["model_version"]) == ("shared", "1")
+    assert v2["outputs"] == [{"name": "output-0", "shape": [len(samples.right)], "datatype": "INT64",
+                              "parameters": None, "data": samples.right}]
+    # The same answers straight from the URLs the endpoint hands out.
+    endpoint = shared.endpoint
+    assert endpoint.v1_url == f"{endpoint.url}/v1/models/shared:predict"
+    assert endpoint.url.startswith("http://127.0.0.1:")
+    assert requests.post(endpoint.v1_url, json=samples.v1()).json() == {"predictions": samples.right}
+    assert requests.post(endpoint.v2_url, json=samples.v2()).json()["outputs"][0]["data"] == samples.right
+
+
+def test_deployment_is_recorded_and_shown_by_status_and_list(
+    local_stack: Stack, shared: Deployment, models: dict[str, str]
+) -> None:
+    assert shared.model == ModelRef(models["right"], "1")
+    assert shared.previous is None and shared.generation == 1
+    components = _components(local_stack, "shared")
+    assert sorted(components) == ["serve/shared", "serve/shared/model"]
+    front, model = components["serve/shared"], components["serve/shared/model"]
+    assert (front.healthy, front.detail) == (True, f"ok; serves {models['right']} version 1")
+    assert front.endpoint == shared.endpoint.url
+    assert front.extra["v1_url"] == shared.endpoint.v1_url and front.extra["v2_url"] == shared.endpoint.v2_url
+    assert (model.healthy, model.detail) == (True, "ok; version 1")
+    listed = {d.name: (d, h) for d, h in _engine(local_stack).list()}
+    assert listed["shared"] == (shared, Health(True, "ready"))
+
+
+def test_fifty_keep_alive_clients_for_five_seconds_get_no_error(
+    shared: Deployment, samples: Any, load: Callable[..., Any]
+) -> None:
+    running = load(shared.endpoint.v1_url, samples.v1(), clients=50).start()
+    time.sleep(5)
+    running.stop()
+    assert running.errors == []
+    assert all(answers for answers in running.answers)  # every client was served
+    assert {tuple(a["predictions"]) for answers in running.answers for a in answers} == {tuple(samples.right)}
+
+
+def test_rollout_under_continuous_load_fails_no_request_then_rollback(
+    local_stack: Stack, models: dict[str, str], samples: Any, load: Callable[..., Any]
+) -> None:
+    engine = _engine(local_stack)
+    engine.deploy("roll", models["slow-right"])
+    before = engine.get("roll")
+    assert before is not None
+
+    running = load(before.endpoint.v1_url, samples.v1(), clients=4).start()
+    running.wait_each(5)
+    endpoint = engine.deploy("roll", models["wrong"])  # an existing name: a rollout
+    seen_at_switch = [len(a) for a in running.answers]
+    running.wait_each(max(seen_at_switch) + 5)
+    running.stop()
+
+    assert running.errors == []
+    for answers in running.answers:
+        labels = [a["predictions"] for a in answers]
+        assert set(map(tuple, labels)) == {tuple(samples.right), tuple(samples.wrong)}
+        switch = labels.index(samples.wrong)
+        # A clean switch: the old model until some point, the new one ever after.
+        assert labels[:switch] == [samples.right] * switch
+        assert labels[switch:] == [samples.wrong] * (len(labels) - switch)
+
+    after = engine.get("roll")
+    assert after is not None
+    assert endpoint == before.endpoint  # the stable front did not move
+    assert after.front_pid == before.front_pid
+    assert (after.model, after.previous, after.generation) == (
+        ModelRef(models["wrong"], "2"), ModelRef(models["slow-right"], "3"), 2)
+    assert not process.is_alive(before.model_pid)  # drained, then stopped
+    assert _components(local_stack, "roll")["serve/roll/model"].detail == "ok; version 2"
+
+    engine.rollback("roll")
+    back = engine.get("roll")
+    assert back is not None
+    assert (back.model, back.previous, back.generation) == (
+        ModelRef(models["slow-right"], "3"), ModelRef(models["wrong"], "2"), 3)
+    assert engine.predict("roll", samples.v1()) == {"predictions": samples.right}
+    assert not process.is_alive(after.model_pid)
+    engine.delete("roll")
+
+
+def test_a_model_that_fails_to_load_fails_the_rollout_and_the_old_keeps_serving(
+    local_stack: Stack, models: dict[str, str], samples: Any
+) -> None:
+    engine = _engine(local_stack)
+    with pytest.raises(ExternalCommandFailed) as first:
+        engine.deploy("never", models["broken"])
+    assert (f"failed to load {models['broken']}: error: model clf version 4 declares fail_on_load"
+            in first.value.why)
+    assert engine.get("never") is None
+    assert "serve/never" not in str(_components(local_stack, "never"))
+
+    engine.deploy("sturdy", models["right"])
+    before = engine.get("sturdy")
+    with pytest.raises(ExternalCommandFailed) as rollout:
+        engine.deploy("sturdy", models["broken"])
+    assert "declares fail_on_load: refusing to load" in rollout.value.render()
+    assert engine.get("sturdy") == before  # the record did not move
+    assert engine.predict("sturdy", samples.v1()) == {"predictions": samples.right}
+    assert _scan(local_stack, models["broken"]) == []  # the failed server is not left running
+    engine.delete("sturdy")
+
+
+def test_a_killed_model_server_is_reported_and_a_new_deploy_replaces_it(
+    local_stack: Stack, models: dict[str, str], samples: Any
+) -> None:
+    engine = _engine(local_stack)
+    engine.deploy("phoenix", models["right"])
+    before = engine.get("phoenix")
+    assert before is not None
+    os.kill(before.model_pid, signal.SIGKILL)
+    assert process.wait_until(lambda: not process.is_alive(before.model_pid), 10)
+
+    assert engine.deployments.health(before) == Health(False, "model server not running")
+    components = _components(local_stack, "phoenix")
+    assert (components["serve/phoenix/model"].healthy, components["serve/phoenix/model"].detail) == (
+        False, "process not running")
+    front = components["serve/phoenix"]
+    assert not front.healthy and front.detail.startswith("health check answered 502")
+
+    engine.deploy("phoenix", models["right"])
+    after = engine.get("phoenix")
+    assert after is not None
+    assert after.endpoint == before.endpoint and after.model_pid != before.model_pid
+    assert after.previous is None  # the same model again is no new rollback target
+    assert engine.deployments.health(after) == Health(True, "ready")
+    assert engine.predict("phoenix", samples.v1()) == {"predictions": samples.right}
+    assert all(c.healthy for c in _components(local_stack, "phoenix").values())
+    engine.delete("phoenix")
+
+
+def test_delete_stops_both_processes_and_forgets_the_deployment(
+    local_stack: Stack, models: dict[str, str]
+) -> None:
+    engine = _engine(local_stack)
+    engine.deploy("gone", models["right"])
+    deployment = engine.get("gone")
+    assert deployment is not None
+    engine.delete("gone")
+    assert engine.get("gone") is None
+    assert _components(local_stack, "gone") == {}
+    assert not process.is_alive(deployment.front_pid) and not process.is_alive(deployment.model_pid)
+    with pytest.raises(requests.ConnectionError):
+        requests.get(deployment.endpoint.ready_url, timeout=5)
+    with pytest.raises(BadInput, match="no deployment named 'gone'"):
+        engine.delete("gone")
+
+
+def test_bad_names_uris_and_rollbacks_are_refused_before_anything_starts(
+    local_stack: Stack, models: dict[str, str], shared: Deployment
+) -> None:
+    engine = _engine(local_stack)
+    with pytest.raises(BadInput, match="invalid deployment name 'Bad_Name'"):
+        engine.deploy("Bad_Name", models["right"])
+    with pytest.raises(BadInput) as missing:
+        engine.deploy("nowhere", "s3://mlpipeline/serving/absent.json")
+    assert missing.value.what == "cannot read model s3://mlpipeline/serving/absent.json"
+    assert missing.value.why.startswith("NoSuchKey")
+    with pytest.raises(BadInput, match="deployment 'shared' has no previous model to roll back to"):
+        engine.rollback("shared")
+    with pytest.raises(BadInput, match="no deployment named 'absent'"):
+        engine.rollback("absent")
+    with pytest.raises(BadInput, match="cannot tell the protocol"):
+        engine.predict("shared", {"rows": []})
+    assert engine.get("nowhere") is None and engine.get("shared") == shared
