@@ -1,0 +1,195 @@
+"""`appliance tune EXPERIMENT.yaml`: run a Katib Experiment on the local target and report its status."""
+
+from __future__ import annotations
+
+import json
+import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import yaml
+
+from appliance import paths, targets
+from appliance.cli.context import pass_console
+from appliance.console import Console
+from appliance.errors import CheckFailed, MissingPrerequisite
+from appliance.runtime.state import validate_name
+from appliance.tuning import experiment as experiments
+from appliance.tuning.engine import ExperimentResult, Progress, TuningEngine
+from appliance.tuning.model import Experiment
+
+DEFAULT_STACK = "default"
+
+
+@click.command("tune")
+@click.argument("experiment_file", metavar="EXPERIMENT.yaml",
+                type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--json", "as_json", is_flag=True,
+              help="Print the whole Experiment (spec and status) as JSON on stdout.")
+@click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the whole Experiment to this file (YAML, or JSON for *.json).")
+@click.option("--name", "stack_name", default=None,
+              callback=lambda c, p, v: validate_name(v) if v is not None else None,
+              help="Stack whose object store the trials use [default: 'default' if it is up; "
+                   "otherwise trials run without a stack].")
+@pass_console
+def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | None,
+         stack_name: str | None) -> None:
+    """Run a Katib v1beta1 Experiment locally; exit 1 if it ends Failed."""
+    exp = experiments.load(experiment_file)
+    for note in exp.notes:
+        console.info(f"note: {note}")
+    engine, where = _engine(exp, stack_name, experiment_file)
+    budget = exp.max_trial_count if exp.max_trial_count is not None else "unlimited"
+    console.info(
+        f"tuning {exp.name} ({where}): {exp.algorithm.name}, {exp.parallel_trial_count} in "
+        f"parallel, maxTrialCount {budget}"
+    )
+    progress = _ProgressLine(console)
+    with _sigterm_as_interrupt():
+        try:
+            result = engine.run(exp, progress=progress)
+        finally:
+            console.end_progress()
+    if output is not None:
+        output.write_text(_serialise(result.document, output), encoding="utf-8")
+        console.info(f"wrote {output}")
+    if as_json:
+        console.report(json.dumps(result.document, indent=2))
+    else:
+        console.report(summary(result))
+    condition = result.condition
+    line = f"experiment {exp.name}: {condition.get('type')} ({condition.get('reason')})"
+    if result.work_dir is not None:
+        line += f"; trial logs in {result.work_dir}"
+    if not result.succeeded:
+        raise CheckFailed(line, condition.get("message", ""))
+    console.ok(line)
+
+
+def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[TuningEngine, str]:
+    """The stack's engine when one is up; without a stack only if no trial needs the object store."""
+    name = stack_name or DEFAULT_STACK
+    local = targets.get("local")
+    status = local.status(name)
+    if status is not None:
+        if not status.healthy:
+            raise MissingPrerequisite(
+                f"stack {name!r} is not healthy",
+                "a component is down",
+                f"run 'appliance status --name {name}', then 'appliance down --name {name}' and "
+                "'appliance up' again",
+            )
+        stack = local.stack(name)
+        return stack.tuning, f"stack {name}"
+    if stack_name is not None:
+        raise MissingPrerequisite(f"no stack named {name!r} is up", "",
+                                  f"run 'appliance up --name {name}' first")
+    if needs_object_store(exp):
+        raise MissingPrerequisite(
+            f"{source}: the trials use s3:// URIs but no stack is up",
+            "they read and write the stack's object store",
+            "run 'appliance up' first (or pass --name STACK)",
+        )
+    return TuningEngine(paths.home() / "tuning"), "no stack: the trials need no object store"
+
+
+def needs_object_store(exp: Experiment) -> bool:
+    return "s3://" in json.dumps(exp.trial_spec)
+
+
+class _ProgressLine:
+    """Trials done/running/failed and the best so far; printed only when it changes."""
+
+    def __init__(self, console: Console) -> None:
+        self.console = console
+        self.last = ""
+
+    def __call__(self, p: Progress) -> None:
+        done = p.succeeded + p.failed + p.early_stopped + p.metrics_unavailable
+        parts = [f"{p.experiment}: {done} done", f"{p.running} running", f"{p.failed} failed"]
+        if p.early_stopped:
+            parts.append(f"{p.early_stopped} early-stopped")
+        if p.metrics_unavailable:
+            parts.append(f"{p.metrics_unavailable} without metrics")
+        if p.best_trial:
+            parts.append(f"best {p.metric}={p.best_value} ({p.best_trial})")
+        line = ", ".join(parts)
+        # On a terminal the line is rewritten in place; elsewhere only finished trials count as news.
+        key = line if self.console.color else line.replace(f", {p.running} running", "")
+        if key != self.last:
+            self.last = key
+            self.console.progress(line)
+
+
+@contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM stops the trials the same way Ctrl-C does."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _serialise(document: dict[str, Any], path: Path) -> str:
+    if path.suffix == ".json":
+        return json.dumps(document, indent=2) + "\n"
+    return yaml.safe_dump(document, sort_keys=False)
+
+
+def summary(result: ExperimentResult) -> str:
+    """A human report: the outcome, the best trial and one line per trial."""
+    exp = result.experiment
+    status = result.status
+    condition = result.condition
+    counts = [
+        f"{status.get(key, 0)} {label}"
+        for key, label in (("trialsSucceeded", "succeeded"), ("trialsFailed", "failed"),
+                           ("trialsEarlyStopped", "early-stopped"),
+                           ("trialMetricsUnavailable", "metrics unavailable"))
+        if status.get(key)
+    ]
+    lines = [
+        f"experiment {exp.name}: {condition.get('type')} ({condition.get('reason')}), "
+        f"{status.get('trials', 0)} trials" + (f": {', '.join(counts)}" if counts else "")
+    ]
+    best = result.best
+    if best.get("bestTrialName"):
+        values = " ".join(f"{a['name']}={a['value']}" for a in best["parameterAssignments"])
+        observed = " ".join(
+            f"{m['name']}={m['latest']}" for m in best["observation"].get("metrics", [])
+        )
+        lines.append(f"best trial {best['bestTrialName']}: {observed} with {values}")
+    names = [p.name for p in exp.parameters]
+    header = ["TRIAL", "STATUS", *names, exp.objective.metric]
+    rows = [header]
+    for trial in result.trials:
+        assignments = {a["name"]: a["value"] for a in trial["spec"]["parameterAssignments"]}
+        terminal = [c for c in trial["status"]["conditions"] if c["status"] == "True"]
+        state = terminal[-1]["type"] if terminal else "Pending"
+        objective = ""
+        for metric in trial["status"].get("observation", {}).get("metrics", []):
+            if metric["name"] == exp.objective.metric:
+                objective = metric["latest"]
+        rows.append([trial["metadata"]["name"], state, *(assignments.get(n, "") for n in names),
+                     objective])
+    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
+    for row in rows:
+        lines.append("  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip())
+    for trial in result.trials:
+        for condition_item in trial["status"]["conditions"]:
+            if condition_item["type"] == "Failed" and condition_item["status"] == "True":
+                lines.append(f"{trial['metadata']['name']}: {condition_item['reason']}: "
+                             f"{condition_item['message']}")
+    return "\n".join(lines)
+
+
+commands = [tune]
