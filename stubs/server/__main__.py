@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 from stubs import model as models
 from stubs.errors import StubError
 
 LOOPBACK = "127.0.0.1"
+
+
+def _port_taken(host: str, port: int) -> bool:
+    # Checked up front for a clear message; uvicorn would log a bind error and exit 3 later.
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return True
+    return False
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -27,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     if args.name is not None and not models.NAME_PATTERN.match(args.name):
         print(f"error: --name {args.name!r} is invalid: use a DNS label", file=sys.stderr)
+        return 2
+    if _port_taken(args.host, args.port):
+        print(f"error: port {args.port} on {args.host} is in use: pick another --port", file=sys.stderr)
         return 2
     try:
         # Load before importing kserve: a broken artifact fails in well under a second.

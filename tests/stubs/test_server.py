@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.client
+import socket
 import subprocess
 import sys
 import time
@@ -219,3 +220,16 @@ def test_cli_help_is_ours_and_bad_arguments_exit_2(tmp_path: Path) -> None:
         text=True,
     )
     assert missing.returncode == 2 and "none.json: cannot read" in missing.stderr
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = str(taken.getsockname()[1])
+        busy = subprocess.run(
+            [sys.executable, "-m", "stubs.server", "--model-uri", "m.json", "--port", port],
+            capture_output=True,
+            text=True,
+        )
+    assert (busy.returncode, busy.stderr) == (
+        2,
+        f"error: port {port} on 127.0.0.1 is in use: pick another --port\n",
+    )
