@@ -98,6 +98,11 @@ class StubModels:
     def name(self, base: str = "model") -> str:
         return self.scope.name(base)
 
+    @property
+    def names(self) -> list[str]:
+        """The (unique) model names this test created, in order."""
+        return list(self._versions)
+
     def __call__(
         self,
         accuracy: float,

@@ -28,6 +28,7 @@ from appliance.conformance.stacks import StackInfo
 from appliance.stack import Stack
 from conformance.deployments import ServingSandbox
 from conformance.instruments import StubDataset, StubModels, store_dataset
+from conformance.policies import GatePolicies, GatePolicy
 from conformance.recorder import AREA_PROPERTY, Recorder
 from conformance.sandbox import Isolation, ObjectStoreSandbox, TestScope
 from conformance.session import StackSession, StackUnavailable
@@ -36,6 +37,8 @@ _SESSION = pytest.StashKey[StackSession]()
 _ISOLATION = pytest.StashKey[Isolation]()
 _COMPONENT_SKIP = pytest.StashKey[bool]()
 WORKER_STACK = "appliance_conformance_stack"
+# The model registry keeps its records under registry/<model>/ (appliance/gates/registry.py).
+REGISTRY_PREFIX = "registry"
 AREA_MARKER = "conformance_area"
 COMPONENT_MARKER = "requires_component"
 
@@ -186,9 +189,15 @@ def stub_dataset(object_store: ObjectStoreSandbox) -> StubDataset:
 
 
 @pytest.fixture
-def stub_model(object_store: ObjectStoreSandbox, conformance_scope: TestScope) -> StubModels:
-    """Factory: `stub_model(accuracy=0.9, groups={"b": 0.8}, name="churn")` -> a stored stub model."""
-    return StubModels(object_store, conformance_scope)
+def stub_model(object_store: ObjectStoreSandbox, conformance_scope: TestScope) -> Iterator[StubModels]:
+    """Factory: `stub_model(accuracy=0.9, groups={"b": 0.8}, name="churn")` -> a stored stub model.
+
+    The registry entries of the models it named (registry/<name>/) are removed after the test.
+    """
+    models = StubModels(object_store, conformance_scope)
+    yield models
+    for name in models.names:
+        object_store.cleanup(f"{REGISTRY_PREFIX}/{name}/")
 
 
 @pytest.fixture
@@ -197,3 +206,15 @@ def serving(stack: Stack) -> Iterator[ServingSandbox]:
     sandbox = ServingSandbox(stack.serving)
     yield sandbox
     sandbox.cleanup()
+
+
+@pytest.fixture
+def gate_policies(object_store: ObjectStoreSandbox, tmp_path: Path) -> GatePolicies:
+    """Factory: `gate_policies.write("strict", minImprovement=0.05)` -> another GatePolicy."""
+    return GatePolicies(object_store, tmp_path / "policies")
+
+
+@pytest.fixture
+def gate_policy(gate_policies: GatePolicies) -> GatePolicy:
+    """The default gate policy (accuracy >= 0.80, +0.01 over the champion, group gap <= 0.05)."""
+    return gate_policies.write()

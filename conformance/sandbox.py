@@ -121,13 +121,15 @@ class ObjectStoreSandbox:
         listed = self.client().list_objects(self.bucket, prefix=self.key(under), recursive=True)
         return sorted(str(o.object_name).removeprefix(self.prefix) for o in listed)
 
-    def cleanup(self) -> None:
-        """Remove everything under the prefix; a removal the store refuses is an error."""
+    def cleanup(self, prefix: str | None = None) -> None:
+        """Remove everything under the test's prefix (or under another prefix the test owns, such
+        as its models' registry entries); a removal the store refuses is an error."""
         client = self.client()
-        listed = client.list_objects(self.bucket, prefix=self.prefix, recursive=True)
+        listed = client.list_objects(self.bucket, prefix=prefix or self.prefix, recursive=True)
         doomed = [DeleteObject(str(o.object_name)) for o in listed]
         if not doomed:
             return
         errors = list(client.remove_objects(self.bucket, doomed))
         if errors:
-            raise RuntimeError(f"cleanup of {self.uri()}: {len(errors)} object(s) not removed: {errors[0]}")
+            where = f"s3://{self.bucket}/{prefix or self.prefix}"
+            raise RuntimeError(f"cleanup of {where}: {len(errors)} object(s) not removed: {errors[0]}")
