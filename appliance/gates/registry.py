@@ -23,13 +23,16 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from appliance.errors import BadInput, CheckFailed
 from appliance.gates.decision import Decision, evaluate
 from appliance.gates.policy import Policy
-from appliance.objectstore import DEFAULT_BUCKET, ObjectStore
 
+if TYPE_CHECKING:  # the minio import behind ObjectStore costs pipeline tasks half a second
+    from appliance.objectstore import ObjectStore
+
+DEFAULT_BUCKET = "mlpipeline"
 PREFIX = "registry"
 MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
 MAX_ATTEMPTS = 20

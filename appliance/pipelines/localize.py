@@ -138,7 +138,34 @@ def localize(
     if retries is not None:
         for task in _executor_tasks(result):
             task.retry_policy.max_retry_count = retries
+    _name_condition_outputs(result)
     return Localized(result, tuple(warnings))
+
+
+_CONDITION_REF = re.compile(r"inputs\.parameter_values\['(pipelinechannel--[^']+)'\]")
+
+
+def _name_condition_outputs(spec: pipeline_spec_pb2.PipelineSpec) -> None:
+    """kfp.local resolves a condition's channel by parsing its name: `<task>-Output` or
+    `<task>--<key>`. A condition on a named output (`gate.outputs["promote"]`) is compiled as
+    `pipelinechannel--gate-promote`, which kfp.local cannot resolve: it logs a warning and takes
+    the branch as False. Renaming the reference to `<task>--<key>` makes it evaluate as on a
+    cluster; only the condition text changes (kfp.local reads the value from the producer)."""
+    for dag in _dags(spec):
+        for task in dag.tasks.values():
+            condition = task.trigger_policy.condition
+            if not condition:
+                continue
+            for ref in _CONDITION_REF.findall(condition):
+                source = task.inputs.parameters.get(ref)
+                if source is None or not source.HasField("task_output_parameter"):
+                    continue
+                output = source.task_output_parameter
+                if output.output_parameter_key == "Output":
+                    continue
+                named = f"pipelinechannel--{output.producer_task}--{output.output_parameter_key}"
+                condition = condition.replace(f"['{ref}']", f"['{named}']")
+            task.trigger_policy.condition = condition
 
 
 def _dags(spec: pipeline_spec_pb2.PipelineSpec) -> Iterator[pipeline_spec_pb2.DagSpec]:

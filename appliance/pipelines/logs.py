@@ -13,7 +13,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 _ANSI = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
-_STAMP = r"^\d\d:\d\d:\d\d\.\d{3} - [A-Z]+ - "
+# kfp.local's formatter prefixes a time; lines that reach our CaptureHandler instead (kfp.local
+# restores logging handlers per task, which races when ParallelFor tasks overlap) have none.
+_STAMP = r"^(?:\d\d:\d\d:\d\d\.\d{3} - )?[A-Z]+ - "
 _EXECUTING = re.compile(_STAMP + r"Executing task '(?P<name>[^']+)'$")
 _FINISHED = re.compile(_STAMP + r"Task '(?P<name>[^']+)' finished with status (?P<status>[A-Z]+)$")
 _STREAMED = re.compile(_STAMP + r"Streamed logs:$")

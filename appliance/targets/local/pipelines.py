@@ -110,7 +110,7 @@ def execute(
         root=str(pipeline_root),
         error=error,
         failed_tasks=failed,
-        warnings=tuple(dict.fromkeys([*notes, *caught])),
+        warnings=tuple(dict.fromkeys([*notes, *caught, *_logged_warnings(capture.lines)])),
         log="\n".join(capture.lines),
     )
 
@@ -145,6 +145,11 @@ def _isolated() -> Iterator[tuple[TaskCapture, list[str]]]:
         logger.setLevel(saved_level)
         config.LocalExecutionConfig.instance = saved_config
         cache.reset_local_cache_singleton()
+
+
+def _logged_warnings(lines: list[str]) -> list[str]:
+    """kfp.local's own warnings (an unresolvable condition is taken as False, for instance)."""
+    return [line.split("WARNING - ", 1)[1] for line in lines if "WARNING - " in line]
 
 
 def _plain(value: Any) -> Any:
