@@ -236,12 +236,14 @@ class Bundle:
         return None
 
     def has_grants(self, namespace: str, name: str) -> bool:
-        if self.sa_grants.get((namespace, name)):
-            return True
-        # Group subjects that include every ServiceAccount (of a namespace) also grant to it.
+        # Any binding naming the account (to a bundle role or a built-in one), or a group that
+        # holds every ServiceAccount (of its namespace), grants it something.
         groups = {"system:serviceaccounts", f"system:serviceaccounts:{namespace}"}
         for binding in self.bindings:
             for s in self.subjects(binding):
+                if s.get("kind") == "ServiceAccount" and s.get("name") == name and \
+                        (s.get("namespace") or binding.namespace) == namespace:
+                    return True
                 if s.get("kind") == "Group" and s.get("name") in groups:
                     return True
         return False

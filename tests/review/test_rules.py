@@ -1,0 +1,94 @@
+"""One failing and one passing fixture per rule (Pod Security rules: see test_pss_oracle.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from appliance.review.rules import CATALOG
+
+FIXTURES = Path(__file__).parent / "fixtures" / "rules"
+NON_PSS = sorted(rule for rule in CATALOG if not rule.startswith("pss."))
+
+
+def test_every_rule_has_a_passing_and_a_failing_fixture() -> None:
+    present = {p.name for p in FIXTURES.glob("*.yaml")}
+    missing = [f"{rule}.{kind}.yaml" for rule in NON_PSS for kind in ("pass", "fail")
+               if f"{rule}.{kind}.yaml" not in present]
+    assert missing == []
+
+
+def _expected(text: str) -> set[tuple[str, str | None]]:
+    out = set()
+    for match in re.finditer(r"^# expect: (\S+)(?: (\S+))?$", text, re.MULTILINE):
+        out.add((match.group(1), match.group(2)))
+    return out
+
+
+@pytest.mark.parametrize("rule", NON_PSS)
+def test_failing_fixture_reports_exactly_the_expected_findings(rule, review_yaml) -> None:
+    text = (FIXTURES / f"{rule}.fail.yaml").read_text()
+    report = review_yaml(text)
+    found = {(str(f.resource), f.container) for f in report.findings if f.rule == rule}
+    expected = _expected(text)
+    assert expected, "the fixture must declare its expected findings"
+    assert found == expected
+
+
+@pytest.mark.parametrize("rule", NON_PSS)
+def test_passing_fixture_reports_nothing_for_the_rule(rule, review_yaml) -> None:
+    report = review_yaml((FIXTURES / f"{rule}.pass.yaml").read_text())
+    assert [f.message for f in report.findings if f.rule == rule] == []
+
+
+def test_severities_of_scoped_rbac_findings(review_yaml) -> None:
+    cluster = review_yaml((FIXTURES / "rbac.secrets-cluster-wide.fail.yaml").read_text())
+    namespaced = review_yaml((FIXTURES / "rbac.secrets-cluster-wide.pass.yaml").read_text())
+    unbound = review_yaml((FIXTURES / "rbac.pods-exec.fail.yaml").read_text())
+    assert [(f.rule, f.severity.value) for f in cluster.findings if f.rule.startswith("rbac.")] \
+        == [("rbac.secrets-cluster-wide", "high")]
+    assert [(f.rule, f.severity.value) for f in namespaced.findings
+            if f.rule.startswith("rbac.")] == [("rbac.secrets-read", "medium")]
+    assert [(f.rule, f.severity.value) for f in unbound.findings] == [("rbac.pods-exec", "low")]
+
+
+def test_wildcard_is_one_root_cause_with_implied_powers_as_evidence(review_yaml) -> None:
+    report = review_yaml("""
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: god}
+rules:
+- {apiGroups: ["*"], resources: ["*"], verbs: ["*"]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: god}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: god}
+subjects: [{kind: ServiceAccount, name: ctl, namespace: ops}]
+""")
+    rbac = [f for f in report.findings if f.rule.startswith("rbac.")]
+    assert [(f.rule, f.severity.value, str(f.resource)) for f in rbac] == \
+        [("rbac.wildcard", "critical", "ClusterRole/god")]
+    assert "implies bind, escalate, impersonate, pods-exec, secrets-read, " \
+           "webhook-configurations" in rbac[0].message
+    assert "granted cluster-wide by ClusterRoleBinding/god to ServiceAccount ops/ctl" \
+        in rbac[0].evidence
+
+
+def test_privileged_explains_privilege_escalation(review_yaml) -> None:
+    report = review_yaml("""
+apiVersion: v1
+kind: Pod
+metadata: {name: p, namespace: apps}
+spec:
+  securityContext: {runAsNonRoot: true, seccompProfile: {type: RuntimeDefault}}
+  containers:
+  - name: c
+    image: "r/i:1@sha256:00"
+    securityContext: {privileged: true, capabilities: {drop: [ALL]}}
+    resources: {limits: {memory: 1Mi}}
+""")
+    assert sorted(f.rule for f in report.findings if f.rule.startswith("pss.")) == \
+        ["pss.baseline.privileged"]
