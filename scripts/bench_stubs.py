@@ -4,6 +4,10 @@ Both servers run in this run, on 127.0.0.1, through the same kserve ModelServer 
 (stubs.server.serve); the client sends sequential v2 infer requests (one row, FP64 [1, 4]) on one
 kept-alive connection. Rounds alternate between the two servers so that machine noise hits both.
 Prints the figures and the ratio stub/echo (goal >= 0.9). Not a test: nothing is asserted.
+
+Wall-clock figures swing with other load on the machine, so it also prints the median of the
+per-round-pair throughput ratios and each server's CPU time per request (from /proc), which
+other processes disturb far less.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -24,8 +29,8 @@ sys.path.insert(0, str(ROOT))
 
 from stubs import model  # noqa: E402 - after the path fix so the script runs from anywhere
 
-ROUNDS = 6
-REQUESTS_PER_ROUND = 500
+ROUNDS = 20
+REQUESTS_PER_ROUND = 200
 WARMUP = 200
 ROW = [0.5, 0.1, 0.2, 0.2]
 
@@ -93,6 +98,15 @@ def run_round(port: int, name: str, count: int) -> list[float]:
     return latencies
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process (Linux /proc); 0.0 where /proc is unavailable."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def summary(latencies: list[float], elapsed: float) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
@@ -138,12 +152,20 @@ def main() -> int:
                 run_round(ports[key], names[key], WARMUP)
             latencies: dict[str, list[float]] = {"stub": [], "echo": []}
             elapsed = {"stub": 0.0, "echo": 0.0}
+            cpu = {"stub": 0.0, "echo": 0.0}
+            pair_ratios = []
             for index in range(args.rounds):
                 order = ("stub", "echo") if index % 2 == 0 else ("echo", "stub")
+                rates = {}
                 for key in order:
+                    cpu_before = cpu_seconds(processes[key].pid)
                     started = time.perf_counter()
                     latencies[key] += run_round(ports[key], names[key], args.requests)
-                    elapsed[key] += time.perf_counter() - started
+                    took = time.perf_counter() - started
+                    cpu[key] += cpu_seconds(processes[key].pid) - cpu_before
+                    elapsed[key] += took
+                    rates[key] = args.requests / took
+                pair_ratios.append(rates["stub"] / rates["echo"])
         finally:
             for process in processes.values():
                 process.terminate()
@@ -157,6 +179,13 @@ def main() -> int:
         print(f"  {label:28s} {s['rps']:8.1f} req/s  p50 {s['p50_ms']:.3f} ms  p99 {s['p99_ms']:.3f} ms")
     ratio = stats["stub"]["rps"] / stats["echo"]["rps"]
     print(f"  throughput ratio stub/echo: {ratio:.3f} (goal >= 0.9)")
+    print(f"  median of {args.rounds} per-round throughput ratios: {statistics.median(pair_ratios):.3f}")
+    if cpu["echo"] > 0:
+        per_request = {key: 1000 * cpu[key] / total for key in cpu}
+        print(
+            f"  server CPU per request: echo {per_request['echo']:.3f} ms, stub {per_request['stub']:.3f} ms,"
+            f" ratio echo/stub {per_request['echo'] / per_request['stub']:.3f}"
+        )
     print(
         f"  p50 ratio echo/stub: {stats['echo']['p50_ms'] / stats['stub']['p50_ms']:.3f}, "
         f"p99 ratio echo/stub: {stats['echo']['p99_ms'] / stats['stub']['p99_ms']:.3f}"
