@@ -48,12 +48,15 @@ class Document:
         if root is None:
             return 0
         node = root
+        line = root.start_mark.line
         for part in (*self.prefix, *path):
-            child = _child(node, part)
-            if child is None:
+            found = _child(node, part)
+            if found is None:
                 break
-            node = child
-        return self.first_line + node.start_mark.line
+            # A mapping entry is reported at its key (the value of `securityContext:` starts on
+            # the next line); a list item at its first line.
+            line, node = found
+        return self.first_line + line
 
     def _root_node(self) -> yaml.Node | None:
         if self._root is None:
@@ -67,14 +70,15 @@ class Document:
         return self._root
 
 
-def _child(node: yaml.Node, part: str | int) -> yaml.Node | None:
+def _child(node: yaml.Node, part: str | int) -> tuple[int, yaml.Node] | None:
     if isinstance(node, yaml.MappingNode) and isinstance(part, str):
         for key, value in node.value:
             if isinstance(key, yaml.ScalarNode) and key.value == part:
-                return value
+                return key.start_mark.line, value
     if isinstance(node, yaml.SequenceNode) and isinstance(part, int):
         if 0 <= part < len(node.value):
-            return node.value[part]
+            item = node.value[part]
+            return item.start_mark.line, item
     return None
 
 
