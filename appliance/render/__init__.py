@@ -39,16 +39,18 @@ def render_profile(
     *,
     catalog: Catalog | None = None,
     lock_path: Path | None = None,
+    lock: dict[str, str] | None = None,
     check: bool = True,
 ) -> Bundle:
     """Render a shipped profile (by name) or a profile file; deterministic: same inputs, same bytes.
 
     With `check` (the default) the bundle must validate against the Kubernetes schema and every
     hardening gap must be covered by a catalog exception; otherwise CheckFailed lists them all.
+    `lock` (image -> digest) replaces the lock file when given.
     """
     profile = profiles.load(name_or_path)
     catalog = catalog or load_catalog()
-    lock = load_lock(lock_path or LOCK_PATH)
+    lock = load_lock(lock_path or LOCK_PATH) if lock is None else lock
     ctx = context_for(profile, catalog, lock)
     hardened = harden(assemble(profile, catalog), ctx)
     objects = ordered(hardened.objects)

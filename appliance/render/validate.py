@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from functools import lru_cache
@@ -67,6 +68,11 @@ def _crd_schemas(objects: list[dict[str, Any]]) -> dict[tuple[str, str], Any]:
     return found
 
 
+# Built-in objects already found valid, by (version, content digest): the same CRDs (megabytes
+# of schema each) recur in every profile and every render of a process.
+_VALID: set[tuple[str, str]] = set()
+
+
 def validate(objects: list[dict[str, Any]], version: str) -> list[str]:
     """Every problem of every object (empty when all are valid)."""
     problems: list[str] = []
@@ -74,13 +80,19 @@ def validate(objects: list[dict[str, Any]], version: str) -> list[str]:
     for obj in objects:
         ref = ResourceRef.of(obj)
         api_version, kind = str(obj.get("apiVersion", "")), str(obj.get("kind", ""))
-        validator = _builtin_validator(version, kind, api_version) or crds.get((api_version, kind))
+        builtin = _builtin_validator(version, kind, api_version)
+        validator = builtin or crds.get((api_version, kind))
         if validator is None:
             problems.append(f"{ref}: no schema for {api_version} {kind} in Kubernetes {version} "
                             "or in a CRD of the bundle")
             continue
-        errors = validator.iter_errors(obj)
-        for error in sorted(errors, key=lambda e: (str(list(e.absolute_path)), e.message)):
+        key = (version, hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest())
+        if builtin is not None and key in _VALID:
+            continue
+        errors = sorted(validator.iter_errors(obj), key=lambda e: (str(list(e.absolute_path)), e.message))
+        for error in errors:
             where = ".".join(str(p) for p in error.absolute_path) or "(object)"
             problems.append(f"{ref} {where}: {error.message[:200]}")
+        if builtin is not None and not errors:
+            _VALID.add(key)
     return problems

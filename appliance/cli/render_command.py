@@ -1,0 +1,166 @@
+"""`appliance render` and `appliance fetch`: glue over appliance.render and appliance.sources."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from appliance.catalog import load_catalog
+from appliance.catalog.model import Catalog
+from appliance.cli.context import pass_console
+from appliance.config import profile as profiles
+from appliance.console import Console
+from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed
+from appliance.inventory import Inventory, inventory, table
+from appliance.render import render_profile
+from appliance.sources import cache
+from appliance.sources.fetch import Fetcher
+from appliance.sources.images import LOCK_PATH, ImageRef, RegistryResolver, dump_lock, load_lock
+
+PROFILE_HELP = "Profile name (see profiles/) or path of a profile file."
+
+
+@click.command("render")
+@click.option("--profile", "profile_names", multiple=True,
+              help=PROFILE_HELP + " Repeatable with --inventory.")
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="A .yaml file (one multi-document file) or a directory (one file per object "
+                   "plus hardening.json). Default: stdout.")
+@click.option("--inventory", "show_inventory", is_flag=True,
+              help="Print pods, containers, images, requests, CRDs and cluster RBAC per profile, "
+                   "and the same for the full Kubeflow platform.")
+@click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
+              help="Inventory format.")
+@click.option("--lock", "lock_path", type=click.Path(path_type=Path), default=None,
+              help=f"Image digest lock file (default {LOCK_PATH.relative_to(LOCK_PATH.parents[1])}).")
+@pass_console
+def render(console: Console, profile_names: tuple[str, ...], output: Path | None,
+           show_inventory: bool, fmt: str, lock_path: Path | None) -> None:
+    """Render a profile to hardened, validated Kubernetes manifests (offline, deterministic)."""
+    if show_inventory:
+        names = list(profile_names) or profiles.available()
+        rows = [_inventory(console, name, lock_path) for name in names]
+        catalog = load_catalog()
+        rows.append(_platform(catalog))
+        text = (json.dumps([r.as_record() for r in rows], indent=2) + "\n" if fmt == "json"
+                else table(rows))
+        _emit(console, text, output)
+        return
+    if len(profile_names) > 1:
+        raise BadInput("render takes one --profile", f"got {len(profile_names)}",
+                       "repeat --profile only with --inventory")
+    name = profile_names[0] if profile_names else profiles.DEFAULT_PROFILE
+    with console.step(f"render profile {name}"):
+        bundle = render_profile(name, lock_path=lock_path)
+    pinned = sum(1 for i in bundle.images() if "@sha256:" in i)
+    console.info(f"  {len(bundle.objects)} objects, {len(bundle.changes)} hardening changes, "
+                 f"{len(bundle.exceptions)} accepted exceptions, "
+                 f"{pinned}/{len(bundle.images())} images pinned by digest")
+    if output is None:
+        console.report(bundle.to_yaml())
+        return
+    written = bundle.write(output)
+    console.ok(f"wrote {len(written)} file(s) to {output}")
+
+
+def _inventory(console: Console, name: str, lock_path: Path | None) -> Inventory:
+    bundle = render_profile(name, lock_path=lock_path)
+    console.debug(f"rendered {name}: {len(bundle.objects)} objects")
+    return inventory(bundle.profile, bundle.objects)
+
+
+def _platform(catalog: Catalog) -> Inventory:
+    source = catalog.sources[catalog.comparison]
+    return inventory(f"{catalog.comparison} (full)", cache.read_documents(source))
+
+
+def _emit(console: Console, text: str, output: Path | None) -> None:
+    if output is None:
+        console.report(text)
+    else:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(text, encoding="utf-8")
+        console.ok(f"wrote {output}")
+
+
+@click.command("fetch")
+@click.option("--profile", "profile_names", multiple=True,
+              help=PROFILE_HELP + " Repeatable. Default: every pinned source.")
+@click.option("--from", "from_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
+              help="Fill the cache from a directory of pinned files (verified) instead of upstream.")
+@click.option("--images", "images", is_flag=True,
+              help="Resolve image tags to digests through their registries and update the lock.")
+@click.option("--image", "extra_images", multiple=True,
+              help="With --images: also resolve this image reference (repeatable).")
+@click.option("--lock", "lock_path", type=click.Path(path_type=Path), default=None,
+              help="Image digest lock file to update.")
+@click.option("--insecure-registry", "insecure", multiple=True,
+              help="host:port reached over plain HTTP (a local test registry).")
+@pass_console
+def fetch(console: Console, profile_names: tuple[str, ...], from_dir: Path | None, images: bool,
+          extra_images: tuple[str, ...], lock_path: Path | None, insecure: tuple[str, ...]) -> None:
+    """Fill the upstream cache from pinned sources (online) and verify every file's sha256."""
+    catalog = load_catalog()
+    if images:
+        _fetch_images(console, catalog, profile_names, extra_images, lock_path or LOCK_PATH,
+                      frozenset(insecure))
+        return
+    if extra_images:
+        raise BadInput("--image needs --images", "", "add --images")
+    wanted = _sources_for(catalog, profile_names)
+    directory = cache.write_dir()
+    fetcher = Fetcher(directory)
+    for source_id in wanted:
+        source = catalog.sources[source_id]
+        with console.step(f"{source_id} ({source.file})"):
+            result = fetcher.fetch(source, from_dir)
+        console.debug(f"  {result.status}: {result.path}")
+    console.ok(f"cache {directory}: {len(wanted)} source(s) verified")
+
+
+def _sources_for(catalog: Catalog, profile_names: tuple[str, ...]) -> list[str]:
+    if not profile_names:
+        return sorted(catalog.sources)
+    wanted: set[str] = set()
+    for name in profile_names:
+        for component in profiles.load(name).components:
+            wanted.update(use.source for use in catalog.components[component].sources)
+    return sorted(wanted)
+
+
+def _fetch_images(console: Console, catalog: Catalog, profile_names: tuple[str, ...],
+                  extra: tuple[str, ...], lock_path: Path, insecure: frozenset[str]) -> None:
+    lock = load_lock(lock_path)
+    wanted: set[str] = set()
+    if not extra or profile_names:
+        for name in profile_names or tuple(profiles.available()):
+            # Render without the lock so that every image shows its tag.
+            bundle = render_profile(name, catalog=catalog, lock={})
+            wanted.update(bundle.images())
+    for image in extra:
+        try:
+            ImageRef.parse(image)
+        except ValueError as exc:
+            raise BadInput(str(exc), "", "give name:tag, e.g. quay.io/minio/minio:RELEASE...") from exc
+        wanted.add(image)
+    resolver = RegistryResolver(insecure=insecure)
+    failed: list[str] = []
+    for image in sorted(i for i in wanted if "@" not in i):
+        try:
+            lock[image] = resolver.resolve(image)
+            console.ok(f"{image} -> {lock[image]}")
+        except ApplianceError as exc:
+            console.fail(f"{image}: {exc.render()}")
+            failed.append(image)
+    lock_path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path.write_text(dump_lock(lock), encoding="utf-8")
+    console.info(f"lock {lock_path}: {len(lock)} image(s)")
+    if failed:
+        raise ExternalCommandFailed("registry manifest lookups", "\n".join(failed),
+                                    f"{len(failed)} image(s) not resolved (they stay tags)",
+                                    "check the names and the network, then rerun")
+
+
+commands = [render, fetch]

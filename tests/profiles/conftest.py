@@ -1,0 +1,49 @@
+"""Fixtures for profile tests: the shipped upstream cache (skipped with the reason when absent),
+rendered bundles shared per worker, and small hand-written manifests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from appliance.render import Bundle, render_profile
+from appliance.sources.cache import DEV_CACHE
+
+SHIPPED = ("minimal", "standard", "serving")
+
+
+def upstream_dir() -> Path:
+    return Path(os.environ.get("APPLIANCE_UPSTREAM") or DEV_CACHE)
+
+
+@pytest.fixture(scope="session")
+def upstream() -> Path:
+    path = upstream_dir()
+    if not (path / "SOURCES.md").is_file():
+        pytest.skip(f"upstream manifests not found at {path} (CI sets APPLIANCE_UPSTREAM)")
+    return path
+
+
+@pytest.fixture
+def upstream_cache(upstream: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("APPLIANCE_CACHE", str(upstream))
+    return upstream
+
+
+@pytest.fixture(scope="session")
+def bundles(upstream: Path) -> Iterator[dict[str, Bundle]]:
+    patch = pytest.MonkeyPatch()
+    patch.setenv("APPLIANCE_CACHE", str(upstream))
+    try:
+        yield {name: render_profile(name) for name in SHIPPED}
+    finally:
+        patch.undo()
+
+
+@pytest.fixture(scope="session")
+def yamls(bundles: dict[str, Bundle]) -> dict[str, str]:
+    """Each bundle serialised once (serialising megabytes of CRDs is the slow part)."""
+    return {name: bundle.to_yaml() for name, bundle in bundles.items()}

@@ -1,0 +1,235 @@
+"""Every shipped profile renders from the real upstream manifests: valid, hardened, trimmed, stable."""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from appliance.catalog import load_catalog
+from appliance.catalog.model import ResourceRef
+from appliance.harden.model import containers, pod_spec
+from appliance.inventory import inventory
+from appliance.render import Bundle, render_profile
+from appliance.render.bundle import KIND_ORDER, sort_key
+from appliance.render.validate import validate
+from appliance.sources.cache import read_documents
+
+from .conftest import SHIPPED
+
+MINIO_IMAGE = "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z"
+
+
+def refs(bundle: Bundle) -> set[str]:
+    return {str(ResourceRef.of(o)) for o in bundle.objects}
+
+
+def workloads(bundle: Bundle) -> dict[str, dict]:
+    return {str(ResourceRef.of(o)): o for o in bundle.objects if pod_spec(o) is not None}
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_profile_renders_valid_and_byte_stable(name: str, bundles: dict[str, Bundle],
+                                               yamls: dict[str, str], upstream_cache: Path) -> None:
+    bundle = bundles[name]
+    assert validate(bundle.objects, load_catalog().kubernetes_version) == []
+    again = render_profile(name)
+    assert again is not bundle
+    assert again.to_yaml().encode() == yamls[name].encode()
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_stable_order_and_labels(name: str, bundles: dict[str, Bundle]) -> None:
+    objects = bundles[name].objects
+    assert objects == sorted(objects, key=sort_key)
+    kinds = [o["kind"] for o in objects]
+    known = [k for k in kinds if k in KIND_ORDER]
+    assert known == sorted(known, key=KIND_ORDER.index)
+    assert kinds[0] == "Namespace"
+    for obj in objects:
+        labels = obj["metadata"]["labels"]
+        assert labels["app.kubernetes.io/managed-by"] == "appliance"
+        assert labels["appliance.dev/profile"] == name
+
+
+def test_components_per_profile(bundles: dict[str, Bundle]) -> None:
+    assert set(workloads(bundles["minimal"])) == {
+        "Deployment/object-store/minio",
+        "Deployment/kubeflow/ml-pipeline",
+        "Deployment/kubeflow/ml-pipeline-persistenceagent",
+        "Deployment/kubeflow/workflow-controller",
+        "Deployment/kubeflow/metadata-grpc-deployment",
+        "Deployment/kubeflow/mysql",
+    }
+    assert set(workloads(bundles["serving"])) == {
+        "Deployment/object-store/minio",
+        "Deployment/kserve/kserve-controller-manager",
+    }
+    assert set(workloads(bundles["standard"])) == (
+        set(workloads(bundles["minimal"])) | set(workloads(bundles["serving"])) | {
+            "Deployment/katib/katib-controller",
+            "Deployment/katib/katib-db-manager",
+            "Deployment/katib/katib-mysql",
+        }
+    )
+
+
+def test_trimmed_parts_are_gone(bundles: dict[str, Bundle], yamls: dict[str, str]) -> None:
+    text = yamls["standard"]
+    for gone in ("ml-pipeline-ui", "visualizationserver", "viewer-crd", "cache-server",
+                 "metadata-writer", "metadata-envoy", "katib-ui", "kube-rbac-proxy", "seaweedfs"):
+        assert gone not in text, gone
+    kinds = {o["kind"] for o in bundles["standard"].objects}
+    assert not kinds & {"Certificate", "Issuer", "Ingress", "VirtualService", "Gateway"}
+    runtimes = sorted(o["metadata"]["name"] for o in bundles["standard"].objects
+                      if o["kind"] == "ClusterServingRuntime")
+    assert runtimes == ["kserve-lgbserver", "kserve-sklearnserver", "kserve-xgbserver"]
+
+
+def test_minio_replaces_the_bundled_store_everywhere(bundles: dict[str, Bundle]) -> None:
+    by_ref = {str(ResourceRef.of(o)): o for o in bundles["minimal"].objects}
+    minio = by_ref["Deployment/object-store/minio"]
+    assert minio["spec"]["template"]["spec"]["containers"][0]["image"] == MINIO_IMAGE
+    assert by_ref["Service/object-store/minio"]["spec"]["type"] == "ClusterIP"
+    assert "PersistentVolumeClaim/object-store/minio-data" in by_ref
+    api = by_ref["Deployment/kubeflow/ml-pipeline"]["spec"]["template"]["spec"]["containers"][0]
+    env = {e["name"]: e.get("value") for e in api["env"]}
+    assert env["OBJECTSTORECONFIG_HOST"] == "minio.object-store.svc.cluster.local"
+    assert env["OBJECTSTORECONFIG_PORT"] == "9000"
+    argo = by_ref["ConfigMap/kubeflow/workflow-controller-configmap"]["data"]["artifactRepository"]
+    assert 'endpoint: "minio.object-store.svc.cluster.local:9000"' in argo
+    launcher = by_ref["ConfigMap/kubeflow/kfp-launcher"]["data"]
+    assert launcher["defaultPipelineRoot"] == "minio://mlpipeline/v2/artifacts"
+    assert "endpoint: minio.object-store.svc.cluster.local:9000" in launcher["providers"]
+
+
+def test_katib_lives_in_its_own_namespace(bundles: dict[str, Bundle]) -> None:
+    by_ref = {str(ResourceRef.of(o)): o for o in bundles["standard"].objects}
+    katib = [o for o in bundles["standard"].objects if o["metadata"]["labels"].get(
+        "appliance.dev/component") == "tuning"]
+    assert {o["metadata"].get("namespace", "") for o in katib} == {"", "katib"}
+    labels = by_ref["Namespace/katib"]["metadata"]["labels"]
+    assert "katib.kubeflow.org/metrics-collector-injection" not in labels
+    assert "katib.kubeflow.org/metrics-collector-injection" not in (
+        by_ref["Namespace/kubeflow"]["metadata"]["labels"])
+    mutating = by_ref["MutatingWebhookConfiguration/katib.kubeflow.org"]
+    pod_hook = [w for w in mutating["webhooks"] if w["name"] == "mutator.pod.katib.kubeflow.org"][0]
+    assert pod_hook["matchConditions"][0]["expression"] == (
+        'request.userInfo.username != "system:serviceaccount:katib:katib-controller"')
+    assert {w["clientConfig"]["service"]["namespace"] for w in mutating["webhooks"]} == {"katib"}
+    binding = by_ref["ClusterRoleBinding/katib-controller"]
+    assert binding["subjects"] == [{"kind": "ServiceAccount", "name": "katib-controller",
+                                    "namespace": "katib"}]
+
+
+def test_kserve_standard_mode_and_install_time_certificate(bundles: dict[str, Bundle]) -> None:
+    by_ref = {str(ResourceRef.of(o)): o for o in bundles["serving"].objects}
+    config = by_ref["ConfigMap/kserve/inferenceservice-config"]["data"]
+    assert json.loads(config["deploy"])["defaultDeploymentMode"] == "Standard"
+    assert json.loads(config["ingress"])["disableIngressCreation"] is True
+    s3 = json.loads(config["credentials"])["s3"]
+    assert s3["s3Endpoint"] == "minio.object-store.svc.cluster.local:9000"
+    cert = by_ref["Secret/kserve/kserve-webhook-server-cert"]
+    assert "data" not in cert and "stringData" not in cert
+    hooks = [o for o in bundles["serving"].objects if o["kind"].endswith("WebhookConfiguration")]
+    assert len(hooks) == 6
+    for hook in hooks:
+        annotations = hook["metadata"]["annotations"]
+        assert annotations == {"appliance.dev/inject-ca-from": "kserve/kserve-webhook-server-cert"}
+    manager = by_ref["Deployment/kserve/kserve-controller-manager"]["spec"]["template"]["spec"]
+    assert [c["name"] for c in manager["containers"]] == ["manager"]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_no_upstream_default_credential_survives(name: str, bundles: dict[str, Bundle],
+                                                yamls: dict[str, str]) -> None:
+    bundle = bundles[name]
+    text = yamls[name]
+    assert "minio123" not in text
+    assert "MYSQL_ALLOW_EMPTY_PASSWORD" not in text
+    assert "-p${MYSQL_ROOT_PASSWORD}" not in text
+    for obj in bundle.objects:
+        if obj["kind"] == "Secret":
+            values = dict(obj.get("stringData") or {})
+            values.update({k: base64.b64decode(v).decode() for k, v in (obj.get("data") or {}).items()})
+            for key, value in values.items():
+                assert value not in ("minio", "minio123", "minioadmin", "test", ""), (obj, key)
+        spec = pod_spec(obj)
+        for container, _ in containers(*spec) if spec else []:
+            for env in container.get("env") or []:
+                if re.search("PASSWORD|SECRET|ACCESS", env["name"]) and not env["name"].endswith("_NAME"):
+                    assert "value" not in env, (ResourceRef.of(obj), env)
+
+
+def test_generated_credentials_are_declared_on_every_secret_that_needs_one(
+        bundles: dict[str, Bundle]) -> None:
+    annotated = {str(ResourceRef.of(o)): o["metadata"]["annotations"]["appliance.dev/generated-keys"]
+                 for o in bundles["standard"].objects
+                 if o["kind"] == "Secret" and "appliance.dev/generated-keys" in
+                 (o["metadata"].get("annotations") or {})}
+    assert annotated == {
+        "Secret/object-store/minio-credentials":
+            "rootUser=object-store-access-key,rootPassword=object-store-secret-key",
+        "Secret/kubeflow/mlpipeline-minio-artifact":
+            "accesskey=object-store-access-key,secretkey=object-store-secret-key",
+        "Secret/kubeflow/mysql-secret": "password=pipelines-mysql-root-password",
+        "Secret/katib/katib-mysql-secrets": "MYSQL_ROOT_PASSWORD=tuning-mysql-root-password",
+    }
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_pod_is_restricted_and_sized(name: str, bundles: dict[str, Bundle]) -> None:
+    for ref, obj in workloads(bundles[name]).items():
+        spec, path = pod_spec(obj)  # type: ignore[misc]
+        assert spec["securityContext"]["runAsNonRoot"] is True, ref
+        assert spec["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault", ref
+        for container, cpath in containers(spec, path):
+            sc = container["securityContext"]
+            assert sc["allowPrivilegeEscalation"] is False, cpath
+            assert "ALL" in sc["capabilities"]["drop"], cpath
+            assert sc.get("privileged") is not True
+            for part in ("requests", "limits"):
+                assert set(container["resources"][part]) >= {"cpu", "memory"}, (ref, cpath)
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_owned_namespaces_restricted_with_default_deny(name: str, bundles: dict[str, Bundle]) -> None:
+    bundle = bundles[name]
+    namespaces = [o for o in bundle.objects if o["kind"] == "Namespace"]
+    policies = {str(ResourceRef.of(o)) for o in bundle.objects if o["kind"] == "NetworkPolicy"}
+    for ns in namespaces:
+        labels = ns["metadata"]["labels"]
+        assert labels["pod-security.kubernetes.io/enforce"] == "restricted"
+        assert labels["pod-security.kubernetes.io/enforce-version"] == "v1.32"
+        assert f"NetworkPolicy/{ns['metadata']['name']}/default-deny" in policies
+        assert f"NetworkPolicy/{ns['metadata']['name']}/allow-dns" in policies
+    services = [o for o in bundle.objects if o["kind"] == "Service"]
+    assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services)
+
+
+def test_exceptions_are_records_with_reasons(bundles: dict[str, Bundle]) -> None:
+    records = bundles["standard"].exceptions
+    assert records == sorted(records, key=lambda r: (r["rule"], r["resource"]["kind"],
+                                                     r["resource"]["namespace"], r["resource"]["name"]))
+    assert {"rule": "rbac.secrets-cluster-wide",
+            "resource": {"kind": "ClusterRole", "namespace": "", "name": "katib-controller"},
+            "reason": records[[r["resource"]["name"] for r in records].index("katib-controller")]["reason"],
+            } in records
+    assert all(len(r["reason"].split()) >= 5 for r in records)
+    # A profile only carries its own components' exceptions.
+    assert {r["resource"]["name"] for r in bundles["serving"].exceptions} == {"kserve-manager-role"}
+
+
+def test_inventory_figures_against_the_full_platform(bundles: dict[str, Bundle],
+                                                     upstream_cache: Path) -> None:
+    catalog = load_catalog()
+    full = inventory("full", read_documents(catalog.sources[catalog.comparison]))
+    assert (full.pods, full.crds) == (52, 74)
+    assert 7000 <= full.memory_requests_mib <= 7300
+    standard = inventory("standard", bundles["standard"].objects)
+    minimal = inventory("minimal", bundles["minimal"].objects)
+    assert standard.pods == 10 and standard.memory_requests_mib <= 2048
+    assert minimal.pods == 6 and minimal.memory_requests_mib < standard.memory_requests_mib
