@@ -112,3 +112,15 @@ def test_profile_without_renderer_is_a_missing_prerequisite(monkeypatch, capsys)
     code, _, err = run(["review", "--profile", "minimal"], capsys)
     assert code == 3
     assert "the profile renderer (appliance.render) is not available" in err
+
+
+def test_profile_end_to_end_through_the_renderer(upstream, capsys) -> None:
+    code, out, err = run(["review", "--profile", "minimal", "--format", "json"], capsys)
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["sources"] == ["profile:minimal"]
+    assert data["summary"]["critical"] == data["summary"]["high"] == 0
+    suppressed = [f for f in data["findings"] if f["suppressed"]]
+    assert suppressed and all("catalog" in f["suppression"]["origin"] for f in suppressed)
+    assert all(f["location"]["file"] == "profile:minimal" and f["location"]["line"] > 0
+               for f in data["findings"])
