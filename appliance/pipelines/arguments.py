@@ -47,7 +47,7 @@ def check(pipeline: Pipeline, given: Mapping[str, Any], *, text: bool = False) -
         if name not in pipeline.parameters:
             known = ", ".join(sorted(pipeline.parameters)) or "none"
             problems.append(f"{name}: unknown parameter (parameters: {known})")
-    for name, parameter in pipeline.parameters.items():
+    for name, parameter in sorted(pipeline.parameters.items()):
         if name not in given:
             if parameter.required:
                 problems.append(f"{name}: required {parameter.type} parameter is missing")

@@ -1,0 +1,8 @@
+from kfp import dsl
+
+VALUE = 1 / 0
+
+
+@dsl.pipeline(name="never")
+def never() -> None:
+    pass

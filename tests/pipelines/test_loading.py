@@ -1,0 +1,179 @@
+"""Loading pipelines, typing their arguments and localizing their specs (no execution)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from google.protobuf import json_format
+from kfp import compiler
+
+from appliance.errors import BadInput, InvalidDocument, MissingPrerequisite
+from appliance.pipelines import arguments, loader
+from appliance.pipelines.localize import localize, pip_requirements, requirement_problem
+
+DATA = Path(__file__).parent / "data"
+
+
+def test_python_and_yaml_give_the_same_pipeline(tmp_path: Path) -> None:
+    from_py = loader.load(DATA / "linear.py")
+    assert from_py.name == "linear"
+    assert {n: (p.type, p.default, p.required) for n, p in from_py.parameters.items()} == {
+        "a": ("integer", None, True),
+        "scale": ("double", 0.5, False),
+        "label": ("string", "x", False),
+        "flag": ("boolean", False, False),
+        "items": ("list", [1, 2], False),
+        "extra": ("struct", {"k": 1}, False),
+    }
+    compiled = tmp_path / "linear.yaml"
+    module = loader._import(DATA / "linear.py")
+    compiler.Compiler().compile(module.linear, str(compiled))
+    from_yaml = loader.load(compiled)
+    assert from_yaml.parameters == from_py.parameters
+    assert from_yaml.spec == from_py.spec
+
+
+@pytest.mark.parametrize(
+    ("reference", "message"),
+    [
+        ("missing.py", r"pipeline file .*missing.py not found"),
+        ("two.py", r"two.py defines several pipelines: first, second"),
+        ("two.py:third", r"two.py has no pipeline named 'third'"),
+        ("component_only.py", r"component_only.py defines no pipeline"),
+        ("broken.py", r"cannot load pipeline file .*broken.py"),
+        ("linear.txt", r"linear.txt: unsupported pipeline file type '.txt'"),
+    ],
+)
+def test_bad_pipeline_files(reference: str, message: str, tmp_path: Path) -> None:
+    (tmp_path / "linear.txt").write_text("x")
+    base = tmp_path if reference.endswith(".txt") else DATA
+    with pytest.raises(BadInput, match=message) as caught:
+        loader.load(str(base / reference))
+    assert caught.value.exit_code == 2
+
+
+def test_load_error_names_the_exception_and_line() -> None:
+    with pytest.raises(BadInput) as caught:
+        loader.load(DATA / "broken.py")
+    assert caught.value.why == "ZeroDivisionError: division by zero (line 3)"
+    with pytest.raises(BadInput) as caught:
+        loader.load(DATA / "component_only.py")
+    assert caught.value.why == "no module-level @dsl.pipeline function (components found: lonely)"
+
+
+def test_select_one_of_several() -> None:
+    assert loader.load(f"{DATA / 'two.py'}:second").name == "second"
+
+
+def test_yaml_that_is_not_a_pipeline(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("apiVersion: v1\nkind: ConfigMap\n")
+    with pytest.raises(BadInput, match=r"p.yaml is not a compiled KFP pipeline"):
+        loader.load(path)
+    path.write_text("pipelineInfo: {name: x}\nroot: {dag: {tasks: {}}}\nbogus: 1\n")
+    with pytest.raises(BadInput, match=r"p.yaml is not a valid KFP pipeline spec"):
+        loader.load(path)
+    path.write_text("root: [unclosed\n")
+    with pytest.raises(BadInput, match=r"p.yaml is not valid YAML"):
+        loader.load(path)
+
+
+def test_arguments_from_the_command_line_are_typed() -> None:
+    pipeline = loader.load(DATA / "linear.py")
+    given = arguments.parse_pairs(["a=4", "scale=2", "label=a=b", "flag=true", "items=[3, 4]",
+                                   'extra={"z": 0}'])
+    assert arguments.check(pipeline, given, text=True) == {
+        "a": 4, "scale": 2.0, "label": "a=b", "flag": True, "items": [3, 4], "extra": {"z": 0}
+    }
+
+
+def test_every_argument_problem_is_reported() -> None:
+    pipeline = loader.load(DATA / "linear.py")
+    with pytest.raises(InvalidDocument) as caught:
+        arguments.check(pipeline, {"scale": "high", "flag": "maybe", "items": "{}",
+                                   "extra": "[1", "nope": "1"}, text=True)
+    assert caught.value.problems == [
+        "nope: unknown parameter (parameters: a, extra, flag, items, label, scale)",
+        "a: required integer parameter is missing",
+        "extra: expected a JSON struct, got '[1'",
+        "flag: expected true or false, got 'maybe'",
+        "items: expected a list, got dict {}",
+        "scale: expected a number, got 'high'",
+    ]
+    assert caught.value.source == "arguments of pipeline 'linear'"
+    with pytest.raises(InvalidDocument) as caught:
+        arguments.check(pipeline, {"a": 1.5, "flag": 1})
+    assert caught.value.problems == [
+        "a: expected an integer, got float 1.5",
+        "flag: expected a boolean, got int 1",
+    ]
+    with pytest.raises(InvalidDocument) as caught:
+        arguments.parse_pairs(["a", "b=1", "b=2", "=3"])
+    assert caught.value.problems == [
+        "--param 'a': expected NAME=VALUE",
+        "--param b: given more than once",
+        "--param '=3': expected NAME=VALUE",
+    ]
+
+
+def test_localize_drops_satisfied_installs_and_injects_env() -> None:
+    pipeline = loader.load(DATA / "failing.py")
+    original = json_format.MessageToDict(pipeline.spec.deployment_spec)["executors"]
+    assert original["exec-ok"]["container"]["command"][:2] == ["sh", "-c"]
+    done = localize(pipeline.spec, env={"AWS_ENDPOINT_URL": "http://127.0.0.1:1"}, retries=2)
+    executors = json_format.MessageToDict(done.spec.deployment_spec)["executors"]
+    for name in ("exec-ok", "exec-boom"):
+        container = executors[name]["container"]
+        assert container["command"] == original[name]["container"]["command"][3:]
+        assert container["command"][:2] == ["sh", "-ec"]
+        assert container["env"] == [{"name": "AWS_ENDPOINT_URL", "value": "http://127.0.0.1:1"}]
+    assert [t.retry_policy.max_retry_count for t in done.spec.root.dag.tasks.values()] == [2, 2, 2]
+    assert done.warnings == ()
+    # The input spec is untouched.
+    assert json_format.MessageToDict(pipeline.spec.deployment_spec)["executors"] == original
+
+
+def test_localize_refuses_what_cannot_run_here() -> None:
+    pipeline = loader.load(DATA / "unrunnable.py")
+    with pytest.raises(MissingPrerequisite) as caught:
+        localize(pipeline.spec)
+    assert caught.value.why == (
+        "task needy: needs no-such-package-appliance is not installed; "
+        "task shell: a container component (image alpine); the local target runs only "
+        "lightweight Python components"
+    )
+    assert caught.value.exit_code == 3
+
+
+def test_requirements() -> None:
+    script = ("python3 -m pip install --quiet --no-warn-script-location 'pyyaml>=5' "
+              "--index-url https://x/simple --trusted-host x 'requests'  &&  python3 -m pip "
+              "install --quiet 'kfp==2.0.0' '--no-deps' 'typing-extensions>=3.7.4,<5; "
+              "python_version<\"3.9\"' && \"$0\" \"$@\"")
+    assert pip_requirements(script) == [
+        "pyyaml>=5", "requests", "kfp==2.0.0", 'typing-extensions>=3.7.4,<5; python_version<"3.9"'
+    ]
+    versions = {"pyyaml": "6.0", "kfp": "2.17.3"}.get
+    assert requirement_problem("pyyaml>=5", versions) == (None, None)
+    assert requirement_problem("pyyaml>=7", versions) == (
+        "pyyaml 6.0 is installed but 'pyyaml>=7' is required", None)
+    assert requirement_problem("kfp==2.0.0", versions) == (
+        None, "tasks asked for kfp==2.0.0; running them with the installed kfp 2.17.3")
+    assert requirement_problem("kfp==1.8.22", versions) == (
+        "kfp 2.17.3 is installed but 'kfp==1.8.22' is required", None)
+    assert requirement_problem("git+https://example.com/x.git", versions)[0] == (
+        "'git+https://example.com/x.git' is not a plain requirement (URLs and paths are not "
+        "installed)")
+    assert requirement_problem('x>=1; python_version<"3"', versions) == (None, None)
+
+
+def test_condition_on_a_named_output_is_renamed_for_kfp_local() -> None:
+    pipeline = loader.load(DATA / "named.py")
+    (before,) = [t.trigger_policy.condition for t in pipeline.spec.root.dag.tasks.values()
+                 if t.trigger_policy.condition]
+    assert before == "inputs.parameter_values['pipelinechannel--decide-go'] == true"
+    done = localize(pipeline.spec)
+    (after,) = [t.trigger_policy.condition for t in done.spec.root.dag.tasks.values()
+                if t.trigger_policy.condition]
+    assert after == "inputs.parameter_values['pipelinechannel--decide--go'] == true"
