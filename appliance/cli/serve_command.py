@@ -14,6 +14,7 @@ from appliance.errors import BadInput
 from appliance.runtime.state import validate_name
 from appliance.serving.deployments import Deployment
 from appliance.serving.engine import ServingEngine
+from appliance.serving.follow import DEFAULT_INTERVAL
 
 stack_option = click.option(
     "--stack", "stack_name", default="default", show_default=True,
@@ -138,6 +139,31 @@ def sync(console: Console, model: str, stack_name: str) -> None:
     else:
         console.ok(f"{model} already serves the champion, version {deployment.model.version}")
     console.report(_describe(deployment))
+
+
+@serve.command("follow")
+@click.argument("model")
+@click.option("--interval", type=float, default=DEFAULT_INTERVAL, show_default=True,
+              help="Seconds between two reads of the registry.")
+@stack_option
+@pass_console
+def follow(console: Console, model: str, interval: float, stack_name: str) -> None:
+    """Keep deployment MODEL on the registry's champion, in the background (stopped by down)."""
+    component = _engine(stack_name).follow(model, interval)
+    console.ok(f"following the registry champion of {model} every {interval:g}s (pid {component.pid}); "
+               f"a promotion serves within {interval:g}s plus one rollout")
+
+
+@serve.command("unfollow")
+@click.argument("model")
+@stack_option
+@pass_console
+def unfollow(console: Console, model: str, stack_name: str) -> None:
+    """Stop following the registry for MODEL (the deployment keeps serving)."""
+    if _engine(stack_name).unfollow(model):
+        console.ok(f"stopped following the registry for {model}")
+    else:
+        console.info(f"{model} was not following the registry; nothing to do")
 
 
 commands = [serve]

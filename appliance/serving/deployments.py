@@ -38,6 +38,7 @@ from appliance.serving.front import STATUS_PATH
 
 FRONT_ROLE = "serving-front"
 MODEL_ROLE = "serving-model"
+FOLLOWER_ROLE = "serving-follower"
 # A DNS label, as KServe InferenceService names are; short enough for component and log names.
 NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,43}[a-z0-9])?$")
 
@@ -67,6 +68,10 @@ def front_key(name: str) -> str:
 
 def model_key(name: str) -> str:
     return f"serve/{name}/model"
+
+
+def follower_key(name: str) -> str:
+    return f"serve/{name}/follow"
 
 
 @dataclass(frozen=True)
@@ -269,7 +274,10 @@ class Deployments:
             return self._rollout(current, self._describe(current.previous.uri))
 
     def delete(self, name: str) -> None:
-        with self._deployment_lock(validate_name(name)):
+        # A follower would deploy it again on its next tick: it goes first, outside the lock it
+        # may be holding for a rollout (it finishes that rollout before it exits).
+        self.stop_follower(validate_name(name))
+        with self._deployment_lock(name):
             current = self.require(name)
             # The front first: clients then see a refused connection, not a 502 from a live front.
             process.stop(current.front_pid, self.marker)
@@ -281,6 +289,50 @@ class Deployments:
 
             self._update(forget)
             self._config_path(name).unlink(missing_ok=True)
+
+    # -- registry follower -------------------------------------------------------------------
+
+    def follower(self, name: str) -> Component | None:
+        found = self._state().components.get(follower_key(validate_name(name)))
+        if found is not None and process.is_alive(found.pid, self.marker):
+            return found
+        return None
+
+    def start_follower(
+        self, name: str, interval: float, argv: list[str], env: Mapping[str, str]
+    ) -> Component:
+        """Start the follower of `name` (appliance/serving/follow.py); a running one is restarted."""
+        self.stop_follower(validate_name(name))
+        log = self.run_dir.logs / f"serve-{name}-follow.log"
+        pid = self._spawn(argv, log, env)
+        component = Component(
+            follower_key(name), pid, 0, f"registry/{name}", time.time(),
+            {"kind": "process", "role": FOLLOWER_ROLE, "deployment": name, "interval": interval,
+             "note": f"follows the registry champion of {name} every {interval:g}s"},
+        )
+
+        def add(state: StackState) -> None:
+            state.components[component.name] = component
+
+        try:
+            self._update(add)
+        except BaseException:
+            process.stop(pid, self.marker)
+            raise
+        return component
+
+    def stop_follower(self, name: str) -> bool:
+        found = self._state().components.get(follower_key(name))
+        if found is None:
+            return False
+        # Generous: a follower in the middle of a rollout finishes it before exiting.
+        process.stop(found.pid, self.marker, timeout=self.ready_timeout + self.drain_timeout)
+
+        def forget(state: StackState) -> None:
+            state.components.pop(follower_key(name), None)
+
+        self._update(forget)
+        return True
 
     # -- steps -------------------------------------------------------------------------------
 

@@ -9,10 +9,13 @@ from typing import Any, Protocol
 import requests
 
 from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.runtime.state import Component
 from appliance.serving.deployments import Deployment, Deployments, Health, validate_name
 from appliance.serving.endpoint import Endpoint
 
 PREDICT_TIMEOUT = 60.0
+# (model, interval) -> the follower's argv and environment (the target knows how to find its stack).
+FollowerCommand = Callable[[str, float], tuple[list[str], dict[str, str]]]
 
 
 class ChampionEntry(Protocol):
@@ -34,9 +37,18 @@ class SyncResult:
 class ServingEngine:
     """`stack.serving`: deploy(name, model_uri) / rollout / rollback / delete -> Endpoint, predict, sync."""
 
-    def __init__(self, deployments: Deployments, registry: Callable[[], ChampionSource]) -> None:
+    def __init__(
+        self,
+        deployments: Deployments,
+        registry: Callable[[], ChampionSource],
+        follower_command: FollowerCommand | None = None,
+    ) -> None:
         self.deployments = deployments
         self._registry = registry
+        self._follower_command = follower_command
+
+    def registry(self) -> ChampionSource:
+        return self._registry()
 
     def deploy(self, name: str, model_uri: str) -> Endpoint:
         """Start serving `model_uri` as `name` (a zero-downtime rollout when `name` exists)."""
@@ -98,3 +110,17 @@ class ServingEngine:
             if self.deployments.health(current).healthy:
                 return SyncResult(current, changed=False)
         return SyncResult(self.deployments.deploy(model, entry.model_uri), changed=True)
+
+    def follow(self, model: str, interval: float) -> Component:
+        """Keep deployment `model` on the registry's champion: a background sync every `interval` s."""
+        validate_name(model)
+        if not 0.1 <= interval <= 3600:
+            raise BadInput(f"invalid interval {interval:g}s", "it must be between 0.1 and 3600 seconds",
+                           "use e.g. --interval 2")
+        if self._follower_command is None:
+            raise BadInput("this target cannot follow the registry", "", "call sync instead")
+        argv, env = self._follower_command(model, interval)
+        return self.deployments.start_follower(model, interval, argv, env)
+
+    def unfollow(self, model: str) -> bool:
+        return self.deployments.stop_follower(validate_name(model))

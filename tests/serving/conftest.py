@@ -52,6 +52,12 @@ def upload(stack: Stack, key: str, artifact: dict[str, Any]) -> str:
 
 
 @pytest.fixture(scope="session")
+def uploader(local_stack: Stack) -> Callable[[str, dict[str, Any]], str]:
+    """Upload an artifact to the stack's bucket under a key; returns its s3:// URI."""
+    return lambda key, artifact: upload(local_stack, key, artifact)
+
+
+@pytest.fixture(scope="session")
 def models(local_stack: Stack) -> dict[str, str]:
     """URIs of stub artifacts: right (v1, accuracy 1), wrong (v2, accuracy 0), slow, broken."""
     return {

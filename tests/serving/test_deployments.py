@@ -136,8 +136,8 @@ def test_rollout_under_continuous_load_fails_no_request_then_rollback(
     engine.delete("roll")
 
 
-def test_a_model_that_fails_to_load_fails_the_rollout_and_the_old_keeps_serving(
-    local_stack: Stack, models: dict[str, str], samples: Any
+def test_a_model_that_fails_to_load_fails_the_deploy_or_rollout_and_the_old_keeps_serving(
+    local_stack: Stack, models: dict[str, str], samples: Any, shared: Deployment
 ) -> None:
     engine = _engine(local_stack)
     with pytest.raises(ExternalCommandFailed) as first:
@@ -145,20 +145,17 @@ def test_a_model_that_fails_to_load_fails_the_rollout_and_the_old_keeps_serving(
     assert (f"failed to load {models['broken']}: error: model clf version 4 declares fail_on_load"
             in first.value.why)
     assert engine.get("never") is None
-    assert "serve/never" not in str(_components(local_stack, "never"))
+    assert _components(local_stack, "never") == {}
 
-    engine.deploy("sturdy", models["right"])
-    before = engine.get("sturdy")
     with pytest.raises(ExternalCommandFailed) as rollout:
-        engine.deploy("sturdy", models["broken"])
+        engine.deploy("shared", models["broken"])
     assert "declares fail_on_load: refusing to load" in rollout.value.render()
-    assert engine.get("sturdy") == before  # the record did not move
-    assert engine.predict("sturdy", samples.v1()) == {"predictions": samples.right}
-    assert _scan(local_stack, models["broken"]) == []  # the failed server is not left running
-    engine.delete("sturdy")
+    assert engine.get("shared") == shared  # the record did not move
+    assert engine.predict("shared", samples.v1()) == {"predictions": samples.right}
+    assert _scan(local_stack, models["broken"]) == []  # no failed server is left running
 
 
-def test_a_killed_model_server_is_reported_and_a_new_deploy_replaces_it(
+def test_a_killed_model_server_is_reported_a_new_deploy_replaces_it_and_delete_stops_all(
     local_stack: Stack, models: dict[str, str], samples: Any
 ) -> None:
     engine = _engine(local_stack)
@@ -183,24 +180,15 @@ def test_a_killed_model_server_is_reported_and_a_new_deploy_replaces_it(
     assert engine.deployments.health(after) == Health(True, "ready")
     assert engine.predict("phoenix", samples.v1()) == {"predictions": samples.right}
     assert all(c.healthy for c in _components(local_stack, "phoenix").values())
+
     engine.delete("phoenix")
-
-
-def test_delete_stops_both_processes_and_forgets_the_deployment(
-    local_stack: Stack, models: dict[str, str]
-) -> None:
-    engine = _engine(local_stack)
-    engine.deploy("gone", models["right"])
-    deployment = engine.get("gone")
-    assert deployment is not None
-    engine.delete("gone")
-    assert engine.get("gone") is None
-    assert _components(local_stack, "gone") == {}
-    assert not process.is_alive(deployment.front_pid) and not process.is_alive(deployment.model_pid)
+    assert engine.get("phoenix") is None
+    assert _components(local_stack, "phoenix") == {}
+    assert not process.is_alive(after.front_pid) and not process.is_alive(after.model_pid)
     with pytest.raises(requests.ConnectionError):
-        requests.get(deployment.endpoint.ready_url, timeout=5)
-    with pytest.raises(BadInput, match="no deployment named 'gone'"):
-        engine.delete("gone")
+        requests.get(after.endpoint.ready_url, timeout=5)
+    with pytest.raises(BadInput, match="no deployment named 'phoenix'"):
+        engine.delete("phoenix")
 
 
 def test_bad_names_uris_and_rollbacks_are_refused_before_anything_starts(

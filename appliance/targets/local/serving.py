@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -64,6 +65,15 @@ def registry(store: ObjectStore) -> Any:
     return Registry(store)
 
 
+def follower_command(run_dir: RunDir, model: str, interval: float) -> tuple[list[str], dict[str, str]]:
+    """The follower finds its stack by name under the same APPLIANCE_HOME as this process."""
+    argv = [sys.executable, "-m", "appliance.serving.follow", "--stack", run_dir.name, "--model", model,
+            "--interval", f"{interval:g}", "--run-dir", str(run_dir.path)]
+    home = run_dir.path.parent.parent  # <home>/stacks/<name>
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    return argv, {**env, "APPLIANCE_HOME": str(home)}
+
+
 def engine(stack: Stack, server_command: ServerCommand = stub_server_command) -> ServingEngine:
     run_dir = RunDir(stack.name, stack.run_dir.parent)
     store = stack.object_store
@@ -72,4 +82,4 @@ def engine(stack: Stack, server_command: ServerCommand = stub_server_command) ->
     env = {**os.environ, **store.env()}
     lock: Callable[[], Any] = partial(_locked, stack.name)
     deployments = Deployments(run_dir, lock, partial(describe, store), env, server_command)
-    return ServingEngine(deployments, partial(registry, store))
+    return ServingEngine(deployments, partial(registry, store), partial(follower_command, run_dir))

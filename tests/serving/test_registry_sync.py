@@ -1,0 +1,93 @@
+"""Serving follows the registry: sync and the follower serve the champion, never a rejected challenger."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from appliance.errors import BadInput
+from appliance.gates import policy
+from appliance.gates.registry import Entry, Registry
+from appliance.runtime import process
+from appliance.serving.deployments import ModelRef
+from appliance.serving.engine import ServingEngine
+from appliance.stack import Stack
+from appliance.targets.local.target import LocalTarget
+from stubs import model as stub_model
+
+POLICY = policy.loads(
+    "apiVersion: appliance.dev/v1alpha1\nkind: GatePolicy\nmetadata: {name: margin}\n"
+    "spec: {primaryMetric: accuracy, minImprovement: 0.01, required: [accuracy]}\n"
+)
+
+
+def _entries(uploader: Callable[[str, dict[str, Any]], str], model: str) -> dict[str, Entry]:
+    """Champion (0.75), better challenger (0.9), worse challenger (0.5): distinct served accuracies."""
+    found = {}
+    for version, accuracy in (("1", 0.75), ("2", 0.9), ("3", 0.5)):
+        uri = uploader(f"serving/{model}/{version}.json", stub_model.create(model, version, accuracy))
+        found[version] = Entry(version, uri, {"accuracy": accuracy})
+    return found
+
+
+def served_accuracy(engine: ServingEngine, name: str, samples: Any) -> Fraction | None:
+    """The accuracy of what deployment `name` answers on the sample rows (None: not serving)."""
+    try:
+        predictions = engine.predict(name, samples.v1())["predictions"]
+    except BadInput:
+        return None
+    return Fraction(sum(p == label for p, label in zip(predictions, samples.right, strict=True)),
+                    len(samples.right))
+
+
+# On the 12 sample rows a stub model of accuracy t answers round(t * 12) rows right.
+CHAMPION, BETTER = Fraction(9, 12), Fraction(11, 12)
+
+
+def test_sync_and_the_follower_serve_the_champion_and_promotions_never_rejected_challengers(
+    local_stack: Stack, uploader: Callable[[str, dict[str, Any]], str], samples: Any
+) -> None:
+    engine: ServingEngine = local_stack.serving
+    registry = Registry(local_stack.object_store)
+    entries = _entries(uploader, "churn")
+    with pytest.raises(BadInput, match="model 'churn' has no champion in the registry"):
+        engine.sync("churn")
+
+    # Explicit sync (what `appliance serve sync churn` runs after a promotion).
+    assert registry.gate_and_promote("churn", entries["1"], POLICY)[1] is not None
+    first = engine.sync("churn")
+    assert first.changed and first.deployment.model == ModelRef(entries["1"].model_uri, "1")
+    assert served_accuracy(engine, "churn", samples) == CHAMPION
+    assert engine.sync("churn").changed is False  # already serving the champion: nothing restarts
+
+    decision, moved = registry.gate_and_promote("churn", entries["3"], POLICY)
+    assert (decision.promote, moved) == (False, None)
+    assert engine.sync("churn").changed is False
+    assert served_accuracy(engine, "churn", samples) == CHAMPION
+
+    # The follower: a background sync every `interval` seconds.
+    interval = 0.2
+    follower = engine.follow("churn", interval)
+    status = LocalTarget().status(local_stack.name)
+    assert status is not None
+    shown = {c.name: c for c in status.components}["serve/churn/follow"]
+    assert (shown.healthy, shown.detail, shown.pid) == (True, "running", follower.pid)
+    time.sleep(5 * interval)  # it read the registry several times: the rejected model stays out
+    assert served_accuracy(engine, "churn", samples) == CHAMPION
+    assert engine.deployments.require("churn").generation == 1
+
+    assert registry.gate_and_promote("churn", entries["2"], POLICY)[1] is not None
+    # The documented bound: one interval plus one rollout (whose readiness wait is bounded).
+    bound = interval + engine.deployments.ready_timeout + engine.deployments.drain_timeout
+    assert process.wait_until(lambda: served_accuracy(engine, "churn", samples) == BETTER, bound, 0.1)
+    promoted = engine.deployments.require("churn")
+    assert (promoted.model, promoted.previous, promoted.generation) == (
+        ModelRef(entries["2"].model_uri, "2"), ModelRef(entries["1"].model_uri, "1"), 2)
+
+    engine.delete("churn")  # stops the follower first, or it would deploy again
+    assert not process.is_alive(follower.pid)
+    assert engine.deployments.follower("churn") is None and engine.get("churn") is None
