@@ -1,0 +1,67 @@
+"""`appliance run` as glue: exit codes, the report, the failing task's error and log tail."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from appliance.cli import main
+from appliance.stack import Stack
+
+DATA = Path(__file__).parent / "data"
+
+
+def cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(list(args))
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+def test_run_json(local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", str(DATA / "linear.py"), "--param", "a=1",
+                         "--param", "label=y", "--json", "--name", local_stack.name)
+    assert code == 0, err
+    report = json.loads(out)
+    assert (report["state"], report["outputs"]) == ("SUCCEEDED", {"Output": "y:3.0:False:3.0:['k']"})
+    assert report["arguments"] == {"a": 1, "label": "y"}
+    assert [(t["key"], t["state"]) for t in report["tasks"]] == [
+        ("add", "SUCCEEDED"), ("add-2", "SUCCEEDED"), ("describe", "SUCCEEDED")]
+    assert "running pipeline 'linear' on stack 'test'" in err
+
+
+def test_failed_run_exits_1_naming_the_task(local_stack: Stack,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", str(DATA / "failing.py"), "--name", local_stack.name)
+    assert code == 1
+    lines = out.splitlines()
+    assert lines[0].startswith("pipeline failing  run ") and "FAILED" in lines[0]
+    assert [line.split()[:3] for line in lines[1:4]] == [
+        ["✓", "ok", "SUCCEEDED"], ["✗", "boom", "FAILED"], ["-", "ok-2", "SKIPPED"]]
+    assert lines[2].endswith("ValueError: boom 2")
+    assert lines[4] == "log tail of boom:"
+    assert lines[-1] == "  ValueError: boom 2"
+    assert err.splitlines()[-1].startswith(
+        "error: pipeline 'failing' failed at task boom: ValueError: boom 2 (fix: see the task's "
+        "log above; everything is under ")
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["missing.py"], "error: pipeline file missing.py not found"),
+        ([str(DATA / "linear.py"), "--param", "a=x", "--param", "flag=2"],
+         "error: arguments of pipeline 'linear': 2 problem(s)\n"
+         "  - a: expected an integer, got 'x'\n"
+         "  - flag: expected true or false, got '2'"),
+        ([str(DATA / "linear.py"), "--param", "a=1", "--name", "nope"],
+         "error: no stack named 'nope' is up (fix: run 'appliance up --name nope' first)"),
+    ],
+)
+def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], appliance_home: Path,
+                           args: list[str], message: str) -> None:
+    code, out, err = cli(capsys, "run", *args)
+    assert (code, out) == (2, "")
+    assert err.startswith(message)
