@@ -135,6 +135,7 @@ class Bundle:
             key = (o.kind, o.namespace if o.kind == "Role" else "", o.name)
             self.roles[key] = Role(o, key)
         self.bindings: list[Obj] = self.by_kind["RoleBinding"] + self.by_kind["ClusterRoleBinding"]
+        self._users: dict[tuple[str, str], list[str]] | None = None
         # ServiceAccount (namespace, name) -> grants reaching it; filled with the role grants.
         self.sa_grants: dict[tuple[str, str], list[tuple[tuple[str, str, str], Grant]]] = \
             defaultdict(list)
@@ -156,6 +157,7 @@ class Bundle:
 
     def _resolve_grants(self) -> None:
         self._grants_by_ref: dict[tuple[str, str, str], list[Grant]] = defaultdict(list)
+        self._parents = self._aggregation()
         for binding in self.bindings:
             scope = "cluster" if binding.kind == "ClusterRoleBinding" else binding.namespace
             subjects = tuple(subject_text(s, binding.namespace) for s in self.subjects(binding))
@@ -191,17 +193,19 @@ class Bundle:
         return grants
 
     def aggregators_of(self, key: tuple[str, str, str]) -> list[tuple[str, str, str]]:
-        role = self.roles.get(key)
-        if role is None:
-            return []
-        out = []
+        return self._parents.get(key, [])
+
+    def _aggregation(self) -> dict[tuple[str, str, str], list[tuple[str, str, str]]]:
+        parents: dict[tuple[str, str, str], list[tuple[str, str, str]]] = defaultdict(list)
         for parent_key, parent in self.roles.items():
-            if parent_key[0] != "ClusterRole" or parent_key == key:
-                continue
             selectors = _l(_d(parent.obj.obj.get("aggregationRule")).get("clusterRoleSelectors"))
-            if any(selector_matches(s, role.obj.labels) for s in selectors):
-                out.append(parent_key)
-        return out
+            if parent_key[0] != "ClusterRole" or not selectors:
+                continue
+            for child_key, child in self.roles.items():
+                if child_key[0] == "ClusterRole" and child_key != parent_key and \
+                        any(selector_matches(sel, child.obj.labels) for sel in selectors):
+                    parents[child_key].append(parent_key)
+        return parents
 
     def effective_rules(self, key: tuple[str, str, str]) -> list[tuple[Obj, int, dict[str, Any]]]:
         """A role's rules, with those of the ClusterRoles it aggregates: (owner, index, rule)."""
@@ -215,12 +219,7 @@ class Bundle:
             seen.add(current)
             role = self.roles[current]
             out += [(role.obj, i, _d(r)) for i, r in enumerate(_l(role.obj.obj.get("rules")))]
-            selectors = _l(_d(role.obj.obj.get("aggregationRule")).get("clusterRoleSelectors"))
-            if selectors:
-                for child_key, child in self.roles.items():
-                    if child_key[0] == "ClusterRole" and \
-                            any(selector_matches(s, child.obj.labels) for s in selectors):
-                        stack.append(child_key)
+            stack += [child for child, parents in self._parents.items() if current in parents]
         return out
 
     # --- ServiceAccounts ----------------------------------------------------------------------
@@ -249,14 +248,14 @@ class Bundle:
         return False
 
     def workloads_using(self, namespace: str, name: str) -> list[str]:
-        out = []
-        for o in self.objects:
-            if not o.is_workload:
-                continue
-            for view in o.views:
-                if self.service_account_of(o, view) == (namespace, name):
-                    out.append(str(o.ref))
-        return sorted(set(out))
+        if self._users is None:
+            users: dict[tuple[str, str], set[str]] = defaultdict(set)
+            for o in self.objects:
+                if o.is_workload:
+                    for view in o.views:
+                        users[self.service_account_of(o, view)].add(str(o.ref))
+            self._users = {key: sorted(refs) for key, refs in users.items()}
+        return self._users.get((namespace, name), [])
 
     # --- selectors ----------------------------------------------------------------------------
 
