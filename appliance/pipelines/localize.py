@@ -99,7 +99,7 @@ def localize(
     warnings: list[str] = []
     deployment = json_format.MessageToDict(spec.deployment_spec)
     users = _executor_users(spec)
-    for label, executor in deployment.get("executors", {}).items():
+    for label, executor in sorted(deployment.get("executors", {}).items()):
         container = executor.get("container")
         if container is None:
             continue  # importers run in-process

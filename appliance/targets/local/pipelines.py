@@ -181,7 +181,7 @@ def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path,
         grouped.setdefault(key, []).append(segment)
     tasks = [_task(key, attempts, run_dir, cache_root) for key, attempts in grouped.items()]
     seen = {t.name for t in tasks}
-    tasks += [TaskRun(name, name, SKIPPED) for name in dict.fromkeys(names) if name not in seen]
+    tasks += [TaskRun(name, name, SKIPPED) for name in sorted(set(names) - seen)]
     return tuple(tasks)
 
 
