@@ -1,0 +1,141 @@
+"""The catalog: the shipped one decodes and matches the profiles; strict decoding reports every
+problem; trims and patches are applied exactly and stale ones are errors."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from appliance.catalog import load_catalog
+from appliance.catalog.decode import decode_catalog
+from appliance.catalog.model import Patch, ResourceRef
+from appliance.config import profile as profiles
+from appliance.errors import InvalidDocument
+from appliance.render.assemble import assemble
+from appliance.render.patches import PatchError, apply_patch, move_namespaces
+
+
+def test_shipped_catalog_covers_every_profile_component() -> None:
+    catalog = load_catalog()
+    assert tuple(catalog.components) == profiles.COMPONENTS
+    assert catalog.kubernetes_version == "1.32"
+    assert catalog.comparison == "kubeflow-platform-26.03"
+    for name in profiles.available():
+        assert set(profiles.load(name).components) <= set(catalog.components)
+    pins = {s.id: (s.url or s.git.commit if s.git else "") for s in catalog.sources.values()}
+    assert pins["kfp-2.17.0"] == "4a3592cb2dd0a91a4652ab93893ec8beda1f3158"
+
+
+def test_every_problem_reported_at_once(tmp_path: Path) -> None:
+    data = {
+        "apiVersion": "appliance.dev/v1alpha1", "kind": "Catalog", "kubernetesVersion": "latest",
+        "comparison": "nope", "surprise": 1,
+        "sources": {"s": {"file": "dir/s.yaml", "sha256": "abc", "git": {"repo": "r", "commit": "main",
+                                                                           "paths": ["p"]}}},
+        "components": {"c": {"description": "d", "namespaces": ["ns"], "sources": [
+            {"source": "missing", "drop": ["Deployment/x"], "patches": [{"target": "ConfigMap/ns/c", "op": "poke"}]}],
+            "exceptions": [{"rule": "r", "resource": "ClusterRole/ns/x", "reason": "because"}]}},
+    }
+    with pytest.raises(InvalidDocument) as info:
+        decode_catalog(data, tmp_path / "catalog.yaml")
+    assert info.value.problems == [
+        "catalog.surprise: unknown field",
+        "kubernetesVersion: expected MAJOR.MINOR such as '1.32', got 'latest'",
+        "sources.s.sha256: expected 64 lowercase hex digits",
+        "sources.s.git.commit: expected a full 40-hex commit id (tags move)",
+        "sources.s.file: a plain file name (it names the cache entry)",
+        "components.c.sources[0].source: unknown source 'missing' (known: s)",
+        "components.c.sources[0].patches[0].op: unknown op 'poke' (known: container-merge, json-merge, "
+        "merge, remove-container, remove-env, replace-text, set-env)",
+        "components.c.sources[0].drop[0]: Deployment is namespaced: write Deployment/<namespace>/x",
+        "components.c.exceptions[0].resource: ClusterRole is cluster-scoped: write ClusterRole/x",
+        "components.c.exceptions[0].reason: a justification, not a label (5+ words)",
+        "comparison: unknown source 'nope'",
+    ]
+
+
+WORKLOAD = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "old"},
+            "spec": {"template": {"spec": {"containers": [
+                {"name": "main", "image": "i:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+                {"name": "proxy", "image": "p:1"}]}}}}
+
+
+def patched(op: str, **args: Any) -> dict[str, Any]:
+    return apply_patch(WORKLOAD, Patch(ResourceRef("Deployment", "old", "w"), op, args))
+
+
+def containers_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
+    return obj["spec"]["template"]["spec"]["containers"]  # type: ignore[no-any-return]
+
+
+def test_patch_operations() -> None:
+    main = containers_of(patched("set-env", container="main", env=[{"name": "B", "value": "3"},
+                                                                    {"name": "C", "value": "4"}]))[0]
+    assert main["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "4"}]
+    assert containers_of(patched("remove-env", container="main", names=["A"]))[0]["env"] == [
+        {"name": "B", "value": "2"}]
+    assert [c["name"] for c in containers_of(patched("remove-container", container="proxy"))] == ["main"]
+    merged = containers_of(patched("container-merge", container="proxy", merge={"image": "p:2", "env": None}))
+    assert merged[1] == {"name": "proxy", "image": "p:2"}
+    assert patched("merge", merge={"metadata": {"labels": {"x": "y"}}})["metadata"]["labels"] == {"x": "y"}
+    assert containers_of(patched("replace-text", path="spec", old="i:1", new="i:2"))[0]["image"] == "i:2"
+    config = {"kind": "ConfigMap", "metadata": {"name": "c"}, "data": {"a.json": '{"x": {"y": 1, "z": 2}}'}}
+    out = apply_patch(config, Patch(ResourceRef("ConfigMap", "", "c"), "json-merge",
+                                    {"key": "a.json", "merge": {"x": {"z": None, "w": 3}}}))
+    assert out["data"]["a.json"] == '{\n  "x": {\n    "y": 1,\n    "w": 3\n  }\n}\n'
+    assert containers_of(WORKLOAD)[0]["env"][0] == {"name": "A", "value": "1"}  # input untouched
+
+
+@pytest.mark.parametrize(("op", "args", "message"), [
+    ("remove-env", {"container": "main", "names": ["Z"]}, "env ['Z'] not set in container 'main'"),
+    ("set-env", {"container": "sidecar", "env": []}, "no container 'sidecar'"),
+    ("replace-text", {"path": "spec", "old": "absent", "new": "x"}, "text 'absent' not found under spec"),
+    ("replace-text", {"path": "nope.deeper", "old": "a", "new": "b"}, "path 'nope.deeper' not found"),
+])
+def test_stale_patches_are_errors(op: str, args: dict[str, Any], message: str) -> None:
+    with pytest.raises(PatchError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        patched(op, **args)
+
+
+def test_namespace_move_rewires_references() -> None:
+    binding = {"kind": "ClusterRoleBinding", "metadata": {"name": "b"},
+               "subjects": [{"kind": "ServiceAccount", "name": "sa", "namespace": "old"}]}
+    hook = {"kind": "MutatingWebhookConfiguration", "metadata": {"name": "h"},
+            "webhooks": [{"clientConfig": {"service": {"name": "s", "namespace": "old"}}}]}
+    ns = {"kind": "Namespace", "metadata": {"name": "old"}}
+    moved = [move_namespaces(o, {"old": "new"}) for o in (WORKLOAD, binding, hook, ns)]
+    assert moved[0]["metadata"]["namespace"] == "new"
+    assert moved[1]["subjects"][0]["namespace"] == "new"
+    assert moved[2]["webhooks"][0]["clientConfig"]["service"]["namespace"] == "new"
+    assert moved[3]["metadata"]["name"] == "new"
+
+
+def test_stale_trims_and_patches_name_the_catalog_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = yaml.safe_dump_all([WORKLOAD])
+    (tmp_path / "up.yaml").write_text(text)
+    monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path))
+    data = {
+        "apiVersion": "appliance.dev/v1alpha1", "kind": "Catalog", "kubernetesVersion": "1.32",
+        "comparison": "up",
+        "sources": {"up": {"file": "up.yaml", "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                           "url": "https://example.org/up.yaml"}},
+        "components": {"object-store": {"description": "d", "namespaces": ["new"], "sources": [
+            {"source": "up", "namespaces": {"old": "new"},
+             "drop": ["Service/new/gone"],
+             "patches": [{"target": "Deployment/new/w", "op": "remove-env", "container": "main", "names": ["Z"]},
+                         {"target": "Deployment/old/w", "op": "remove-container", "container": "proxy"}]}]}},
+    }
+    catalog = decode_catalog(data, tmp_path / "catalog.yaml")
+    profile = profiles.Profile("p", "", ("object-store",), tmp_path / "p.yaml")
+    with pytest.raises(InvalidDocument) as info:
+        assemble(profile, catalog)
+    assert info.value.problems == [
+        "components.object-store.sources[0].drop: Service/new/gone is not in source 'up'",
+        "components.object-store.sources[0].patches[0] (remove-env Deployment/new/w): "
+        "env ['Z'] not set in container 'main'",
+        "components.object-store.sources[0].patches[1]: target Deployment/old/w not in the trimmed source",
+    ]

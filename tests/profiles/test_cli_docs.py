@@ -1,0 +1,101 @@
+"""`appliance render` / `appliance fetch` end to end (exit codes, files) and docs/profiles.md examples."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+import yaml
+
+from appliance.cli import main
+from appliance.config import profile as profiles
+from appliance.inventory import inventory
+from appliance.paths import REPO_ROOT
+from appliance.render import Bundle, render_profile
+
+DOC = REPO_ROOT / "docs" / "profiles.md"
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    with pytest.raises(SystemExit) as done:
+        main(args)
+    out, err = capsys.readouterr()
+    return int(done.value.code or 0), out, err
+
+
+def blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", DOC.read_text(), re.DOTALL)
+
+
+def test_render_to_file_and_directory(upstream_cache: Path, tmp_path: Path, yamls: dict[str, str],
+                                      capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(["render", "--profile", "serving", "-o", str(tmp_path / "s.yaml")], capsys)
+    assert code == 0 and out == ""
+    assert (tmp_path / "s.yaml").read_text() == yamls["serving"]
+    assert "0/6 images pinned by digest" in err
+    code, _, _ = run(["render", "--profile", "serving", "-o", str(tmp_path / "dir")], capsys)
+    files = sorted(p.name for p in (tmp_path / "dir").iterdir())
+    assert files[0] == "000-namespace-kserve.yaml" and files[-1] == "hardening.json"
+    joined = "".join((tmp_path / "dir" / f).read_text() for f in files[:-1])
+    assert list(yaml.safe_load_all(joined)) == list(yaml.safe_load_all(yamls["serving"]))
+    report = json.loads((tmp_path / "dir" / "hardening.json").read_text())
+    assert report["profile"] == "serving" and report["exceptions"][0]["rule"] == "rbac.secrets-cluster-wide"
+
+
+def test_render_errors_have_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run(["render", "--profile", "nope"], capsys)
+    assert code == 2 and "unknown profile 'nope'" in err and "Traceback" not in err
+    monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path))
+    code, _, err = run(["render", "--profile", "minimal"], capsys)
+    assert code == 3
+    assert "upstream source 'kfp-2.17.0' (kfp-platform-agnostic-2.17.0.yaml) is not in the cache" in err
+    assert "run `appliance fetch`" in err
+    code, _, err = run(["render", "--profile", "minimal", "--profile", "serving"], capsys)
+    assert code == 2 and "render takes one --profile" in err
+
+
+def test_fetch_from_directory(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                              capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path / "cache"))
+    code, _, err = run(["fetch", "--profile", "serving", "--from", str(upstream)], capsys)
+    assert code == 0, err
+    assert sorted(p.name for p in (tmp_path / "cache").iterdir()) == [
+        "kserve-rawdeployment-v0.20.0.yaml", "kserve-runtimes-v0.20.0.yaml"]
+    assert "2 source(s) verified" in err
+
+
+def test_docs_profile_example_loads_and_renders(upstream_cache: Path, tmp_path: Path) -> None:
+    [example] = [b for b in blocks("yaml") if "kind: Profile" in b]
+    path = tmp_path / "pipelines-only.yaml"
+    path.write_text(example)
+    profile = profiles.load(str(path))
+    assert (profile.name, profile.components, profile.posture) == (
+        "pipelines-only", ("object-store", "pipelines"), "restricted")
+    assert len(render_profile(str(path)).objects) > 0
+
+
+def test_docs_commands_run(upstream_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                           capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.chdir(tmp_path)
+    [commands] = blocks("sh")
+    lines = [line for line in commands.splitlines() if line.strip()]
+    assert len(lines) == 5
+    for line in lines:
+        argv = shlex.split(line)
+        assert argv[0] == "appliance"
+        code, out, err = run(argv[1:], capsys)
+        assert code == 0, (line, err)
+        if "--format" in argv:
+            assert [row["name"] for row in json.loads(out)] == ["serving", "kubeflow-platform-26.03 (full)"]
+    assert (tmp_path / "minimal.yaml").is_file() and (tmp_path / "standard" / "hardening.json").is_file()
+
+
+def test_docs_figures_match_the_inventory(bundles: dict[str, Bundle]) -> None:
+    rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+\| (\d+ \| \d+) MiB \|$", DOC.read_text(), re.MULTILINE))
+    for name, bundle in bundles.items():
+        figures = inventory(name, bundle.objects)
+        assert rows[name] == f"{figures.pods} | {figures.memory_requests_mib}", name
