@@ -22,8 +22,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from pathlib import Path
 from typing import Any
 
-import httpx
+import aiohttp
 import uvicorn
+from yarl import URL
 
 from appliance.runtime.process import LOOPBACK
 
@@ -45,11 +46,12 @@ _DROP_FROM_RESPONSE = _HOP_BY_HOP | {b"date", b"server"}  # uvicorn sets its own
 
 # The model server closes idle keep-alive connections after 5 s (uvicorn's default); expiring ours
 # sooner means the pool never hands out a connection the server is about to close.
-_POOL = httpx.Limits(max_connections=256, max_keepalive_connections=128, keepalive_expiry=2.0)
-_TIMEOUT = httpx.Timeout(connect=5.0, read=300.0, write=30.0, pool=None)
-# Raised before a response arrived (refused, reset or closed connection). Inference requests have
-# no side effects, so the front retries once, on the then-current backend, as Envoy does on reset.
-_RETRYABLE = (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError)
+_POOL_SIZE = 256
+_IDLE_EXPIRY = 2.0
+_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=300.0)
+# Only what the client sent is forwarded: no added Accept-Encoding, so no compressed answer a
+# client did not ask for.
+_SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent")
 # Clients of the front keep connections longer than uvicorn's 5 s default (nginx uses 75 s).
 CLIENT_KEEP_ALIVE = 75
 
@@ -66,7 +68,21 @@ class Backend:
         self.generation = generation
         self.inflight = 0
         self.served = 0
-        self.client = httpx.AsyncClient(limits=_POOL, timeout=_TIMEOUT, trust_env=False)
+        self._session: aiohttp.ClientSession | None = None
+
+    def session(self) -> aiohttp.ClientSession:
+        # Created on first use: an aiohttp session belongs to the running event loop.
+        if self._session is None:
+            connector = aiohttp.TCPConnector(limit=_POOL_SIZE, keepalive_timeout=_IDLE_EXPIRY)
+            self._session = aiohttp.ClientSession(
+                connector=connector, timeout=_TIMEOUT, auto_decompress=False,
+                skip_auto_headers=_SKIP_AUTO_HEADERS, trust_env=False,
+            )
+        return self._session
+
+    async def aclose(self) -> None:
+        if self._session is not None:
+            await self._session.close()
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -121,7 +137,7 @@ class Front:
     def _retire_if_idle(self, backend: Backend) -> None:
         if backend in self.retired and backend.inflight == 0:
             self.retired.remove(backend)
-            task = asyncio.get_running_loop().create_task(backend.client.aclose())
+            task = asyncio.get_running_loop().create_task(backend.aclose())
             self._closing.add(task)
             task.add_done_callback(self._closing.discard)
 
@@ -135,7 +151,7 @@ class Front:
 
     async def aclose(self) -> None:
         for backend in (self.current, *self.retired):
-            await backend.client.aclose()
+            await backend.aclose()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -148,36 +164,36 @@ class Front:
         target = scope.get("raw_path") or scope["path"].encode()
         if scope.get("query_string"):
             target += b"?" + scope["query_string"]
-        headers = [(k, v) for k, v in scope["headers"] if k.lower() not in _HOP_BY_HOP]
+        headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
+                   if k.lower() not in _HOP_BY_HOP]
         status, response_headers, content = await self._forward(
             scope["method"], target.decode("latin-1"), headers, body
         )
         await _respond(send, status, response_headers, content)
 
     async def _forward(
-        self, method: str, target: str, headers: list[tuple[bytes, bytes]], body: bytes
+        self, method: str, target: str, headers: list[tuple[str, str]], body: bytes
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         failure = ""
         for _attempt in range(2):
             backend = self.current
             backend.inflight += 1
             try:
-                request = backend.client.build_request(method, backend.url + target, headers=headers,
-                                                       content=body)
-                response = await backend.client.send(request, stream=True)
-                try:
-                    # Raw bytes: the body is passed on exactly as the server encoded it.
-                    content = b"".join([chunk async for chunk in response.aiter_raw()])
-                finally:
-                    await response.aclose()
-                backend.served += 1
-                kept = [(k, v) for k, v in response.headers.raw if k.lower() not in _DROP_FROM_RESPONSE]
-                return response.status_code, kept, content
-            except _RETRYABLE as exc:
-                failure = f"{type(exc).__name__}: {exc}"
-            except httpx.TimeoutException as exc:
-                failure = f"{type(exc).__name__}: the model server did not answer in time"
+                # encoded=True: the path goes on exactly as the client wrote it.
+                url = URL(backend.url + target, encoded=True)
+                async with backend.session().request(method, url, data=body, headers=headers,
+                                                     allow_redirects=False) as response:
+                    content = await response.read()  # raw: auto_decompress is off
+                    kept = [(k, v) for k, v in response.raw_headers if k.lower() not in _DROP_FROM_RESPONSE]
+                    backend.served += 1
+                    return response.status, kept, content
+            except (TimeoutError, aiohttp.ServerTimeoutError):
+                failure = "the model server did not answer in time"
                 break
+            except aiohttp.ClientConnectionError as exc:
+                # Refused, reset or closed before an answer. Inference requests have no side
+                # effects, so the front retries once, on the then-current backend (as Envoy does).
+                failure = f"{type(exc).__name__}: {exc}"
             finally:
                 backend.inflight -= 1
                 self._retire_if_idle(backend)

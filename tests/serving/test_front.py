@@ -182,7 +182,7 @@ def test_dead_backend_answers_502_with_a_kserve_style_error(
     backends[0].stop()
     answer = requests.post(f"{front.url}/v1/models/m:predict", json={})
     assert answer.status_code == 502
-    assert answer.json()["error"].startswith("front of m: model server unavailable (ConnectError")
+    assert answer.json()["error"].startswith("front of m: model server unavailable (ClientConnectorError")
     assert requests.get(f"{front.url}/v2/models/m/ready").status_code == 502
 
 
