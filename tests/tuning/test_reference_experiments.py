@@ -1,0 +1,93 @@
+"""The reference experiments (conformance/experiments/) on a real local stack: the stub trainer's
+known optimum is found within budget by random, tpe and grid; a failing trainer hits its budget."""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import uuid
+from typing import Any
+
+import pytest
+
+from appliance.stack import Stack
+from appliance.tuning.engine import ExperimentResult
+from conformance import experiments as references
+from stubs import dataset, train
+
+
+@pytest.fixture
+def prefix(local_stack: Stack) -> tuple[str, str]:
+    """The stub dataset in the stack's store under a fresh prefix; (data URI, output prefix)."""
+    store = local_stack.object_store
+    key = f"tuning-tests/{uuid.uuid4().hex[:8]}"
+    data = dataset.generate(**references.DATASET)
+    store.client().put_object(store.bucket, f"{key}/train.csv", io.BytesIO(data), len(data))
+    return f"s3://{store.bucket}/{key}/train.csv", f"s3://{store.bucket}/{key}/tuning"
+
+
+def run(stack: Stack, name: str, prefix: tuple[str, str]) -> ExperimentResult:
+    data_uri, output = prefix
+    result: ExperimentResult = stack.tuning.run(references.manifest(name, data_uri, output))
+    return result
+
+
+def best(result: ExperimentResult) -> tuple[float, int, str]:
+    found = result.best
+    values = {a["name"]: a["value"] for a in found["parameterAssignments"]}
+    accuracy = next(m["max"] for m in found["observation"]["metrics"] if m["name"] == "accuracy")
+    return float(values["lr"]), int(values["depth"]), accuracy
+
+
+def stored_model(stack: Stack, output: str, trial: str) -> dict[str, Any]:
+    store = stack.object_store
+    key = f"{output.removeprefix(f's3://{store.bucket}/')}/{trial}/model.json"
+    response = store.client().get_object(store.bucket, key)
+    try:
+        model: dict[str, Any] = json.loads(response.read())
+    finally:
+        response.close()
+        response.release_conn()
+    return model
+
+
+@pytest.mark.parametrize("name", ["random", "tpe"])
+def test_random_and_tpe_reach_the_optimum_region_within_budget(
+    local_stack: Stack, prefix: tuple[str, str], name: str
+) -> None:
+    result = run(local_stack, name, prefix)
+    spec = result.document["spec"]
+    assert result.condition["reason"] == "ExperimentGoalReached"
+    assert result.status["trials"] <= spec["maxTrialCount"]
+    lr, depth, accuracy = best(result)
+    # What the engine reports is what the trainer computes for those hyperparameters...
+    assert accuracy == f"{train.accuracy_for(lr, depth):.6f}"
+    assert float(accuracy) >= spec["objective"]["goal"] == 0.9
+    # ...and accuracy >= 0.9 means lr within 10**0.35 of the optimum's and depth within 1.
+    assert abs(math.log10(lr / train.OPTIMUM["lr"])) <= 0.35 and abs(depth - train.OPTIMUM["depth"]) <= 1
+    trial = result.best["bestTrialName"]
+    assert stored_model(local_stack, prefix[1], trial)["accuracy"] == float(accuracy)
+
+
+def test_grid_finds_the_exact_optimum(local_stack: Stack, prefix: tuple[str, str]) -> None:
+    result = run(local_stack, "grid", prefix)
+    assert result.condition["reason"] == "ExperimentGoalReached"
+    assert result.status["trials"] <= 12
+    lr, depth, accuracy = best(result)
+    assert {"lr": lr, "depth": depth} == train.OPTIMUM
+    assert float(accuracy) == train.BEST_ACCURACY
+
+
+def test_a_failing_trainer_fails_the_experiment_at_its_budget(
+    local_stack: Stack, prefix: tuple[str, str]
+) -> None:
+    result = run(local_stack, "failing", prefix)
+    assert (result.condition["type"], result.condition["reason"]) == ("Failed", "ExperimentFailed")
+    # Two at a time: the first failure is replaced at once, the second reaches the budget, and the
+    # replacement (already running, as on Katib) runs to its end: three failed trials.
+    assert result.status["trialsFailed"] == 3 and result.status["trials"] == 3
+    for trial in result.trials:
+        condition = trial["status"]["conditions"][-1]
+        assert condition["reason"] == "TrialFailed. Job reason: BackoffLimitExceeded"
+        assert "exited with code" in condition["message"]
