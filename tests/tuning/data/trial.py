@@ -26,7 +26,8 @@ def main() -> int:
         with open(args.record, "w") as handle:
             json.dump({"argv": sys.argv[1:], "cwd": os.getcwd(),
                        "trial": os.environ.get("KATIB_TRIAL_NAME"),
-                       "env": {k: v for k, v in os.environ.items() if k.startswith("TUNE_")}},
+                       "env": {k: v for k, v in os.environ.items()
+                               if k.startswith("TUNE_") or k == "AWS_ENDPOINT_URL"}},
                       handle)
     if args.spawn_sleeper:
         child = subprocess.Popen(["sleep", "60"])
