@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -62,12 +64,27 @@ def label(objects: list[dict[str, Any]], profile: str) -> None:
         labels[PROFILE_LABEL] = profile
 
 
+# Serialised documents by content digest: CRDs (megabytes each) recur across profiles and renders,
+# and serialising them dominates a render. Bounded so a long-lived process does not grow forever.
+_DUMPED: OrderedDict[str, str] = OrderedDict()
+_DUMPED_MAX = 512
+
+
+def _dump_one(obj: dict[str, Any]) -> str:
+    key = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()
+    text = _DUMPED.get(key)
+    if text is None:
+        text = yaml.dump(obj, Dumper=_Dumper, sort_keys=True, default_flow_style=False,
+                         allow_unicode=True, width=4096, explicit_start=True)
+        _DUMPED[key] = text
+        if len(_DUMPED) > _DUMPED_MAX:
+            _DUMPED.popitem(last=False)
+    return text
+
+
 def dump(objects: list[dict[str, Any]]) -> str:
     """Multi-document YAML with sorted keys: the same objects give the same bytes."""
-    return yaml.dump_all(
-        objects, Dumper=_Dumper, sort_keys=True, default_flow_style=False, allow_unicode=True,
-        width=4096, explicit_start=True,
-    )
+    return "".join(_dump_one(obj) for obj in objects)
 
 
 @dataclass

@@ -37,7 +37,8 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         "sources": {"s": {"file": "dir/s.yaml", "sha256": "abc", "git": {"repo": "r", "commit": "main",
                                                                            "paths": ["p"]}}},
         "components": {"c": {"description": "d", "namespaces": ["ns"], "sources": [
-            {"source": "missing", "drop": ["Deployment/x"], "patches": [{"target": "ConfigMap/ns/c", "op": "poke"}]}],
+            {"source": "missing", "drop": ["Deployment/x"],
+             "patches": [{"target": "ConfigMap/ns/c", "op": "poke"}]}],
             "exceptions": [{"rule": "r", "resource": "ClusterRole/ns/x", "reason": "because"}]}},
     }
     with pytest.raises(InvalidDocument) as info:
@@ -60,7 +61,8 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
 
 WORKLOAD = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "old"},
             "spec": {"template": {"spec": {"containers": [
-                {"name": "main", "image": "i:1", "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
+                {"name": "main", "image": "i:1",
+                 "env": [{"name": "A", "value": "1"}, {"name": "B", "value": "2"}]},
                 {"name": "proxy", "image": "p:1"}]}}}}
 
 
@@ -75,7 +77,8 @@ def containers_of(obj: dict[str, Any]) -> list[dict[str, Any]]:
 def test_patch_operations() -> None:
     main = containers_of(patched("set-env", container="main", env=[{"name": "B", "value": "3"},
                                                                     {"name": "C", "value": "4"}]))[0]
-    assert main["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"}, {"name": "C", "value": "4"}]
+    assert main["env"] == [{"name": "A", "value": "1"}, {"name": "B", "value": "3"},
+                           {"name": "C", "value": "4"}]
     assert containers_of(patched("remove-env", container="main", names=["A"]))[0]["env"] == [
         {"name": "B", "value": "2"}]
     assert [c["name"] for c in containers_of(patched("remove-container", container="proxy"))] == ["main"]
@@ -114,7 +117,8 @@ def test_namespace_move_rewires_references() -> None:
     assert moved[3]["metadata"]["name"] == "new"
 
 
-def test_stale_trims_and_patches_name_the_catalog_field(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_stale_trims_and_patches_name_the_catalog_field(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     text = yaml.safe_dump_all([WORKLOAD])
     (tmp_path / "up.yaml").write_text(text)
     monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path))
@@ -126,7 +130,8 @@ def test_stale_trims_and_patches_name_the_catalog_field(tmp_path: Path, monkeypa
         "components": {"object-store": {"description": "d", "namespaces": ["new"], "sources": [
             {"source": "up", "namespaces": {"old": "new"},
              "drop": ["Service/new/gone"],
-             "patches": [{"target": "Deployment/new/w", "op": "remove-env", "container": "main", "names": ["Z"]},
+             "patches": [{"target": "Deployment/new/w", "op": "remove-env", "container": "main",
+                          "names": ["Z"]},
                          {"target": "Deployment/old/w", "op": "remove-container", "container": "proxy"}]}]}},
     }
     catalog = decode_catalog(data, tmp_path / "catalog.yaml")

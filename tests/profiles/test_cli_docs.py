@@ -39,8 +39,9 @@ def test_render_to_file_and_directory(upstream_cache: Path, tmp_path: Path, yaml
     code, _, _ = run(["render", "--profile", "serving", "-o", str(tmp_path / "dir")], capsys)
     files = sorted(p.name for p in (tmp_path / "dir").iterdir())
     assert files[0] == "000-namespace-kserve.yaml" and files[-1] == "hardening.json"
-    joined = "".join((tmp_path / "dir" / f).read_text() for f in files[:-1])
-    assert list(yaml.safe_load_all(joined)) == list(yaml.safe_load_all(yamls["serving"]))
+    # One document per file, in apply order: together they are the single-file bundle.
+    assert "".join((tmp_path / "dir" / f).read_text() for f in files[:-1]) == yamls["serving"]
+    assert yaml.safe_load((tmp_path / "dir" / files[0]).read_text())["kind"] == "Namespace"
     report = json.loads((tmp_path / "dir" / "hardening.json").read_text())
     assert report["profile"] == "serving" and report["exceptions"][0]["rule"] == "rbac.secrets-cluster-wide"
 

@@ -244,4 +244,5 @@ def test_harden_chains_every_transform() -> None:
     result = harden([ns, deployment({})], CTX)
     transforms = {c.transform for c in result.changes}
     assert transforms == {"security-context", "resources", "pod-security-labels", "network-policies"}
-    assert [o["kind"] for o in result.objects] == ["Namespace", "Deployment", "NetworkPolicy", "NetworkPolicy"]
+    assert [o["kind"] for o in result.objects] == [
+        "Namespace", "Deployment", "NetworkPolicy", "NetworkPolicy"]

@@ -131,7 +131,8 @@ def test_lock_round_trip_and_pinning(tmp_path: Path) -> None:
     path.write_text("apiVersion: appliance.dev/v1alpha1\nkind: ImageLock\nimages:\n  a:1: md5:x\nextra: 1\n")
     with pytest.raises(InvalidDocument) as info:
         load_lock(path)
-    assert info.value.problems == ["extra: unknown field", "images.a:1: expected sha256:<64 hex>, got 'md5:x'"]
+    assert info.value.problems == [
+        "extra: unknown field", "images.a:1: expected sha256:<64 hex>, got 'md5:x'"]
 
 
 def test_fetch_images_cli_writes_the_lock(registry: str, tmp_path: Path) -> None:
