@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -12,12 +12,14 @@ from appliance.cli.context import pass_console
 from appliance.cli.stack_commands import name_option
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed
-from appliance.gates import decision as decisions
-from appliance.gates import metrics as metrics_files
-from appliance.gates import policy as policies
-from appliance.gates.registry import Record, Registry, check_model_name
-from appliance.pipelines import arguments, loader
 from appliance.pipelines.model import FAILED, SKIPPED, SUCCEEDED, PipelineRun
+
+if TYPE_CHECKING:
+    from appliance.gates.decision import Decision
+    from appliance.gates.registry import Record, Registry
+
+# kfp and boto3 are imported inside the commands that use them: importing kfp costs about a
+# second, which every other `appliance` command would otherwise pay at start-up.
 
 
 @click.command("run")
@@ -34,6 +36,8 @@ from appliance.pipelines.model import FAILED, SKIPPED, SUCCEEDED, PipelineRun
 def run(console: Console, pipeline: str, params: tuple[str, ...], as_json: bool, cache: bool,
         retries: int | None, name: str) -> None:
     """Run a KFP v2 pipeline (FILE.py[:NAME] or compiled YAML) on a stack."""
+    from appliance.pipelines import arguments, loader
+
     loaded = loader.load(pipeline)
     typed = arguments.check(loaded, arguments.parse_pairs(params), text=True)
     stack = targets.get("local").stack(name)
@@ -91,6 +95,10 @@ def gate() -> None:
 def evaluate(console: Console, policy_path: str, challenger: str, champion: str | None,
              as_json: bool) -> None:
     """Exit 0 when the challenger is promoted, 1 when rejected, 2 on bad input."""
+    from appliance.gates import decision as decisions
+    from appliance.gates import metrics as metrics_files
+    from appliance.gates import policy as policies
+
     policy = policies.load(policy_path)
     new = metrics_files.load(challenger)
     old = metrics_files.load(champion) if champion else None
@@ -105,7 +113,7 @@ def evaluate(console: Console, policy_path: str, challenger: str, champion: str 
         raise CheckFailed("the gate rejected the challenger", f"failed rules: {failed}")
 
 
-def decision_report(result: decisions.Decision) -> str:
+def decision_report(result: Decision) -> str:
     lines = []
     for rule in result.rules:
         mark = "✓" if rule.passed else "✗"
@@ -126,6 +134,8 @@ def registry() -> None:
 @pass_console
 def show(console: Console, model: str, as_json: bool, name: str) -> None:
     """Show a model's champion, its history of pointer moves and its gate decisions."""
+    from appliance.gates.registry import check_model_name
+
     store = _registry(name)
     check_model_name(model)
     history = store.history(model)
@@ -175,6 +185,8 @@ def rollback(console: Console, model: str, name: str) -> None:
 
 
 def _registry(name: str) -> Registry:
+    from appliance.gates.registry import Registry
+
     return Registry(targets.get("local").stack(name).object_store)
 
 
