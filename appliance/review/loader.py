@@ -17,6 +17,8 @@ from appliance.review.model import Path
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 _SEPARATOR_END = " \t\r\n"
+_FIX = "fix the documents at the lines shown: each must be valid YAML and a Kubernetes object " \
+       "with apiVersion and kind"
 _SCHEMA_TOKEN = "openAPIV3Schema:"
 
 
@@ -135,7 +137,7 @@ def load_text(text: str, source: str) -> list[Document]:
             continue
         documents += _objects(obj, source, len(documents), line, chunk, None, problems)
     if problems:
-        raise InvalidDocument(source, problems, "fix the YAML at the lines shown")
+        raise InvalidDocument(source, problems, _FIX)
     return documents
 
 
@@ -215,7 +217,7 @@ def _load_whole(text: str, source: str) -> list[Document]:
     finally:
         loader.dispose()
     if problems:
-        raise InvalidDocument(source, problems, "fix the YAML at the lines shown")
+        raise InvalidDocument(source, problems, _FIX)
     return documents
 
 
