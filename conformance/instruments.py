@@ -96,11 +96,14 @@ class StubModels:
     _versions: dict[str, int] = field(default_factory=dict)
 
     def name(self, base: str = "model") -> str:
-        return self.scope.name(base)
+        """`base` made unique to this test; its registry entries are removed after the test."""
+        full = self.scope.name(base)
+        self._versions.setdefault(full, 0)
+        return full
 
     @property
     def names(self) -> list[str]:
-        """The (unique) model names this test created, in order."""
+        """The (unique) model names this test used, in order."""
         return list(self._versions)
 
     def __call__(
@@ -115,7 +118,7 @@ class StubModels:
         fail_on_predict: bool = False,
     ) -> StubModelHandle:
         full = self.name(name)
-        self._versions[full] = self._versions.get(full, 0) + 1
+        self._versions[full] += 1
         chosen = version or f"v{self._versions[full]}"
         artifact = model.create(
             full, chosen, accuracy, groups, latency_ms, fail_on_load, fail_on_predict
