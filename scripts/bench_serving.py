@@ -72,7 +72,10 @@ def wait_http(port: int, path: str, pid: int, log: Path) -> None:
         except OSError:
             return False
 
-    if not process.wait_until(ok, 120, 0.05, abort=lambda: None if process.is_alive(pid) else log.read_text()):
+    def died() -> str | None:
+        return None if process.is_alive(pid) else log.read_text()
+
+    if not process.wait_until(ok, 120, 0.05, abort=died):
         raise SystemExit(f"not ready: {log.read_text()[-2000:]}")
 
 

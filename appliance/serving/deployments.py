@@ -33,8 +33,7 @@ import requests
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.runtime import process
 from appliance.runtime.state import Component, RunDir, StackState, write_atomic
-from appliance.serving.endpoint import Endpoint
-from appliance.serving.front import STATUS_PATH
+from appliance.serving.endpoint import FRONT_STATUS_PATH, Endpoint
 
 FRONT_ROLE = "serving-front"
 MODEL_ROLE = "serving-model"
@@ -148,7 +147,7 @@ def read_deployment(state: StackState, name: str) -> Deployment | None:
 
 def _front_status(port: int) -> dict[str, Any] | None:
     try:
-        response = requests.get(f"http://{process.LOOPBACK}:{port}{STATUS_PATH}", timeout=2.0)
+        response = requests.get(f"http://{process.LOOPBACK}:{port}{FRONT_STATUS_PATH}", timeout=2.0)
         if response.status_code == 200:
             data = response.json()
             return data if isinstance(data, dict) else None
@@ -396,7 +395,7 @@ class Deployments:
         os.kill(current.front_pid, signal.SIGHUP)
         try:
             self._wait_front(current.front_pid, current.front_port, generation, self.switch_timeout,
-                             Path("<front log>"), [])
+                             self._front_log(name), f"front of {name!r} (pid {current.front_pid})")
         except BaseException:
             # Put the old backend back so the front does not follow a server that is being stopped.
             self._write_config(name, current.model_url, current.generation)
@@ -456,20 +455,23 @@ class Deployments:
         config = self._write_config(name, backend, generation)
         argv = [sys.executable, "-m", "appliance.serving.front", "--name", name, "--port", str(port),
                 "--config", str(config), "--run-dir", self.marker]
-        log = self.run_dir.logs / f"serve-{name}-front.log"
+        log = self._front_log(name)
         # The front needs no credentials: it only forwards HTTP on loopback.
         env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
         pid = self._spawn(argv, log, env)
         try:
-            self._wait_front(pid, port, generation, self.ready_timeout, log, argv)
+            self._wait_front(pid, port, generation, self.ready_timeout, log, " ".join(argv))
         except BaseException:
             process.stop(pid, self.marker)
             raise
         url = f"http://{process.LOOPBACK}:{port}"
         return Component(front_key(name), pid, port, url, time.time(), {})
 
+    def _front_log(self, name: str) -> Path:
+        return self.run_dir.logs / f"serve-{name}-front.log"
+
     def _wait_front(
-        self, pid: int, port: int, generation: int, timeout: float, log: Path, argv: list[str]
+        self, pid: int, port: int, generation: int, timeout: float, log: Path, command: str
     ) -> None:
         def switched() -> bool:
             status = _front_status(port)
@@ -481,10 +483,10 @@ class Deployments:
         try:
             ok = process.wait_until(switched, timeout, interval=0.02, abort=died)
         except RuntimeError:
-            raise ExternalCommandFailed(argv or f"front pid {pid}", _tail(log),
-                                        f"the front proxy on port {port} exited", f"see {log}") from None
+            raise ExternalCommandFailed(command, _tail(log), f"the front proxy on port {port} exited",
+                                        f"see {log}") from None
         if not ok:
-            raise ExternalCommandFailed(argv or f"front pid {pid}", _tail(log),
+            raise ExternalCommandFailed(command, _tail(log),
                                         f"the front proxy on port {port} did not reach generation "
                                         f"{generation} in {timeout:.0f}s", f"see {log}")
 

@@ -8,6 +8,8 @@ from typing import Any, Literal
 from appliance.errors import BadInput
 
 Protocol = Literal["v1", "v2"]
+# The front's read-only status path (generation, backends, in-flight counts); not a KServe route.
+FRONT_STATUS_PATH = "/-/front"
 
 
 @dataclass(frozen=True)

@@ -27,8 +27,8 @@ import uvicorn
 from yarl import URL
 
 from appliance.runtime.process import LOOPBACK
+from appliance.serving.endpoint import FRONT_STATUS_PATH as STATUS_PATH
 
-STATUS_PATH = "/-/front"
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]

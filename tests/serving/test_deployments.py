@@ -155,7 +155,7 @@ def test_a_model_that_fails_to_load_fails_the_deploy_or_rollout_and_the_old_keep
     assert _scan(local_stack, models["broken"]) == []  # no failed server is left running
 
 
-def test_a_killed_model_server_is_reported_a_new_deploy_replaces_it_and_delete_stops_all(
+def test_killed_processes_are_reported_a_new_deploy_replaces_them_and_delete_stops_all(
     local_stack: Stack, models: dict[str, str], samples: Any
 ) -> None:
     engine = _engine(local_stack)
@@ -170,12 +170,18 @@ def test_a_killed_model_server_is_reported_a_new_deploy_replaces_it_and_delete_s
     assert (components["serve/phoenix/model"].healthy, components["serve/phoenix/model"].detail) == (
         False, "process not running")
     front = components["serve/phoenix"]
-    assert not front.healthy and front.detail.startswith("health check answered 502")
+    assert (front.healthy, front.detail) == (
+        False, f"health check answered 502; serves {models['right']} version 1")
+    # The front dies too: the next deploy brings it back on the same port.
+    os.kill(before.front_pid, signal.SIGKILL)
+    assert process.wait_until(lambda: not process.is_alive(before.front_pid), 10)
+    assert engine.deployments.health(before) == Health(False, "front not running")
 
     engine.deploy("phoenix", models["right"])
     after = engine.get("phoenix")
     assert after is not None
     assert after.endpoint == before.endpoint and after.model_pid != before.model_pid
+    assert after.front_pid != before.front_pid and after.generation == 2
     assert after.previous is None  # the same model again is no new rollback target
     assert engine.deployments.health(after) == Health(True, "ready")
     assert engine.predict("phoenix", samples.v1()) == {"predictions": samples.right}
