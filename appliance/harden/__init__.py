@@ -13,6 +13,7 @@ from appliance.harden import (
     pod_security_labels,
     resources,
     security_context,
+    service_account_token,
 )
 from appliance.harden.model import Change, HardenContext, Result
 
@@ -24,6 +25,7 @@ TRANSFORMS: tuple[tuple[str, Transform], ...] = (
     (credentials.NAME, credentials.apply),
     (exposure.NAME, exposure.apply),
     (security_context.NAME, security_context.apply),
+    (service_account_token.NAME, service_account_token.apply),
     (resources.NAME, resources.apply),
     (image_digests.NAME, image_digests.apply),
     (pod_security_labels.NAME, pod_security_labels.apply),

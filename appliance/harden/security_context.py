@@ -16,8 +16,11 @@ ESCALATION = "pss.restricted.allow-privilege-escalation"
 CAPABILITIES = "pss.restricted.capabilities"
 NON_ROOT = "pss.restricted.run-as-non-root"
 RUN_AS_USER = "pss.restricted.run-as-user"
-SECCOMP = "pss.restricted.seccomp-profile"
+SECCOMP = "pss.restricted.seccomp"
 ALLOWED_ADD = ("NET_BIND_SERVICE",)
+# KServe runtimes are container templates for model pods: no pod level, so the container carries
+# runAsNonRoot and seccomp itself.
+RUNTIME_KINDS = ("ClusterServingRuntime", "ServingRuntime")
 
 
 class _Editor:
@@ -103,6 +106,11 @@ def apply(objects: list[dict[str, Any]], ctx: HardenContext) -> Result:
     changes: list[Change] = []
     unresolved: list[str] = []
     for obj in objects:
+        if obj.get("kind") in RUNTIME_KINDS:
+            result = _runtime(obj, ctx)
+            changes += result.changes
+            out.append(result.objects[0])
+            continue
         if pod_spec(obj) is None:
             out.append(obj)
             continue
@@ -118,3 +126,20 @@ def apply(objects: list[dict[str, Any]], ctx: HardenContext) -> Result:
         unresolved += editor.unresolved
         out.append(new if editor.changes else obj)
     return Result(out, changes, unresolved)
+
+
+def _runtime(obj: dict[str, Any], ctx: HardenContext) -> Result:
+    new = copy(obj)
+    editor = _Editor(ResourceRef.of(obj), ctx)
+    for index, container in enumerate((new.get("spec") or {}).get("containers") or []):
+        path = f"spec.containers[{index}]"
+        editor.container(container, path)
+        sc = container["securityContext"]
+        if sc.get("runAsNonRoot") is not True and editor.allowed(NON_ROOT):
+            before = sc_repr(sc, "runAsNonRoot")
+            sc["runAsNonRoot"] = True
+            editor.note(f"{path}.securityContext.runAsNonRoot", f"{before} -> true")
+        if "seccompProfile" not in sc and editor.allowed(SECCOMP):
+            sc["seccompProfile"] = {"type": "RuntimeDefault"}
+            editor.note(f"{path}.securityContext.seccompProfile.type", "unset -> RuntimeDefault")
+    return Result([new if editor.changes else obj], editor.changes, editor.unresolved)

@@ -144,3 +144,15 @@ def test_stale_trims_and_patches_name_the_catalog_field(tmp_path: Path,
         "env ['Z'] not set in container 'main'",
         "components.object-store.sources[0].patches[1]: target Deployment/old/w not in the trimmed source",
     ]
+
+
+def test_catalog_exception_rules_are_review_rules() -> None:
+    # `appliance review` refuses exception records naming unknown rules: keep the ids in step.
+    engine = pytest.importorskip("appliance.review.engine", reason="the review package is not present")
+    from appliance.harden import security_context
+
+    known = engine.known_rules()
+    rules = {e.rule for c in load_catalog().components.values() for e in c.exceptions}
+    assert rules and rules <= known
+    pss_ids = {v for k, v in vars(security_context).items() if isinstance(v, str) and v.startswith("pss.")}
+    assert pss_ids <= known, pss_ids - known

@@ -23,6 +23,7 @@ from appliance.harden import (
     pod_security_labels,
     resources,
     security_context,
+    service_account_token,
 )
 from appliance.harden.model import HardenContext
 
@@ -243,6 +244,37 @@ def test_harden_chains_every_transform() -> None:
     ns = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "demo"}}
     result = harden([ns, deployment({})], CTX)
     transforms = {c.transform for c in result.changes}
-    assert transforms == {"security-context", "resources", "pod-security-labels", "network-policies"}
+    assert transforms == {"security-context", "service-account-token", "resources", "pod-security-labels",
+                          "network-policies"}
     assert [o["kind"] for o in result.objects] == [
         "Namespace", "Deployment", "NetworkPolicy", "NetworkPolicy"]
+
+
+def test_api_token_only_for_pods_that_call_the_api_server() -> None:
+    ctx = HardenContext(profile="p", owned_namespaces=("demo",), api_server=(
+        ("demo", ApiServerAccess("web", {"matchLabels": {"app": "web"}})),))
+    caller = deployment({})
+    quiet = deployment({})
+    quiet["metadata"]["name"] = "db"
+    quiet["spec"]["template"]["metadata"]["labels"] = {"app": "db"}
+    elsewhere = deployment({})
+    elsewhere["metadata"]["namespace"] = "not-ours"
+    result = service_account_token.apply([caller, quiet, elsewhere], ctx)
+    assert result.objects[0] is caller and result.objects[2] is elsewhere
+    assert pod_of(result.objects[1])["automountServiceAccountToken"] is False
+    assert details(result.changes) == [("spec.template.spec.automountServiceAccountToken", "unset -> false")]
+
+
+def test_serving_runtimes_are_hardened_at_container_level() -> None:
+    runtime = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterServingRuntime",
+               "metadata": {"name": "rt"},
+               "spec": {"containers": [{"name": "k", "image": "rt:1",
+                                        "securityContext": {"allowPrivilegeEscalation": False,
+                                                            "capabilities": {"drop": ["ALL"]}}}]}}
+    result = security_context.apply([runtime], CTX)
+    assert result.objects[0]["spec"]["containers"][0]["securityContext"] == {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert details(result.changes) == [
+        ("spec.containers[0].securityContext.runAsNonRoot", "unset -> true"),
+        ("spec.containers[0].securityContext.seccompProfile.type", "unset -> RuntimeDefault")]
