@@ -111,7 +111,7 @@ def fetch(console: Console, profile_names: tuple[str, ...], from_dir: Path | Non
         raise BadInput("--image needs --images", "", "add --images")
     wanted = _sources_for(catalog, profile_names)
     directory = cache.write_dir()
-    fetcher = Fetcher(directory)
+    fetcher = Fetcher(directory, also=tuple(d for d in cache.cache_dirs() if d != directory))
     for source_id in wanted:
         source = catalog.sources[source_id]
         with console.step(f"{source_id} ({source.file})"):

@@ -46,8 +46,11 @@ class Fetcher:
         directory: Path,
         runner: CommandRunner | None = None,
         download: Download = http_download,
+        also: tuple[Path, ...] = (),
     ) -> None:
         self.directory = directory
+        # Read-only caches (the dev cache): a verified copy there needs no fetch.
+        self.also = also
         self.runner = runner or CommandRunner()
         self.download = download
 
@@ -56,8 +59,9 @@ class Fetcher:
 
     def fetch(self, source: Source, from_dir: Path | None = None) -> FetchResult:
         target = self.directory / source.file
-        if target.is_file() and sha256_file(target) == source.sha256:
-            return FetchResult(source.id, "present", target)
+        for candidate in (target, *(d / source.file for d in self.also)):
+            if candidate.is_file() and sha256_file(candidate) == source.sha256:
+                return FetchResult(source.id, "present", candidate)
         if from_dir is not None:
             candidate = from_dir / source.file
             if not candidate.is_file():

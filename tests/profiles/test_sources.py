@@ -53,6 +53,13 @@ def test_tampered_entry_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPat
     assert cache.read_documents(source())[0]["kind"] == "ConfigMap"  # callers get fresh copies
 
 
+def test_verified_copy_in_a_read_only_cache_counts(tmp_path: Path) -> None:
+    (tmp_path / "demo.yaml").write_bytes(BODY)
+    result = Fetcher(tmp_path / "cache", also=(tmp_path,)).fetch(source(url="http://127.0.0.1:9/never"))
+    assert (result.status, result.path) == ("present", tmp_path / "demo.yaml")
+    assert not (tmp_path / "cache").exists()
+
+
 def test_fetch_from_directory_verifies(tmp_path: Path) -> None:
     origin = tmp_path / "origin"
     origin.mkdir()
