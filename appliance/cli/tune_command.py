@@ -109,8 +109,7 @@ class _ProgressLine:
         self.last = ""
 
     def __call__(self, p: Progress) -> None:
-        done = p.succeeded + p.failed + p.early_stopped + p.metrics_unavailable
-        parts = [f"{p.experiment}: {done} done", f"{p.running} running", f"{p.failed} failed"]
+        parts = [f"{p.experiment}: {p.done} done", f"{p.running} running", f"{p.failed} failed"]
         if p.early_stopped:
             parts.append(f"{p.early_stopped} early-stopped")
         if p.metrics_unavailable:

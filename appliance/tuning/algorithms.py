@@ -54,7 +54,7 @@ NOT_LOCAL_REASON = {
 def not_local_message(name: str) -> str:
     return (
         f"algorithm {name!r} is not supported on the local target ({NOT_LOCAL_REASON[name]}); "
-        f"use one of {', '.join(LOCAL_ALGORITHMS)}, or run it on the kind target"
+        f"use one of {', '.join(LOCAL_ALGORITHMS)}, or run it on a cluster with Katib"
     )
 
 

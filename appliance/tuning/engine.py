@@ -61,6 +61,7 @@ class Progress:
     experiment: str
     condition: str
     trials: int
+    done: int  # trials whose process ended (accounted for or waiting for earlier trials)
     running: int
     succeeded: int
     failed: int
@@ -357,6 +358,7 @@ class _Session:
             experiment=self.exp.name,
             condition=condition,
             trials=s.total,
+            done=s.completed + finished,
             running=s.active - finished,
             succeeded=s.count(SUCCEEDED),
             failed=s.count(FAILED),

@@ -648,7 +648,9 @@ def _collector(
         p.add(f"{path}.collector.kind", f"metrics collector {kind} is not supported on the local "
               f"target (use {' or '.join(LOCAL_COLLECTORS)})")
         return Collector("StdOut")
-    source = p.mapping(raw.get("source"), f"{path}.source", required=False) or {}
+    source = p.mapping(raw.get("source"), f"{path}.source", required=False)
+    if source is None:
+        source = {}
     filters: list[str] = []
     filter_spec = p.mapping(source.get("filter"), f"{path}.source.filter", required=False)
     if filter_spec:
@@ -669,12 +671,13 @@ def _collector(
             filters.append(text)
     if kind == "StdOut":
         return Collector("StdOut", filters=tuple(filters))
-    if not source:
-        source = raw.setdefault("source", {})
+    source = raw.setdefault("source", source)
     fs = source.get("fileSystemPath")
     if fs is None:
         fs = source.setdefault("fileSystemPath", {})
-    fs_map = p.mapping(fs, f"{path}.source.fileSystemPath") or {}
+    fs_map = p.mapping(fs, f"{path}.source.fileSystemPath")
+    if fs_map is None:
+        fs_map = {}
     fs_map.setdefault("kind", "File")
     fs_map.setdefault("path", DEFAULT_METRICS_FILE)
     fs_map.setdefault("format", "TEXT")

@@ -21,6 +21,7 @@ TWO_GROUPS = re.compile(r".*\(.*\).*\(.*\).*")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 ZERO_TIMESTAMP = "0001-01-01T00:00:00Z"
+_ZERO_INSTANT = int((_ZERO_TIME - _EPOCH).total_seconds()) * 1_000_000_000
 _RFC3339NANO = re.compile(
     r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:\d{2})$"
 )
@@ -40,10 +41,8 @@ class MetricLog:
     name: str
     value: str
     timestamp: str = ZERO_TIMESTAMP
-    instant: int = 0  # nanoseconds since the epoch, for ordering (ties: later line wins)
+    instant: int = _ZERO_INSTANT  # ns since the epoch, for ordering (ties: later line wins)
 
-
-_ZERO_INSTANT = int((_ZERO_TIME - _EPOCH).total_seconds()) * 1_000_000_000
 
 
 def go_float(text: str) -> float | None:

@@ -72,6 +72,7 @@ class TrialRun:
         self._stop = threading.Event()
         self._lock = threading.Lock()
         self._proc: subprocess.Popen[bytes] | None = None
+        self._cut: int | None = None  # bytes of metrics source up to the early-stopping line
         self._thread = threading.Thread(target=self._run, name=f"trial-{name}", daemon=True)
 
     def start(self) -> None:
@@ -124,6 +125,7 @@ class TrialRun:
         if attempt_dir.exists():
             shutil.rmtree(attempt_dir)
         attempt_dir.mkdir(parents=True)
+        self._cut = None
         log_path = attempt_dir / "output.log"
         argv, env, metrics_file = self._localise(attempt_dir)
         cwd = self.spec.working_dir or str(self.trial_dir)
@@ -169,12 +171,15 @@ class TrialRun:
             tailer.start()
         stdout_watcher = watcher if metrics_file is None else None
         assert proc.stdout is not None
+        written = 0
         with open(log_path, "wb") as log:
             for raw in proc.stdout:
                 log.write(raw)
+                written += len(raw)
                 if stdout_watcher is not None and not early.is_set():
                     line = raw.decode("utf-8", errors="replace").rstrip("\n")
                     if stdout_watcher.feed_line(line):
+                        self._cut = written
                         self._early_stop(proc, early)
         proc.stdout.close()
         waiter.join()
@@ -184,6 +189,11 @@ class TrialRun:
             self._proc = None
         text = self._metrics_text(log_path, metrics_file)
         if early.is_set():
+            # Katib's sidecar reads the file after terminating the trainer, so lines printed in
+            # between may or may not count; here the observation ends at the line that stopped
+            # the trial, which keeps early-stopped observations deterministic.
+            if text is not None and self._cut is not None:
+                text = text.encode("utf-8")[: self._cut].decode("utf-8", errors="replace")
             return Outcome(COMPLETE, early_stopped=True, metrics_text=text, log=str(log_path))
         if self._stop.is_set():
             return Outcome(FAILED, "Stopped", "the experiment was interrupted", log=str(log_path))
@@ -270,6 +280,7 @@ class TrialRun:
     ) -> None:
         """Follow a File collector's metrics file while the trial runs, for early stopping."""
         offset = 0
+        consumed = 0
         pending = b""
         while True:
             running = proc.poll() is None
@@ -285,7 +296,9 @@ class TrialRun:
             for raw in lines:
                 if early.is_set():
                     return
+                consumed += len(raw) + 1
                 if watcher.feed_line(raw.decode("utf-8", errors="replace")):
+                    self._cut = consumed
                     self._early_stop(proc, early)
                     return
             if not running:
