@@ -156,3 +156,18 @@ def test_catalog_exception_rules_are_review_rules() -> None:
     assert rules and rules <= known
     pss_ids = {v for k, v in vars(security_context).items() if isinstance(v, str) and v.startswith("pss.")}
     assert pss_ids <= known, pss_ids - known
+
+
+def test_profile_posture_and_duplicates(tmp_path: Path) -> None:
+    path = tmp_path / "p.yaml"
+    path.write_text("apiVersion: appliance.dev/v1alpha1\nkind: Profile\nmetadata: {name: p}\n"
+                    "spec:\n  components: [object-store, pipelines, pipelines]\n  posture: lax\n")
+    with pytest.raises(InvalidDocument) as info:
+        profiles.load(str(path))
+    assert info.value.problems == ["spec.posture: expected one of restricted, baseline, got 'lax'",
+                                   "spec.components: 'pipelines' listed more than once"]
+    path.write_text("apiVersion: appliance.dev/v1alpha1\nkind: Profile\nmetadata: {name: p}\n"
+                    "spec:\n  components: [object-store]\n  posture: baseline\n")
+    assert profiles.load(str(path)).posture == "baseline"
+    assert profiles.load("standard").posture == "restricted"
+    assert "catalog" not in profiles.available() and "images.lock" not in profiles.available()

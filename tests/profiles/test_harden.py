@@ -200,6 +200,9 @@ def test_pod_security_labels_on_owned_namespaces_only() -> None:
     assert ("metadata.labels[pod-security.kubernetes.io/enforce]", "baseline -> restricted") in details(
         result.changes)
     assert len(result.changes) == 6
+    baseline = pod_security_labels.apply([owned], HardenContext(profile="p", posture="baseline",
+                                                                owned_namespaces=("demo",)))
+    assert baseline.objects[0]["metadata"]["labels"]["pod-security.kubernetes.io/warn"] == "baseline"
 
 
 def test_network_policies_default_deny_and_both_sides_of_an_allow() -> None:
