@@ -109,3 +109,18 @@ def test_a_server_that_answers_wrongly_fails_the_exact_prediction_test(cli, tmp_
         "test_malformed_requests_get_4xx_and_the_server_keeps_serving": ("serving", "passed"),
     }
     assert "FAILED test_serving.py::test_v1_and_v2_predictions_equal_the_stub_exactly: " in done.stderr
+
+
+def test_a_gate_that_always_promotes_fails_the_rejection_tests(cli, tmp_path: Path) -> None:
+    sabotaged(cli, tmp_path, "always-promote")
+    report = tmp_path / "r.json"
+    done = cli("conformance", "--area", "promotion", "--report", str(report), timeout=400)
+    assert done.returncode == 1, done.stderr
+    assert outcomes(report) == {
+        "test_a_worse_challenger_is_rejected_and_the_champion_keeps_serving": ("promotion", "failed"),
+        "test_an_unfair_challenger_is_rejected_even_with_better_accuracy": ("promotion", "failed"),
+        "test_a_better_challenger_is_promoted_and_served_and_rollback_restores_the_champion": (
+            "promotion", "passed"),
+    }
+    assert "FAILED test_promotion.py::test_a_worse_challenger_is_rejected_and_the_champion_keeps_serving: " \
+           "AssertionError" in done.stderr
