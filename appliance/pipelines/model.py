@@ -83,7 +83,7 @@ class PipelineRun:
         return {t.key: t.state for t in self.tasks}
 
     def to_dict(self, with_logs: bool = True) -> dict[str, Any]:
-        return {
+        data = {
             "run_id": self.run_id,
             "pipeline": self.pipeline,
             "state": self.state,
@@ -96,3 +96,6 @@ class PipelineRun:
             "warnings": list(self.warnings),
             "tasks": [t.to_dict(with_logs) for t in self.tasks],
         }
+        if with_logs:
+            data["log"] = self.log
+        return data

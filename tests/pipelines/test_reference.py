@@ -34,6 +34,7 @@ def test_train_gate_promote_then_reject_a_worse_model(local_stack: Stack) -> Non
     model = f"ref-{uuid.uuid4().hex[:8]}"
     first = local_stack.pipelines.run(REFERENCE / "train_gate_promote.py", {"model": model})
     assert first.state == SUCCEEDED, first.error
+    assert first.warnings == ()
     assert [(t.key, t.state) for t in first.tasks] == [
         ("make-dataset", SUCCEEDED), ("train-model", SUCCEEDED), ("evaluate-model", SUCCEEDED),
         ("gate-model", SUCCEEDED), ("promote-model", SUCCEEDED),
