@@ -7,7 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import yaml
@@ -17,9 +17,10 @@ from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import CheckFailed, MissingPrerequisite
 from appliance.runtime.state import validate_name
-from appliance.tuning import experiment as experiments
-from appliance.tuning.engine import ExperimentResult, Progress, TuningEngine
-from appliance.tuning.model import Experiment
+
+if TYPE_CHECKING:
+    from appliance.tuning.engine import ExperimentResult, Progress, TuningEngine
+    from appliance.tuning.model import Experiment
 
 DEFAULT_STACK = "default"
 
@@ -39,6 +40,9 @@ DEFAULT_STACK = "default"
 def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | None,
          stack_name: str | None) -> None:
     """Run a Katib v1beta1 Experiment locally; exit 1 if it ends Failed."""
+    # Imported here: Optuna costs every other command a fifth of a second at start-up.
+    from appliance.tuning import experiment as experiments
+
     exp = experiments.load(experiment_file)
     for note in exp.notes:
         console.info(f"note: {note}")
@@ -72,6 +76,8 @@ def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | 
 
 def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[TuningEngine, str]:
     """The stack's engine when one is up; without a stack only if no trial needs the object store."""
+    from appliance.tuning.engine import TuningEngine
+
     name = stack_name or DEFAULT_STACK
     local = targets.get("local")
     status = local.status(name)

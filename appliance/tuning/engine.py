@@ -228,8 +228,15 @@ class _Session:
         """Ctrl-C or an error: every running trial's process group is ended before we leave."""
         for run in self.runs.values():
             run.stop()
-        for run in self.runs.values():
-            run.join()
+        pending = list(self.runs.values())
+        while pending:
+            try:
+                pending[0].join()
+                pending.pop(0)
+            except KeyboardInterrupt:
+                # A second Ctrl-C does not abandon them: each escalates to SIGKILL within seconds.
+                for run in pending:
+                    run.stop()
 
     def _reconcile(self) -> None:
         self.summary = summarize(self.trials, self.exp)
