@@ -159,9 +159,12 @@ def s3_client(store: ObjectStore | None = None) -> Any:
     from botocore.config import Config
 
     config = Config(s3={"addressing_style": "path"}, retries={"max_attempts": 3, "mode": "standard"})
+    # A session of its own: boto3's default session is not safe to create clients from in
+    # several threads at once (clients themselves are).
+    session = boto3.session.Session()
     if store is None:
-        return boto3.client("s3", config=config)
-    return boto3.client(
+        return session.client("s3", config=config)
+    return session.client(
         "s3",
         endpoint_url=store.endpoint,
         aws_access_key_id=store.access_key,
