@@ -113,13 +113,17 @@ def main() -> int:
         (root / "models").mkdir()
         times: dict[str, list[float]] = {"optuna": [], "appliance": []}
         for round_ in range(args.repeat):
-            # Interleaved so that machine load drifts hit both sides alike.
-            elapsed, best = run_optuna(args.trials, args.parallel, args.sleep_ms, data, root / "models")
-            times["optuna"].append(elapsed)
-            print(f"round {round_ + 1}: optuna    {elapsed:6.2f}s (best accuracy {best})", flush=True)
-            elapsed, best = run_engine(spec, root / "work")
-            times["appliance"].append(elapsed)
-            print(f"round {round_ + 1}: appliance {elapsed:6.2f}s (best accuracy {best})", flush=True)
+            # Interleaved, alternating which side goes first, so that load drifts hit both alike.
+            sides = ["optuna", "appliance"] if round_ % 2 == 0 else ["appliance", "optuna"]
+            for side in sides:
+                if side == "optuna":
+                    elapsed, best = run_optuna(args.trials, args.parallel, args.sleep_ms, data,
+                                               root / "models")
+                else:
+                    elapsed, best = run_engine(spec, root / "work")
+                times[side].append(elapsed)
+                print(f"round {round_ + 1}: {side:<9} {elapsed:6.2f}s (best accuracy {best})",
+                      flush=True)
     optuna_median = statistics.median(times["optuna"])
     engine_median = statistics.median(times["appliance"])
     ratio = engine_median / optuna_median
