@@ -166,6 +166,28 @@ def probe(url: str) -> Health:
     return Health(False, f"not ready (HTTP {response.status_code})")
 
 
+_PORT_ATTEMPTS = 3
+
+
+class _PortTaken(Exception):
+    """The model server could not bind its port (taken since it was found free)."""
+
+
+def _port_taken(output: str) -> bool:
+    # uvicorn: "[Errno 98] ... address already in use"; the stub server: "port P ... is in use".
+    text = output.lower()
+    return "address already in use" in text or " is in use" in text
+
+
+def _fresh(path: Path) -> Path:
+    """`path`, or `path` numbered .2, .3... when taken: every attempt keeps its own log."""
+    candidate, number = path, 1
+    while candidate.exists():
+        number += 1
+        candidate = path.with_name(f"{path.stem}.{number}{path.suffix}")
+    return candidate
+
+
 def _tail(path: Path, lines: int = 20) -> str:
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
@@ -338,7 +360,7 @@ class Deployments:
     def _create(self, name: str, ref: ModelRef) -> Deployment:
         model = self._start_model(name, ref, generation=1)
         try:
-            front = self._start_front(name, process.free_port(), model.endpoint, 1)
+            front = self._start_new_front(name, model.endpoint)
         except BaseException:
             process.stop(model.pid, self.marker)
             raise
@@ -417,9 +439,19 @@ class Deployments:
         process.wait_until(drained, self.drain_timeout, interval=0.02)
 
     def _start_model(self, name: str, ref: ModelRef, generation: int) -> Component:
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            try:
+                return self._try_start_model(name, ref, generation)
+            except _PortTaken:
+                # Another process took the free port between our probe and the server's bind.
+                if attempt == _PORT_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _try_start_model(self, name: str, ref: ModelRef, generation: int) -> Component:
         port = process.free_port()
         argv = self._server_command(name, ref.uri, port, self.marker)
-        log = self.run_dir.logs / f"serve-{name}-model-{generation}.log"
+        log = _fresh(self.run_dir.logs / f"serve-{name}-model-{generation}.log")
         pid = self._spawn(argv, log, self._env)
         url = f"http://{process.LOOPBACK}:{port}"
         ready_url = f"{url}/v2/models/{name}/ready"
@@ -433,6 +465,8 @@ class Deployments:
                                            interval=0.05, abort=died)
             except RuntimeError:
                 output = _tail(log)
+                if _port_taken(output):
+                    raise _PortTaken(port) from None
                 raise ExternalCommandFailed(
                     argv, output,
                     f"the model server of {name!r} failed to load {ref.uri}: {_last_line(output)}",
@@ -450,6 +484,15 @@ class Deployments:
         extra = {"kind": "http", "health_url": ready_url, "role": MODEL_ROLE, "deployment": name,
                  **ref.to_dict(), "generation": generation, "note": f"version {ref.version}"}
         return Component(model_key(name), pid, port, url, time.time(), extra)
+
+    def _start_new_front(self, name: str, backend: str) -> Component:
+        for attempt in range(1, _PORT_ATTEMPTS + 1):
+            try:
+                return self._start_front(name, process.free_port(), backend, 1)
+            except ExternalCommandFailed as exc:
+                if attempt == _PORT_ATTEMPTS or not _port_taken(exc.output):
+                    raise
+        raise AssertionError("unreachable")
 
     def _start_front(self, name: str, port: int, backend: str, generation: int) -> Component:
         config = self._write_config(name, backend, generation)

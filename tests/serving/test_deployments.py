@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sys
 import time
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -214,3 +215,44 @@ def test_bad_names_uris_and_rollbacks_are_refused_before_anything_starts(
     with pytest.raises(BadInput, match="cannot tell the protocol"):
         engine.predict("shared", {"rows": []})
     assert engine.get("nowhere") is None and engine.get("shared") == shared
+
+
+FAKE_SERVER = """
+import json, sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+class Handler(BaseHTTPRequestHandler):
+    def do_GET(self):
+        data = json.dumps({"ready": True}).encode()
+        self.send_response(200)
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
+"""
+
+
+def test_a_port_taken_before_the_server_binds_is_retried_on_another(
+    local_stack: Stack, models: dict[str, str], tmp_path: Any
+) -> None:
+    from appliance.targets.local.serving import engine as local_engine
+
+    script = tmp_path / "fake_server.py"
+    script.write_text(FAKE_SERVER)
+    calls: list[int] = []
+
+    def command(name: str, uri: str, port: int, run_dir: str) -> list[str]:
+        calls.append(port)
+        if len(calls) == 1:  # what the stub server says when its port was taken meanwhile
+            taken = f"import sys; sys.exit('error: port {port} on 127.0.0.1 is in use')"
+            return [sys.executable, "-c", taken, "--run-dir", run_dir]
+        return [sys.executable, str(script), str(port), "--run-dir", run_dir]
+
+    engine = local_engine(local_stack, server_command=command)
+    engine.deploy("retried", models["right"])
+    deployment = engine.get("retried")
+    assert deployment is not None and len(calls) == 2
+    assert deployment.model_url == f"http://127.0.0.1:{calls[1]}"
+    assert engine.deployments.health(deployment) == Health(True, "ready")
+    engine.delete("retried")

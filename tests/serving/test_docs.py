@@ -4,9 +4,16 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+
+from appliance.cli import main
+from appliance.console import Console
+from appliance.targets.local.target import LocalTarget
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
 ROOT = DOC.parents[1]
@@ -31,23 +38,31 @@ def steps() -> list[tuple[str, str, str]]:
     return found
 
 
-def test_the_session_runs_as_documented(tmp_path: Path) -> None:
+def test_the_session_runs_as_documented(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
     session = steps()
     assert len(session) >= 12
-    env = {
-        **os.environ,
-        "APPLIANCE_HOME": str(tmp_path / "home"),
-        "NO_COLOR": "1",
-        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
-        "PYTHONPATH": str(ROOT),
-    }
-    env = {k: v for k, v in env.items() if not k.startswith("AWS_")}
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("APPLIANCE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("NO_COLOR", "1")
+    for key in [k for k in os.environ if k.startswith("AWS_")]:
+        monkeypatch.delenv(key)
+    env = {**os.environ, "PYTHONPATH": str(ROOT),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     try:
         for kind, code, expected in session:
-            argv = ["bash", "-c", code] if kind == "console" else [sys.executable, "-c", code]
-            done = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
-            assert done.returncode == 0, f"{code}\n{done.stderr}"
-            assert PORT.sub("127.0.0.1:PORT", done.stdout) == expected, code
+            if kind == "console" and code.startswith("appliance "):
+                # In process: the same CLI entry point, without a Python start per command.
+                with pytest.raises(SystemExit) as done:
+                    main(shlex.split(code)[1:])
+                out, err = capsys.readouterr()
+                assert done.value.code == 0, f"{code}\n{err}"
+            else:
+                argv = ["bash", "-c", code] if kind == "console" else [sys.executable, "-c", code]
+                ran = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=180)
+                assert ran.returncode == 0, f"{code}\n{ran.stderr}"
+                out = ran.stdout
+            assert PORT.sub("127.0.0.1:PORT", out) == expected, code
     finally:
-        subprocess.run([sys.executable, "-m", "appliance", "-q", "down", "--name", "docs"], env=env,
-                       capture_output=True, timeout=120)
+        LocalTarget().down("docs", Console(quiet=True))
