@@ -1,7 +1,7 @@
 """Reference pipeline: a ParallelFor fan-out over learning rates, collected into the best one.
 
-kfp.local runs at most 2 iterations at a time; results are collected in completion order, so
-each iteration returns its own lr with its score and pick_best does not rely on the order."""
+kfp.local runs at most 2 iterations at a time and collects results in iteration order; each
+iteration still returns its own lr with its score, so pick_best needs no order at all."""
 
 from kfp import dsl
 
