@@ -177,3 +177,24 @@ def test_condition_on_a_named_output_is_renamed_for_kfp_local() -> None:
     (after,) = [t.trigger_policy.condition for t in done.spec.root.dag.tasks.values()
                 if t.trigger_policy.condition]
     assert after == "inputs.parameter_values['pipelinechannel--decide--go'] == true"
+
+
+def test_platform_features_and_input_artifacts_are_refused(tmp_path: Path) -> None:
+    compiled = tmp_path / "linear.yaml"
+    compiler.Compiler().compile(loader._import(DATA / "linear.py").linear, str(compiled))
+    with_platform = tmp_path / "platform.yaml"
+    with_platform.write_text(compiled.read_text() + "---\nplatforms:\n  kubernetes:\n"
+                             "    deploymentSpec: {executors: {}}\n")
+    with pytest.raises(MissingPrerequisite, match=r"uses Kubernetes platform features"):
+        loader.load(with_platform)
+    takes_artifact = tmp_path / "takes_artifact.py"
+    takes_artifact.write_text(
+        "from kfp import dsl\nfrom kfp.dsl import Dataset, Input\n\n\n"
+        "@dsl.component(base_image='python:3.11')\n"
+        "def size(data: Input[Dataset]) -> int:\n    return 1\n\n\n"
+        "@dsl.pipeline(name='takes-artifact')\n"
+        "def takes(data: Input[Dataset]) -> None:\n    size(data=data)\n")
+    pipeline = loader.load(takes_artifact)
+    assert pipeline.input_artifacts == ("data",)
+    with pytest.raises(MissingPrerequisite, match=r"takes input artifacts \(data\)"):
+        arguments.check(pipeline, {})
