@@ -7,12 +7,13 @@ import io
 import json
 import math
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from appliance.stack import Stack
-from appliance.tuning.engine import ExperimentResult
+from appliance.tuning.engine import ExperimentResult, TuningEngine
 from conformance import experiments as references
 from stubs import dataset, train
 
@@ -91,3 +92,31 @@ def test_a_failing_trainer_fails_the_experiment_at_its_budget(
         condition = trial["status"]["conditions"][-1]
         assert condition["reason"] == "TrialFailed. Job reason: BackoffLimitExceeded"
         assert "exited with code" in condition["message"]
+
+
+def test_medianstop_stops_exactly_the_trials_its_rule_says(tmp_path: Path) -> None:
+    # Standalone (local files): the rule's arithmetic is what is checked here.
+    data = tmp_path / "train.csv"
+    data.write_bytes(dataset.generate(**references.DATASET))
+    spec = references.manifest("medianstop", str(data), str(tmp_path / "models"))
+    result = TuningEngine(tmp_path / "work").run(spec)
+    parallel = spec["spec"]["parallelTrialCount"]
+    assert result.condition["reason"] == "ExperimentMaxTrialsReached"
+    averages: dict[int, float] = {}
+    for index, trial in enumerate(result.trials):
+        values = {a["name"]: a["value"] for a in trial["spec"]["parameterAssignments"]}
+        epochs = train.epoch_metrics(float(values["lr"]), int(values["depth"]))
+        first_two = [accuracy for _, accuracy, _ in epochs[:2]]
+        # Trial k is created right after trial k - parallel is accounted for (in-order reconcile).
+        known = [avg for i, avg in averages.items() if i <= index - parallel]
+        state = trial["status"]["conditions"][-1]["type"]
+        if len(known) >= 2:
+            threshold = sum(known) / len(known)
+            assert trial["spec"]["earlyStoppingRules"] == [
+                {"name": "accuracy", "value": str(threshold), "comparison": "less", "startStep": 2}]
+            assert state == ("EarlyStopped" if max(first_two) < threshold else "Succeeded")
+        else:
+            assert "earlyStoppingRules" not in trial["spec"] and state == "Succeeded"
+        if state == "Succeeded":
+            averages[index] = sum(first_two) / 2
+    assert result.status["trialsEarlyStopped"] >= 1
