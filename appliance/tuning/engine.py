@@ -35,6 +35,7 @@ from appliance.tuning.status import (
     EARLY_STOPPED,
     FAILED,
     FAILED_REASON,
+    KILLED,
     MESSAGES,
     METRICS_UNAVAILABLE,
     RUNNING,
@@ -266,7 +267,7 @@ class _Session:
         """
         s = self.summary
         parallel = self.exp.parallel_trial_count
-        done = s.count(SUCCEEDED) + s.count(FAILED) + s.count("Killed") + s.count(EARLY_STOPPED)
+        done = s.count(SUCCEEDED) + s.count(FAILED) + s.count(KILLED) + s.count(EARLY_STOPPED)
         required = parallel
         if self.exp.max_trial_count is not None:
             required = min(parallel, self.exp.max_trial_count - done)
