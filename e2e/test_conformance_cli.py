@@ -13,7 +13,7 @@ def test_conformance_on_a_running_stack_writes_the_reports(cli, tmp_path: Path) 
     try:
         report, junit = tmp_path / "out" / "conformance.json", tmp_path / "out" / "junit.xml"
         done = cli("conformance", "--stack", "conf", "--area", "object-store", "--area", "serving",
-                   "--report", str(report), "--junitxml", str(junit), timeout=300)
+                   "-n", "2", "--report", str(report), "--junitxml", str(junit), timeout=300)
         assert done.returncode == 0, done.stderr
         data = json.loads(report.read_text())
         assert list(data) == ["target", "profile", "areas", "tests"]
@@ -44,10 +44,13 @@ def test_conformance_on_a_running_stack_writes_the_reports(cli, tmp_path: Path) 
         assert status["healthy"] is True
         assert [c["name"] for c in status["components"]] == ["object-store"]
 
-        markdown = cli("conformance", "--stack", "conf", "--area", "object-store", timeout=300)
+        markdown = cli("conformance", "--stack", "conf", "--area", "object-store", "--", "-k", "round_trip",
+                       timeout=300)
         assert markdown.returncode == 0, markdown.stderr
         assert markdown.stdout.startswith("# Conformance report\n")
-        assert "Target `local`, stack `conf`, profile `standard`: **PASSED**, 3 passed" in markdown.stdout
+        assert "Target `local`, stack `conf`, profile `standard`: **PASSED**, 1 passed" in markdown.stdout
+        assert "| `test_object_store.py::test_put_get_list_delete_round_trip` | object-store | passed |" \
+            in markdown.stdout
     finally:
         cli("down", "--name", "conf")
 
@@ -55,7 +58,7 @@ def test_conformance_on_a_running_stack_writes_the_reports(cli, tmp_path: Path) 
 def test_an_ephemeral_stack_is_started_and_stopped(cli, tmp_path: Path) -> None:
     report = tmp_path / "r.json"
     done = cli("conformance", "--profile", "minimal", "--area", "object-store", "--area", "serving",
-               "-n", "2", "--report", str(report), timeout=300)
+               "--report", str(report), timeout=300)
     assert done.returncode == 0, done.stderr
     data = json.loads(report.read_text())
     assert data["profile"] == "minimal"
