@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from appliance import targets
 from appliance.config import profile as profiles
 from appliance.console import Console
+from appliance.errors import ApplianceError
 from appliance.targets.interface import Target
 
 EPHEMERAL_PREFIX = "conformance-"
@@ -50,7 +52,9 @@ def start_ephemeral(target_name: str | None, profile: str, console: Console) -> 
     try:
         target.up(name, loaded, None, console)
     except BaseException:
-        target.down(name, console)
+        # Clean up what a half-finished `up` left; the error worth showing is the first one.
+        with contextlib.suppress(ApplianceError):
+            target.down(name, console)
         raise
     return StackInfo(name, target.name, loaded.name, ephemeral=True)
 

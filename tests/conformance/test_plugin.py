@@ -170,3 +170,17 @@ def test_options_are_documented() -> None:
     assert "appliance conformance suite" in done.stdout
     for flag in ("--target", "--stack=NAME", "--stack-profile=PROFILE", "--conformance-results=PATH"):
         assert flag in done.stdout
+
+
+def test_a_serial_session_starts_and_stops_its_own_stack(tmp_path: Path, appliance_home: Path) -> None:
+    source = """
+        import pathlib
+
+        def test_one(stack):
+            (pathlib.Path(__file__).parent / "name.txt").write_text(stack.name + " " + stack.profile.name)
+    """
+    done = run_pytest(tmp_path, source, "--stack-profile", "minimal", "-p", "no:xdist")
+    assert done.returncode == 0, done.stdout + done.stderr
+    name, profile = (tmp_path / "name.txt").read_text().split()
+    assert name.startswith("conformance-") and profile == "minimal"
+    assert not (appliance_home / "stacks" / name).exists()
