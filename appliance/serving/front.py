@@ -190,10 +190,13 @@ class Front:
             except (TimeoutError, aiohttp.ServerTimeoutError):
                 failure = "the model server did not answer in time"
                 break
-            except aiohttp.ClientConnectionError as exc:
-                # Refused, reset or closed before an answer. Inference requests have no side
+            except (aiohttp.ClientConnectionError, aiohttp.ClientPayloadError) as exc:
+                # Refused, reset or closed before a whole answer. Inference requests have no side
                 # effects, so the front retries once, on the then-current backend (as Envoy does).
                 failure = f"{type(exc).__name__}: {exc}"
+            except aiohttp.ClientError as exc:  # anything else the client refuses: no retry
+                failure = f"{type(exc).__name__}: {exc}"
+                break
             finally:
                 backend.inflight -= 1
                 self._retire_if_idle(backend)

@@ -27,6 +27,7 @@ class FakeBackend:
     tag: str
     gate: threading.Event = field(default_factory=threading.Event)
     server: ThreadingHTTPServer | None = None
+    drops: int = 0  # requests on a /drop path to answer by closing the connection instead
 
     @property
     def url(self) -> str:
@@ -61,6 +62,10 @@ class FakeBackend:
                 body = self.rfile.read(int(self.headers.get("content-length", "0")))
                 if "slow" in self.path:
                     backend.gate.wait(30)
+                if "drop" in self.path and backend.drops > 0:
+                    backend.drops -= 1
+                    self.close_connection = True  # as a server killed mid-request does
+                    return
                 self._answer(200, {"tag": backend.tag, "path": self.path, "body": body.decode(),
                                    "content_type": self.headers.get("content-type")})
 
@@ -205,3 +210,34 @@ def test_a_missing_config_at_start_exits_2_naming_the_file(tmp_path: Path) -> No
     )
     assert done.returncode == 2
     assert f"error: {tmp_path / 'absent.json'}: FileNotFoundError" in done.stderr
+
+
+def test_a_connection_closed_before_an_answer_is_retried_once(
+    front: RunningFront, backends: tuple[FakeBackend, FakeBackend]
+) -> None:
+    a = backends[0]
+    a.drops = 1
+    answer = requests.post(f"{front.url}/v1/models/m/drop", json={})
+    assert (answer.status_code, answer.json()["tag"], a.drops) == (200, "a", 0)
+    a.drops = 2  # the retry is dropped too: the client gets a 502, not a hang or a reset
+    answer = requests.post(f"{front.url}/v1/models/m/drop", json={})
+    assert answer.status_code == 502
+    assert answer.json()["error"].startswith("front of m: model server unavailable (ServerDisconnectedError")
+
+
+def test_a_request_cut_on_the_old_server_after_a_switch_is_retried_on_the_new_one(
+    front: RunningFront, backends: tuple[FakeBackend, FakeBackend]
+) -> None:
+    a, b = backends
+    a.drops = 1
+    b.gate.set()  # the new server answers at once
+    cut: dict[str, object] = {}
+    worker = threading.Thread(target=lambda: cut.update(
+        requests.post(f"{front.url}/v1/models/m/slow-drop", json={}, timeout=30).json()))
+    worker.start()
+    assert process.wait_until(lambda: front.status()["backends"][0]["inflight"] == 1,  # type: ignore[index]
+                              10, 0.02)
+    front.switch(b.url, 2)
+    a.gate.set()  # the old server now drops the request, as when it is stopped after the drain timeout
+    worker.join(30)
+    assert cut["tag"] == "b"
