@@ -32,7 +32,7 @@ DEFAULT_STACK = "default"
               help="Print the whole Experiment (spec and status) as JSON on stdout.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
               help="Also write the whole Experiment to this file (YAML, or JSON for *.json).")
-@click.option("--name", "stack_name", default=None,
+@click.option("--name", "--stack", "stack_name", default=None,
               callback=lambda c, p, v: validate_name(v) if v is not None else None,
               help="Stack whose object store the trials use [default: 'default' if it is up; "
                    "otherwise trials run without a stack].")
