@@ -20,7 +20,10 @@ pytestmark = [pytest.mark.conformance_area("tuning"), pytest.mark.requires_compo
 
 def experiment(name: str, object_store: ObjectStoreSandbox, scope: TestScope) -> dict[str, Any]:
     """A reference experiment reading the stub dataset from, and writing models to, this test's prefix."""
-    data = store_dataset(object_store, **DATASET)
+    # The dataset the reference experiments expect (name, rows, seed), in this test's prefix.
+    dataset, rows, seed = DATASET["name"], DATASET["rows"], DATASET["seed"]
+    assert isinstance(dataset, str) and isinstance(rows, int) and isinstance(seed, int)
+    data = store_dataset(object_store, dataset, rows, seed)
     return manifest(name, data_uri=data.uri, output_prefix=object_store.uri("tuning"),
                     experiment_name=scope.name(name))
 
