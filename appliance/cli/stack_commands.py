@@ -88,9 +88,10 @@ def _print_status(console: Console, status: StackStatus, to_stdout: bool = False
         f"stack {status.name}: target {status.target}, profile {status.profile}, "
         f"up {status.uptime_seconds:.0f}s, {'healthy' if status.healthy else 'UNHEALTHY'}"
     ]
+    width = max((len(c.name) for c in status.components), default=0)
     for c in status.components:
         mark = "✓" if c.healthy else "✗"
-        lines.append(f"  {mark} {c.name:<14} {c.endpoint:<28} {c.detail} (pid {c.pid})")
+        lines.append(f"  {mark} {c.name:<{width}}  {c.endpoint:<28} {c.detail} (pid {c.pid})")
     text = "\n".join(lines)
     if to_stdout:
         console.report(text)
