@@ -6,6 +6,7 @@ written after its teardown, so the runner can show progress while the suite runs
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -18,6 +19,7 @@ from appliance.conformance.results import FAILED, PASSED, SKIPPED, TestResult
 AREA_PROPERTY = "conformance_area"
 OTHER_AREA = "other"
 MAX_MESSAGE = 300
+_ERROR_MARK = re.compile(r"^E\s+")
 
 
 def report_area(report: Any) -> str:
@@ -37,7 +39,8 @@ def message(report: Any) -> str:
         text = getattr(crash, "message", "") or ""
         if not text:
             lines = [line for line in str(getattr(report, "longreprtext", "")).splitlines() if line.strip()]
-            text = lines[-1] if lines else ""
+            # pytest marks error lines with "E   "; the reason is the text after it.
+            text = _ERROR_MARK.sub("", lines[-1]) if lines else ""
     first = text.strip().splitlines()[0] if text.strip() else ""
     when = getattr(report, "when", "call")
     if report.failed and when in ("setup", "teardown"):

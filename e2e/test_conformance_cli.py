@@ -82,5 +82,7 @@ def test_bad_input_fails_before_anything_starts(cli, tmp_path: Path) -> None:
     assert "no stack named 'nope' is up (fix: run 'appliance up --name nope' first)" in absent.stderr
     bad_area = cli("conformance", "--area", "gates")
     assert bad_area.returncode == 2 and "Invalid value for '--area'" in bad_area.stderr
-    for result in (bad_report, absent, bad_area):
+    kind = cli("conformance", "--target", "kind", "--area", "object-store")
+    assert kind.returncode == 3 and "the kind target is not built yet" in kind.stderr
+    for result in (bad_report, absent, bad_area, kind):
         assert "Traceback" not in result.stderr

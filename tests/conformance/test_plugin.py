@@ -184,3 +184,19 @@ def test_a_serial_session_starts_and_stops_its_own_stack(tmp_path: Path, applian
     name, profile = (tmp_path / "name.txt").read_text().split()
     assert name.startswith("conformance-") and profile == "minimal"
     assert not (appliance_home / "stacks" / name).exists()
+
+
+def test_a_module_that_cannot_be_imported_fails_its_area(tmp_path: Path, local_stack: Stack) -> None:
+    (tmp_path / "test_tuning.py").write_text("import no_such_module_anywhere\n")
+    results = tmp_path / "results.jsonl"
+    done = run_pytest(tmp_path, "def test_fine(stack):\n    pass\n", str(tmp_path / "test_tuning.py"),
+                      "--stack", local_stack.name, "--conformance-results", str(results),
+                      "--continue-on-collection-errors")
+    assert done.returncode == 1, done.stdout + done.stderr
+    events = [json.loads(line) for line in results.read_text().splitlines()]
+    assert [(e["id"], e["area"], e["outcome"]) for e in events] == [
+        ("test_tuning.py", "tuning", "failed"), ("test_user.py::test_fine", "other", "passed"),
+    ]
+    assert events[0]["message"] == (
+        "collection error: ModuleNotFoundError: No module named 'no_such_module_anywhere'"
+    )
