@@ -7,10 +7,13 @@ Load it with `pytest -p conformance.plugin` (the shipped suite's pytest.ini does
   pytest-xdist the controller starts it and hands its name to the workers.
 - `--conformance-results PATH`: append one JSON line per finished test (`appliance conformance`).
 
-Fixtures: `stack` (session), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`, each
-isolated per test and per worker. Markers: `conformance_area(name)` tags a shipped-suite test;
-`requires_component(name)` skips, with that reason, when the stack's profile lacks the component.
-A shipped-suite test that is skipped for any other reason is reported as failed.
+Fixtures: `stack` (session), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
+(`gate_policies` for others), `serving`; each isolated per test and per worker (its own key
+prefix, model and deployment names; servers on free ports) and cleaned up after the test.
+
+Markers: `conformance_area(name)` tags a shipped-suite test; `requires_component(name)` skips,
+with that reason, when the stack's profile lacks the component. A shipped-suite test that is
+skipped for any other reason is reported as failed.
 """
 
 from __future__ import annotations
