@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make demo`: bring a local stack up, prove it works, report, and take it down again.
+# `make demo`: install (done by make) → appliance up (local) → conformance → report → down.
 set -euo pipefail
 NAME="${DEMO_STACK:-demo}"
 REPORT_DIR="${DEMO_REPORT_DIR:-reports}"
@@ -12,3 +12,17 @@ appliance doctor --target local
 appliance up --target local --name "$NAME" --profile standard
 appliance status --name "$NAME"
 python scripts/demo_roundtrip.py "$NAME"
+
+conformance=0
+appliance conformance --stack "$NAME" \
+  --report "$REPORT_DIR/conformance.md" --junitxml "$REPORT_DIR/junit.xml" || conformance=$?
+review=0
+appliance review --profile standard --format markdown -o "$REPORT_DIR/review.md" || review=$?
+
+echo
+echo "== summary =="
+if [ "$conformance" -eq 0 ]; then verdict=PASSED; else verdict="FAILED (exit $conformance)"; fi
+echo "conformance on the local stack: $verdict; report $REPORT_DIR/conformance.md, JUnit $REPORT_DIR/junit.xml"
+if [ "$review" -eq 0 ]; then verdict="nothing at or above high"; else verdict="findings at or above high (exit $review)"; fi
+echo "security review of profile standard: $verdict; report $REPORT_DIR/review.md"
+exit $(( conformance != 0 || review != 0 ))
