@@ -17,7 +17,8 @@ from appliance.targets.interface import StackStatus
 DEFAULT_NAME = "default"
 
 name_option = click.option(
-    "--name", "--stack", "name", default=DEFAULT_NAME, show_default=True, callback=lambda c, p, v: validate_name(v),
+    "--name", "--stack", "name", default=DEFAULT_NAME, show_default=True,
+    callback=lambda c, p, v: validate_name(v),
     help="Stack name (several stacks can run side by side).",
 )
 target_option = click.option(
