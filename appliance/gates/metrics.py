@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from appliance.errors import BadInput, InvalidDocument
-from appliance.gates.policy import number
+from appliance.gates.policy import number, read
 
 FIX = 'metrics are JSON like {"accuracy": 0.91, "groups": {"a": {"accuracy": 0.93}}}'
 
@@ -41,16 +41,7 @@ def plain(value: Decimal) -> int | float:
 
 
 def load(path: str | Path) -> Metrics:
-    source = Path(path)
-    try:
-        text = source.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise BadInput(
-            f"metrics file {source} not found", "", "pass the path of a metrics JSON"
-        ) from None
-    except OSError as exc:
-        raise BadInput(f"cannot read metrics file {source}", str(exc)) from exc
-    return loads(text, str(source))
+    return loads(read(path, "metrics", "pass the path of a metrics JSON"), str(Path(path)))
 
 
 def loads(text: str, source: str = "<metrics>") -> Metrics:

@@ -69,18 +69,20 @@ def number(value: Any) -> Decimal | None:
     return Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
 
 
-def load(path: str | Path) -> Policy:
-    """Read and decode a policy file; every problem is reported at once (exit 2)."""
+def read(path: str | Path, what: str, fix: str) -> str:
+    """The text of a policy or metrics file (`what`); missing or unreadable is bad input (exit 2)."""
     source = Path(path)
     try:
-        text = source.read_text(encoding="utf-8")
+        return source.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise BadInput(
-            f"policy file {source} not found", "", "pass the path of a GatePolicy YAML"
-        ) from None
+        raise BadInput(f"{what} file {source} not found", "", fix) from None
     except OSError as exc:
-        raise BadInput(f"cannot read policy file {source}", str(exc)) from exc
-    return loads(text, str(source))
+        raise BadInput(f"cannot read {what} file {source}", str(exc)) from exc
+
+
+def load(path: str | Path) -> Policy:
+    """Read and decode a policy file; every problem is reported at once (exit 2)."""
+    return loads(read(path, "policy", "pass the path of a GatePolicy YAML"), str(Path(path)))
 
 
 def loads(text: str, source: str = "<policy>") -> Policy:
