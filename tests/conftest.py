@@ -1,8 +1,10 @@
-"""Shared fixtures: an isolated APPLIANCE_HOME per test, and a real local stack per xdist worker."""
+"""Shared fixtures: an isolated APPLIANCE_HOME, a real local stack per xdist worker, a docs runner."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import re
+import subprocess
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -35,3 +37,37 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     finally:
         target.down("test", console)
         patch.undo()
+
+
+def console_sessions(doc: Path) -> list[list[tuple[str, str]]]:
+    """Each ```console block of a docs page as (command, expected stdout) pairs."""
+    result = []
+    for block in re.findall(r"```console\n(.*?)```", doc.read_text(), re.S):
+        steps: list[tuple[str, list[str]]] = []
+        for line in block.splitlines():
+            if line.startswith("$ "):
+                steps.append((line[2:], []))
+            else:
+                steps[-1][1].append(line)
+        result.append([(cmd, "".join(f"{out}\n" for out in outs)) for cmd, outs in steps])
+    return result
+
+
+def run_console_examples(doc: Path, cwd: Path, env: dict[str, str]) -> int:
+    """Run every ```console command of doc in bash: each must exit 0 and print exactly what the
+    page shows. Returns how many commands ran (callers pin it, so a lost block fails)."""
+    ran = 0
+    for block in console_sessions(doc):
+        for command, expected in block:
+            done = subprocess.run(["bash", "-c", command], cwd=cwd, env=env,
+                                  capture_output=True, text=True, timeout=120)
+            assert done.returncode == 0, f"{command}: {done.stderr}"
+            assert done.stdout == expected, command
+            ran += 1
+    return ran
+
+
+@pytest.fixture
+def console_examples() -> Callable[[Path, Path, dict[str, str]], int]:
+    """`run_console_examples`, as a fixture (test modules cannot import conftest)."""
+    return run_console_examples
