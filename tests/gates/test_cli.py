@@ -12,21 +12,7 @@ from appliance.cli import main
 from appliance.gates.registry import Entry, Registry
 from appliance.stack import Stack
 
-POLICY = """\
-apiVersion: appliance.dev/v1alpha1
-kind: GatePolicy
-metadata: {name: default}
-spec:
-  primaryMetric: accuracy
-  direction: maximize
-  minImprovement: 0.01
-  required: [accuracy]
-  thresholds:
-    - {metric: accuracy, min: 0.80}
-    - {metric: latency_p99_ms, max: 50}
-  fairness:
-    - {metric: accuracy, maxGap: 0.05}
-"""
+POLICY = (Path(__file__).parent / "default-policy.yaml").read_text(encoding="utf-8")
 CHALLENGER = {"accuracy": 0.91, "latency_p99_ms": 12,
               "groups": {"a": {"accuracy": 0.93}, "b": {"accuracy": 0.89}}}
 

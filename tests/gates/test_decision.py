@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from appliance.gates import decision, policy
 
-POLICY = policy.loads(
-    """
-apiVersion: appliance.dev/v1alpha1
-kind: GatePolicy
-metadata: {name: default}
-spec:
-  primaryMetric: accuracy
-  direction: maximize
-  minImprovement: 0.01
-  required: [accuracy]
-  thresholds:
-    - {metric: accuracy, min: 0.80}
-    - {metric: latency_p99_ms, max: 50}
-  fairness:
-    - {metric: accuracy, maxGap: 0.05}
-"""
-)
+POLICY = policy.load(Path(__file__).parent / "default-policy.yaml")
 
 
 def metrics(accuracy: float | None, a: float = 0.9, b: float = 0.9, latency: float = 10) -> dict:

@@ -12,23 +12,7 @@ from appliance.gates import metrics, policy
 
 
 def test_contract_example_decodes() -> None:
-    decoded = policy.loads(
-        """
-apiVersion: appliance.dev/v1alpha1
-kind: GatePolicy
-metadata: {name: default}
-spec:
-  primaryMetric: accuracy
-  direction: maximize
-  minImprovement: 0.01
-  required: [accuracy]
-  thresholds:
-    - {metric: accuracy, min: 0.80}
-    - {metric: latency_p99_ms, max: 50}
-  fairness:
-    - {metric: accuracy, maxGap: 0.05}
-"""
-    )
+    decoded = policy.load(Path(__file__).parent / "default-policy.yaml")
     assert decoded == policy.Policy(
         name="default",
         primary_metric="accuracy",
