@@ -189,8 +189,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         write(args.out, args.name, args.rows, args.seed)
     except StubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return exc.report()
     print(args.out)
     return 0
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 
 class StubError(Exception):
     """A stub refused its input or met a declared fault. `exit_code` follows the appliance's rules."""
@@ -11,6 +13,11 @@ class StubError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+    def report(self) -> int:
+        """Print the stub CLIs' one stderr line (`error: <message>`); return the exit code."""
+        print(f"error: {self.message}", file=sys.stderr)
+        return self.exit_code
 
 
 class BadStubInput(StubError):

@@ -333,8 +333,7 @@ def main(argv: list[str] | None = None) -> int:
             rows = dataset.read(args.data)
             print(json.dumps(evaluate(load(args.model), rows)))
     except StubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return exc.report()
     return 0
 
 

@@ -130,8 +130,7 @@ def main(argv: list[str] | None = None) -> int:
         models.save(artifact, args.out)
         print(f"wrote model {args.name} version {args.version} to {args.out}", file=sys.stderr)
     except StubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return exc.report()
     return 0
 
 

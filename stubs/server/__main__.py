@@ -47,8 +47,7 @@ def main(argv: list[str] | None = None) -> int:
         # Load before importing kserve: a broken artifact fails in well under a second.
         loaded = models.load(args.model_uri)
     except StubError as exc:
-        print(f"error: {exc.message}", file=sys.stderr)
-        return exc.exit_code
+        return exc.report()
 
     from stubs.server.kserve_model import StubModel, serve
 
