@@ -11,6 +11,7 @@ from appliance import targets
 from appliance.cli.context import pass_console
 from appliance.config import profile as profiles
 from appliance.console import Console
+from appliance.errors import CheckFailed
 from appliance.runtime.state import list_stacks, validate_name
 from appliance.targets.interface import StackStatus
 
@@ -48,7 +49,7 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @pass_console
 def status(console: Console, name: str, as_json: bool) -> None:
-    """Components, endpoints, probed health and uptime of a stack."""
+    """Components, endpoints, probed health and uptime of a stack (exit 1 when unhealthy)."""
     current = targets.get("local").status(name)
     if current is None:
         if as_json:
@@ -61,6 +62,12 @@ def status(console: Console, name: str, as_json: bool) -> None:
         console.report(json.dumps({"up": True, **current.to_dict()}, indent=2, sort_keys=True))
     else:
         _print_status(console, current, to_stdout=True)
+    if not current.healthy:
+        broken = ", ".join(c.name for c in current.components if not c.healthy)
+        raise CheckFailed(
+            f"stack {name!r} is unhealthy", f"{broken} failed the health probe",
+            f"'appliance up --name {name}' replaces a stale stack; 'appliance down --name {name}' cleans it",
+        )
 
 
 @click.command("down")

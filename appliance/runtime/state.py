@@ -91,7 +91,7 @@ class StackState:
             raise BadInput(
                 f"{source} is not an appliance state file",
                 "it lacks kind: StackState",
-                f"remove the directory {source.parent} if it is not needed",
+                f"run 'appliance down --name {source.parent.name}' to clean it up",
             )
         if data.get("apiVersion") != API_VERSION:
             raise BadInput(
@@ -113,7 +113,7 @@ class StackState:
             raise BadInput(
                 f"{source} is corrupted",
                 f"bad or missing field {exc}",
-                f"run 'appliance down --force' or remove {source.parent}",
+                f"run 'appliance down --name {source.parent.name}' to clean it up",
             ) from exc
 
 
@@ -169,7 +169,7 @@ class RunDir:
             raise BadInput(
                 f"{self.state_file} is corrupted",
                 str(exc),
-                f"run 'appliance down --name {self.name} --force' to clean it up",
+                f"run 'appliance down --name {self.name}' to clean it up",
             ) from exc
         return StackState.from_dict(data, self.state_file)
 

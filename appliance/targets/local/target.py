@@ -29,15 +29,33 @@ BUCKETS = (DEFAULT_BUCKET,)
 
 @contextmanager
 def _locked(name: str) -> Iterator[None]:
-    """Serialise up/down of one stack name across processes."""
+    """Serialise up/down/state changes of one stack name across processes.
+
+    The lock file is removed by `down` (so nothing of a stack is left behind); a waiter that
+    then holds a lock on the removed file notices the inode changed and locks the new file.
+    """
     lock_dir = paths.stacks_dir()
     lock_dir.mkdir(parents=True, exist_ok=True)
-    with open(lock_dir / f".{name}.lock", "w") as handle:
+    lock_path = lock_dir / f".{name}.lock"
+    while True:
+        handle = open(lock_path, "a")
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+            same = os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            break
+        handle.close()
+    try:
+        yield
+    finally:
+        handle.close()
+
+
+def _remove_lock(name: str) -> None:
+    """Called with the lock held, as the last step of `down`."""
+    (paths.stacks_dir() / f".{name}.lock").unlink(missing_ok=True)
 
 
 def marker(run_dir: RunDir) -> str:
@@ -63,7 +81,15 @@ class LocalTarget:
     def up(self, name: str, profile: Profile, port: int | None, console: Console) -> StackStatus:
         run_dir = RunDir(name)
         with _locked(name):
-            existing = self._load_quietly(run_dir, console)
+            # A corrupt or foreign state file is an error here (unlike in `down`): starting over
+            # it would orphan whatever the old state described.
+            existing = run_dir.load()
+            if existing is None and run_dir.exists() and stray_pids(run_dir):
+                raise BadInput(
+                    f"stack {name!r} has processes but no state file",
+                    "a previous up was interrupted or its state was removed",
+                    f"run 'appliance down --name {name}' to stop them, then 'appliance up' again",
+                )
             if existing is not None:
                 current = self.status(name)
                 if current is not None and current.healthy:
@@ -99,7 +125,7 @@ class LocalTarget:
         run_dir.save(state)
         try:
             with console.step(f"object store (moto S3) on 127.0.0.1, buckets {', '.join(BUCKETS)}"):
-                state.components[OBJECT_STORE] = self._start_object_store(run_dir, port)
+                state.components[OBJECT_STORE] = self._start_object_store_retrying(run_dir, port)
                 run_dir.save(state)
         except BaseException:
             self._teardown(run_dir, state)
@@ -107,6 +133,18 @@ class LocalTarget:
         status = self.status(run_dir.name)
         assert status is not None
         return status
+
+    def _start_object_store_retrying(self, run_dir: RunDir, port: int | None) -> Component:
+        """A free port can be taken between choosing and binding it; then choose again."""
+        attempts = 1 if port is not None else 3
+        for attempt in range(attempts):
+            try:
+                return self._start_object_store(run_dir, port)
+            except ExternalCommandFailed as exc:
+                if attempt + 1 == attempts or "Address already in use" not in exc.output:
+                    raise
+                run_dir.credentials_file.unlink(missing_ok=True)
+        raise AssertionError("unreachable")
 
     def _start_object_store(self, run_dir: RunDir, port: int | None) -> Component:
         chosen = port or process.free_port()
@@ -195,9 +233,11 @@ class LocalTarget:
         run_dir = RunDir(name)
         with _locked(name):
             if not run_dir.exists():
+                _remove_lock(name)
                 return False
             state = self._load_quietly(run_dir, console)
             self._teardown(run_dir, state)
+            _remove_lock(name)
             return True
 
     def _load_quietly(self, run_dir: RunDir, console: Console) -> StackState | None:
