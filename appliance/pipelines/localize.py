@@ -1,10 +1,12 @@
 """Pure transforms that make a compiled pipeline run in the current interpreter: drop the
 per-task `pip install` when what it installs is already here (refuse when it is not), refuse
-container components, inject the stack's environment, and override retries for a run."""
+container components, inject the stack's environment, override retries for a run, and resolve
+the pipeline job id placeholder to the engine's run id."""
 
 from __future__ import annotations
 
 import copy
+import json
 import re
 import shlex
 from collections.abc import Callable, Iterator, Mapping
@@ -140,6 +142,18 @@ def localize(
             task.retry_policy.max_retry_count = retries
     _name_condition_outputs(result)
     return Localized(result, tuple(warnings))
+
+
+def with_job_id(spec: pipeline_spec_pb2.PipelineSpec,
+                job_id: str) -> pipeline_spec_pb2.PipelineSpec:
+    """A copy of the spec where `dsl.PIPELINE_JOB_ID_PLACEHOLDER` is `job_id`. kfp.local would
+    resolve it to a random 8-digit number of its own, which names nothing the user sees; on a
+    cluster it is the run's id, so locally it becomes the run id the engine reports."""
+    from kfp import dsl
+
+    text = json_format.MessageToJson(spec).replace(
+        dsl.PIPELINE_JOB_ID_PLACEHOLDER, json.dumps(job_id)[1:-1])
+    return json_format.Parse(text, pipeline_spec_pb2.PipelineSpec())
 
 
 _CONDITION_REF = re.compile(r"inputs\.parameter_values\['(pipelinechannel--[^']+)'\]")

@@ -109,6 +109,20 @@ def test_tasks_see_the_stack_environment(engine: LocalPipelinesEngine) -> None:
     assert run.outputs == {"Output": "http://127.0.0.1:1|True"}
 
 
+def test_the_pipeline_job_id_is_the_run_id(engine: LocalPipelinesEngine) -> None:
+    # kfp.local alone would give tasks a random 8-digit job id that the report never shows.
+    run = engine.run(DATA / "job_id.py")
+    assert run.state == SUCCEEDED, run.error
+    assert {t.key: t.outputs["Output"] for t in run.tasks} == {
+        "echo": run.run_id,
+        "echo-2": f"runs/{run.run_id}/model.json",
+        "for-loop-2-iteration-0/echo-3": run.run_id,
+        "for-loop-2-iteration-1/echo-3": run.run_id,
+        "join": f"{run.run_id},{run.run_id}",
+    }
+    assert Path(run.root).name == run.run_id
+
+
 def test_compiled_yaml_named_like_a_component_with_named_output_condition(
     engine: LocalPipelinesEngine, tmp_path: Path
 ) -> None:

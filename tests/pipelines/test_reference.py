@@ -39,7 +39,8 @@ def test_train_gate_promote_then_reject_a_worse_model(local_stack: Stack) -> Non
         ("make-dataset", SUCCEEDED), ("train-model", SUCCEEDED), ("evaluate-model", SUCCEEDED),
         ("gate-model", SUCCEEDED), ("promote-model", SUCCEEDED),
     ]
-    run_id = first.task("train-model").outputs["version"]
+    # Objects and the registry version are keyed by the run id the engine reports.
+    run_id = first.run_id
     prefix = f"train-gate-promote/{run_id}/"
     artifact = train.train(0.01, 6, 5, model, run_id)
     expected_metrics = models.expected(artifact, 200)
@@ -90,8 +91,9 @@ def test_failing_step(local_stack: Stack) -> None:
     assert failed.error == (
         "stubs.errors.StubFault: model broken version 1 declares fail_on_load: refusing to load")
     assert failed.log_tail(1) == failed.error
-    prefix = run.task("create-model").outputs["Output"].rsplit("model/", 1)[0]
-    stored = objects(local_stack, prefix.removeprefix("s3://mlpipeline/"))
+    prefix = f"failing-step/{run.run_id}/"
+    assert run.task("create-model").outputs == {"Output": f"s3://mlpipeline/{prefix}model/model.json"}
+    stored = objects(local_stack, prefix)
     assert sorted(stored) == ["data/eval.csv", "model/model.json"]
 
 

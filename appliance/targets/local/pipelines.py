@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
-from appliance.pipelines.localize import localize, task_names
+from appliance.pipelines.localize import localize, task_names, with_job_id
 from appliance.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 
@@ -66,11 +66,13 @@ def execute(
     caching: bool = False,
     notes: tuple[str, ...] = (),
 ) -> PipelineRun:
-    """Run an already localized spec with kfp.local and build the PipelineRun."""
+    """Run an already localized spec with kfp.local and build the PipelineRun. Tasks see the
+    run id as `dsl.PIPELINE_JOB_ID_PLACEHOLDER`, so what they key by it matches the report."""
     from kfp import local
     from kfp.local import pipeline_orchestrator
 
     run_id = uuid.uuid4().hex[:12]
+    spec = with_job_id(spec, run_id)
     pipeline_root = root / "runs" / run_id
     cache_root = root / "cache"
     pipeline_root.mkdir(parents=True, exist_ok=True)
