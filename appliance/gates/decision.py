@@ -155,10 +155,15 @@ def _fairness(metric: str, max_gap: Decimal, new: Metrics) -> RuleResult:
     worst = min(values, key=lambda g: values[g])
     gap = values[best] - values[worst]
     ok = gap <= max_gap
-    detail = (
-        f"gap {plain(gap)} between {best} ({plain(values[best])}) and {worst} "
-        f"({plain(values[worst])}) {'<=' if ok else 'exceeds'} maxGap {plain(max_gap)}"
-    )
+    if gap == 0:
+        # max and min would name the same group: there is no pair to point at.
+        detail = (f"gap 0: all {len(values)} groups have {metric} {plain(values[best])} "
+                  f"{'<=' if ok else 'exceeds'} maxGap {plain(max_gap)}")
+    else:
+        detail = (
+            f"gap {plain(gap)} between {best} ({plain(values[best])}) and {worst} "
+            f"({plain(values[worst])}) {'<=' if ok else 'exceeds'} maxGap {plain(max_gap)}"
+        )
     return RuleResult("fairness", metric, _verdict(ok), detail, {**inputs, "gap": plain(gap)},
                       threshold)
 

@@ -94,6 +94,22 @@ def test_fairness_gap_exactly_max_gap_passes() -> None:
     assert result.rules[3].inputs["gap"] == 0.05
 
 
+def test_fairness_with_equal_groups_says_so() -> None:
+    result = decision.evaluate(POLICY, metrics(0.95, a=0.95, b=0.95))
+    fairness = result.rules[3]
+    assert (fairness.rule, fairness.verdict) == ("fairness", "pass")
+    assert fairness.inputs == {"a": 0.95, "b": 0.95, "gap": 0}
+    assert fairness.detail == "gap 0: all 2 groups have accuracy 0.95 <= maxGap 0.05"
+
+
+def test_fairness_names_two_distinct_groups_when_some_tie() -> None:
+    challenger = {"accuracy": 0.95, "latency_p99_ms": 10,
+                  "groups": {"a": {"accuracy": 0.95}, "b": {"accuracy": 0.95},
+                             "c": {"accuracy": 0.92}}}
+    fairness = decision.evaluate(POLICY, challenger).rules[3]
+    assert fairness.detail == "gap 0.03 between a (0.95) and c (0.92) <= maxGap 0.05"
+
+
 def test_missing_required_metric_is_a_rejection_naming_the_metric() -> None:
     result = decision.evaluate(POLICY, metrics(None), {"accuracy": 0.9})
     assert result.promote is False
