@@ -103,7 +103,9 @@ class ServingEngine:
             raise BadInput(
                 f"model {model!r} has no champion in the registry",
                 "nothing was promoted yet",
-                "promote a model first (appliance gate promote), then sync",
+                # No command promotes by hand: a gated pipeline (or Registry.promote) does.
+                f"promote one with a gated pipeline, e.g. appliance run "
+                f"conformance/pipelines/train_gate_promote.py --param model={model}, then sync",
             )
         current = self.deployments.get(model)
         if current is not None and current.model.uri == entry.model_uri:

@@ -5,10 +5,12 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from appliance.cli import cli
 from appliance.errors import BadInput
 from appliance.gates import policy
 from appliance.gates.registry import Entry, Registry
@@ -18,6 +20,8 @@ from appliance.serving.engine import ServingEngine
 from appliance.stack import Stack
 from appliance.targets.local.target import LocalTarget
 from stubs import model as stub_model
+
+ROOT = Path(__file__).resolve().parents[2]
 
 POLICY = policy.loads(
     "apiVersion: appliance.dev/v1alpha1\nkind: GatePolicy\nmetadata: {name: margin}\n"
@@ -54,8 +58,13 @@ def test_sync_and_the_follower_serve_the_champion_and_promotions_never_rejected_
     engine: ServingEngine = local_stack.serving
     registry = Registry(local_stack.object_store)
     entries = _entries(uploader, "churn")
-    with pytest.raises(BadInput, match="model 'churn' has no champion in the registry"):
+    with pytest.raises(BadInput, match="model 'churn' has no champion in the registry") as none:
         engine.sync("churn")
+    # The fix names a command that exists and promotes (the reference gated pipeline).
+    assert none.value.fix == ("promote one with a gated pipeline, e.g. appliance run "
+                              "conformance/pipelines/train_gate_promote.py --param model=churn, "
+                              "then sync")
+    assert "run" in cli.commands and (ROOT / "conformance/pipelines/train_gate_promote.py").is_file()
 
     # Explicit sync (what `appliance serve sync churn` runs after a promotion).
     assert registry.gate_and_promote("churn", entries["1"], POLICY)[1] is not None
