@@ -34,7 +34,10 @@ if TYPE_CHECKING:  # the minio import behind ObjectStore costs pipeline tasks ha
 
 DEFAULT_BUCKET = "mlpipeline"
 PREFIX = "registry"
-MODEL_NAME = re.compile(r"^[a-z0-9]([a-z0-9._-]{0,61}[a-z0-9])?$")
+# A DNS label of at most 45 characters: exactly the deployment-name rule, because
+# `appliance serve sync MODEL` serves a model as the deployment of the same name
+# (appliance/serving/deployments.py uses this pattern).
+MODEL_NAME = re.compile(r"^[a-z0-9]([-a-z0-9]{0,43}[a-z0-9])?$")
 MAX_ATTEMPTS = 20
 
 
@@ -175,14 +178,21 @@ def s3_client(store: ObjectStore | None = None) -> Any:
 
 
 def check_model_name(model: str) -> str:
-    if not MODEL_NAME.match(model):
+    if not isinstance(model, str) or not MODEL_NAME.match(model):
         raise BadInput(
             f"invalid model name {model!r}",
-            "names are 1-63 lowercase letters, digits, '.', '_' or '-', starting and ending "
-            "alphanumeric (they become object keys)",
-            "pick a name such as 'churn' or 'fraud-v2'",
+            "model names are DNS labels: 1-45 lowercase letters, digits or '-', starting and "
+            "ending alphanumeric (a model is served as the deployment of the same name)",
+            f"use a name such as {_suggest(model)!r}",
         )
     return model
+
+
+def _suggest(model: object) -> str:
+    """The invalid name made valid ('My_Model.v2' -> 'my-model-v2'), else a stock example."""
+    text = str(model).lower() if isinstance(model, str) else ""
+    candidate = re.sub(r"[^a-z0-9]+", "-", text).strip("-")[:45].rstrip("-")
+    return candidate if MODEL_NAME.match(candidate) else "churn-v2"
 
 
 def _now() -> str:
@@ -265,6 +275,7 @@ class Registry:
     # -- decisions ----------------------------------------------------------------------------
     def gate(self, model: str, entry: Entry, policy: Policy) -> Decision:
         """Evaluate the challenger against the current champion and record the decision."""
+        check_model_name(model)
         head = self.head(model)
         champion = None if head is None else head.entry.metrics
         decision = evaluate(policy, entry.metrics, champion)
@@ -286,6 +297,7 @@ class Registry:
         """Make `entry` the champion. With a decision: only if it says promote and the champion
         is still the one it was evaluated against. Without one (a manual promotion): always,
         retrying when another writer moves the pointer first."""
+        check_model_name(model)
         if decision is not None and not decision.promote:
             failed = ", ".join(f"{r.rule}({r.metric})" for r in decision.failed)
             raise CheckFailed(f"not promoting {model} {entry.version}",

@@ -18,7 +18,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import re
 import signal
 import sys
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import requests
 
 from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.gates.registry import MODEL_NAME
 from appliance.runtime import process
 from appliance.runtime.state import Component, RunDir, StackState, write_atomic
 from appliance.serving.endpoint import FRONT_STATUS_PATH, Endpoint
@@ -39,7 +39,8 @@ FRONT_ROLE = "serving-front"
 MODEL_ROLE = "serving-model"
 FOLLOWER_ROLE = "serving-follower"
 # A DNS label, as KServe InferenceService names are; short enough for component and log names.
-NAME_PATTERN = re.compile(r"^[a-z0-9]([-a-z0-9]{0,43}[a-z0-9])?$")
+# The registry's model-name rule, so that `serve sync MODEL` accepts every registered model.
+NAME_PATTERN = MODEL_NAME
 
 ServerCommand = Callable[[str, str, int, str], list[str]]
 StackLock = Callable[[], AbstractContextManager[object]]

@@ -114,6 +114,25 @@ def test_bad_model_name(registry: Registry) -> None:
         registry.champion("../x")
 
 
+@pytest.mark.parametrize(("name", "suggested"), [("my_model", "my-model"),
+                                                 ("Fraud.V2", "fraud-v2"), ("x" * 46, "x" * 45)])
+def test_names_serving_could_not_use_are_refused_at_gate_and_promote_time(
+    registry: Registry, name: str, suggested: str
+) -> None:
+    # `serve sync MODEL` serves MODEL as the deployment of the same name: a model the registry
+    # accepted but serving refused could never be served.
+    expected = (f"invalid model name {name!r}: model names are DNS labels: 1-45 lowercase "
+                "letters, digits or '-', starting and ending alphanumeric (a model is served as "
+                f"the deployment of the same name) (fix: use a name such as {suggested!r})")
+    for call in (lambda: registry.gate(name, entry("v1", 0.9), POLICY),
+                 lambda: registry.promote(name, entry("v1", 0.9), None),
+                 lambda: registry.gate_and_promote(name, entry("v1", 0.9), POLICY)):
+        with pytest.raises(BadInput) as refused:
+            call()
+        assert refused.value.render() == expected
+    assert registry.objects.keys(f"registry/{name}/") == []
+
+
 def _race(count: int, work: Callable[[int], Any]) -> list[Any]:
     barrier = threading.Barrier(count)
     results: list[Any] = [None] * count

@@ -13,8 +13,9 @@ import pytest
 import requests
 
 from appliance.errors import BadInput, ExternalCommandFailed
+from appliance.gates.registry import check_model_name
 from appliance.runtime import process
-from appliance.serving.deployments import Deployment, Health, ModelRef
+from appliance.serving.deployments import Deployment, Health, ModelRef, validate_name
 from appliance.serving.engine import ServingEngine
 from appliance.stack import Stack
 from appliance.targets.interface import ComponentStatus
@@ -215,6 +216,24 @@ def test_bad_names_uris_and_rollbacks_are_refused_before_anything_starts(
     with pytest.raises(BadInput, match="cannot tell the protocol"):
         engine.predict("shared", {"rows": []})
     assert engine.get("nowhere") is None and engine.get("shared") == shared
+
+
+def test_every_registry_model_name_is_a_valid_deployment_name_and_back() -> None:
+    # `serve sync MODEL` deploys the champion of MODEL as deployment MODEL.
+    names = ["iris", "churn-v2", "a", "0", "x" * 45, "x" * 46, "my_model", "my.model", "Iris",
+             "-a", "a-", ""]
+
+    def accepts(check: Callable[[str], str]) -> list[str]:
+        found = []
+        for name in names:
+            try:
+                found.append(check(name))
+            except BadInput:
+                pass
+        return found
+
+    assert accepts(check_model_name) == accepts(validate_name) == [
+        "iris", "churn-v2", "a", "0", "x" * 45]
 
 
 FAKE_SERVER = """
