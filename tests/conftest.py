@@ -21,14 +21,24 @@ def appliance_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     return home
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """Every test runs under a temporary APPLIANCE_HOME from the session's start (never the user's
+    state dir, and never dependent on which fixture ran first)."""
+    home = tmp_path_factory.mktemp("appliance-home")
+    patch = pytest.MonkeyPatch()
+    patch.setenv("APPLIANCE_HOME", str(home))
+    try:
+        yield home
+    finally:
+        patch.undo()
+
+
 @pytest.fixture(scope="session")
-def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def local_stack(session_home: Path) -> Iterator[Stack]:
     """A running local stack (profile standard) shared by one worker's tests; torn down after."""
     from appliance.targets.local.target import LocalTarget
 
-    home = tmp_path_factory.mktemp("stack-home")
-    patch = pytest.MonkeyPatch()
-    patch.setenv("APPLIANCE_HOME", str(home))
     target = LocalTarget()
     console = Console(quiet=True)
     target.up("test", profiles.load("standard"), None, console)
@@ -36,7 +46,6 @@ def local_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         yield target.stack("test")
     finally:
         target.down("test", console)
-        patch.undo()
 
 
 def console_sessions(doc: Path) -> list[list[tuple[str, str]]]:
