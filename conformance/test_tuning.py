@@ -49,6 +49,10 @@ def test_reference_experiment_reaches_the_known_optimum(
     # The stub trainer's one optimum (stubs/train.py): lr 0.01, depth 6 -> accuracy 0.95.
     assert math.isclose(float(lr), train.OPTIMUM["lr"], rel_tol=1e-9) and int(depth) == 6
     assert float(observed(best, "accuracy")["max"]) == train.BEST_ACCURACY == 0.95
+    # A range on purpose: how many trials exist when the goal is reached is target-dependent.
+    # With 3 trials in parallel, a cluster's Katib creates replacements as trials finish, in
+    # whatever order they finish; only the local engine's in-order reconcile fixes the count
+    # (exactly 7 there, pinned by tests/tuning/test_reference_experiments.py).
     assert status["trialsSucceeded"] == status["trials"] <= spec["spec"]["maxTrialCount"]
     assert status.get("trialsFailed", 0) == 0
     # The best trial's model is in the object store, declaring the optimum's accuracy.
@@ -67,9 +71,12 @@ def test_failing_trials_end_the_experiment_at_its_failure_budget(
     assert (result.condition["type"], result.condition["reason"], result.condition["message"]) == (
         "Failed", "ExperimentFailed", "Experiment has failed because max failed count has reached"
     )
-    # Every trial fails. Katib replaces a failed trial while the others still run, so when the
-    # budget is reached up to parallel - 1 more trials may be running; they fail too, and no
-    # trial is created after the experiment failed.
+    # Every trial fails. A range on purpose, because the count is target-dependent: Katib
+    # replaces a failed trial while the others still run, so when the budget is reached up to
+    # parallel - 1 more trials may be running; they fail too, and no trial is created after the
+    # experiment failed. On a cluster, whether the two first trials' failures are seen in one
+    # reconcile (2 trials) or two (3) depends on timing; the local engine always gives 3
+    # (pinned by tests/tuning/test_reference_experiments.py).
     assert budget <= status["trialsFailed"] <= budget + parallel - 1
     assert status["trials"] == status["trialsFailed"] == len(status["failedTrialList"])
     assert status.get("trialsSucceeded", 0) == 0
