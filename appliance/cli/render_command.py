@@ -15,6 +15,8 @@ from appliance.console import Console
 from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed
 from appliance.inventory import Inventory, inventory, table
 from appliance.render import render_profile
+from appliance.render.bundle import check_target
+from appliance.render.output import check_file, write_text
 from appliance.sources import cache
 from appliance.sources.fetch import Fetcher
 from appliance.sources.images import LOCK_PATH, ImageRef, RegistryResolver, dump_lock, load_lock
@@ -40,6 +42,8 @@ def render(console: Console, profile_names: tuple[str, ...], output: Path | None
            show_inventory: bool, fmt: str, lock_path: Path | None) -> None:
     """Render a profile to hardened, validated Kubernetes manifests (offline, deterministic)."""
     if show_inventory:
+        if output is not None:
+            check_file(output)  # before minutes of rendering, not after
         names = list(profile_names) or profiles.available()
         rows = [_inventory(console, name, lock_path) for name in names]
         catalog = load_catalog()
@@ -52,6 +56,8 @@ def render(console: Console, profile_names: tuple[str, ...], output: Path | None
         raise BadInput("render takes one --profile", f"got {len(profile_names)}",
                        "repeat --profile only with --inventory")
     name = profile_names[0] if profile_names else profiles.DEFAULT_PROFILE
+    if output is not None:
+        check_target(output)
     with console.step(f"render profile {name}"):
         bundle = render_profile(name, lock_path=lock_path)
     pinned = sum(1 for i in bundle.images() if "@sha256:" in i)
@@ -80,8 +86,7 @@ def _emit(console: Console, text: str, output: Path | None) -> None:
     if output is None:
         console.report(text)
     else:
-        output.parent.mkdir(parents=True, exist_ok=True)
-        output.write_text(text, encoding="utf-8")
+        write_text(output, text)
         console.ok(f"wrote {output}")
 
 

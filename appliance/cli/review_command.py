@@ -11,6 +11,7 @@ import click
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed
+from appliance.render.output import check_file, write_text
 from appliance.review import Options, Report, Severity, known_rules, pss, review, sources
 from appliance.review import diff as diff_mod
 from appliance.review import exceptions as exc_mod
@@ -55,6 +56,8 @@ def review_cmd(console: Console, profile: str | None, files: tuple[str, ...],
         version = pss.parse_version(kubernetes_version)
     except ValueError as exc:
         raise BadInput(f"--kubernetes-version: {exc}", fix="pass X.Y, e.g. 1.36") from None
+    if output is not None:
+        check_file(Path(output))  # before the review runs, not after
     rules = known_rules()
     records = exc_mod.load_file(exceptions_file, rules) if exceptions_file else []
     threshold = Severity.parse(fail_on)
@@ -118,12 +121,7 @@ def _write(console: Console, text: str, output: str | None) -> None:
     if output is None:
         console.report(text)
         return
-    path = Path(output)
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise BadInput(f"cannot write {output}", exc.strerror or str(exc)) from None
+    write_text(Path(output), text)
     console.ok(f"wrote {output}")
 
 

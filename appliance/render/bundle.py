@@ -14,6 +14,7 @@ import yaml
 
 from appliance.catalog.model import ResourceRef
 from appliance.harden.model import Change
+from appliance.render.output import check_dir, check_file, write_text, writing
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -117,11 +118,17 @@ class Bundle:
 
     def write(self, target: Path) -> list[Path]:
         """A directory gets one file per object (numbered in apply order) and hardening.json;
-        any other path gets the whole bundle as one multi-document YAML file."""
-        if target.suffix in (".yaml", ".yml"):
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_text(self.to_yaml(), encoding="utf-8")
+        a path ending in .yaml/.yml gets the whole bundle as one multi-document YAML file.
+        A path that cannot be written raises BadInput (exit 2)."""
+        if is_file_target(target):
+            check_file(target)
+            write_text(target, self.to_yaml())
             return [target]
+        check_dir(target)
+        with writing(target):
+            return self._write_dir(target)
+
+    def _write_dir(self, target: Path) -> list[Path]:
         target.mkdir(parents=True, exist_ok=True)
         for stale in target.glob("[0-9][0-9][0-9]-*.yaml"):
             stale.unlink()  # a re-render must not leave objects the profile no longer has
@@ -136,3 +143,13 @@ class Bundle:
         report = target / "hardening.json"
         report.write_text(json.dumps(self.report(), indent=2, sort_keys=True) + "\n", encoding="utf-8")
         return written + [report]
+
+
+def is_file_target(target: Path) -> bool:
+    """`render -o`: a .yaml/.yml path is one file, anything else a directory."""
+    return target.suffix in (".yaml", ".yml")
+
+
+def check_target(target: Path) -> None:
+    """Check an -o target of `render` before rendering (BadInput when it cannot be written)."""
+    (check_file if is_file_target(target) else check_dir)(target)

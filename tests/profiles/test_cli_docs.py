@@ -100,3 +100,51 @@ def test_docs_figures_match_the_inventory(bundles: dict[str, Bundle]) -> None:
     for name, bundle in bundles.items():
         figures = inventory(name, bundle.objects)
         assert rows[name] == f"{figures.pods} | {figures.memory_requests_mib}", name
+
+
+PROC = Path("/proc/self")
+OUTPUT_FIX = "(fix: choose an -o path in a directory you can write, or omit -o to print to stdout)"
+
+
+def test_render_output_paths_that_cannot_be_written_exit_2_before_rendering(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    # An empty cache: were the profile rendered first, the error would be the missing source (3).
+    monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path / "empty"))
+    a_file = tmp_path / "plain"
+    a_file.write_text("x")
+    (tmp_path / "dir.yaml").mkdir()
+    cases = {
+        (str(a_file / "b.yaml"),):
+            f"cannot write {a_file / 'b.yaml'}: {a_file} is not a directory {OUTPUT_FIX}",
+        (str(tmp_path / "dir.yaml"),): f"cannot write {tmp_path / 'dir.yaml'}: it is a directory, a file "
+                                       f"path is needed {OUTPUT_FIX}",
+        (str(a_file),): f"cannot write to directory {a_file}: it exists and is not a directory "
+                        "(fix: give a directory, or a path ending in .yaml for one multi-document file)",
+        ("--inventory", str(a_file / "sub" / "inv.txt")):
+            f"cannot write {a_file / 'sub' / 'inv.txt'}: {a_file} is not a directory {OUTPUT_FIX}",
+    }
+    for args, expected in cases.items():
+        *flags, target = args
+        code, out, err = run(["render", *flags, "--profile", "minimal", "-o", target], capsys)
+        assert (code, out, err.splitlines()) == (2, "", [f"error: {expected}"])
+
+
+@pytest.mark.skipif(not PROC.is_dir(), reason="needs Linux /proc (a directory nobody can create files in)")
+def test_render_to_proc_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
+    # Root passes os.access on /proc; the check must probe for real.
+    for args in (["--profile", "minimal", "-o", "/proc/x.yaml"], ["--inventory", "-o", "/proc/nope/f"]):
+        code, out, err = run(["render", *args], capsys)
+        target = args[-1]
+        assert (code, out, err.splitlines()) == (
+            2, "", [f"error: cannot write {target}: cannot create files in /proc (No such file or "
+                    f"directory) {OUTPUT_FIX}"])
+
+
+@pytest.mark.skipif(not PROC.is_dir(), reason="needs Linux /proc (a directory nobody can create files in)")
+def test_write_errors_the_check_cannot_foresee_are_bad_input() -> None:
+    from appliance.errors import BadInput
+    from appliance.render.output import write_text
+
+    with pytest.raises(BadInput) as info:
+        write_text(Path("/proc/x.yaml"), "a: 1\n")
+    assert info.value.render() == f"cannot write /proc/x.yaml: No such file or directory {OUTPUT_FIX}"

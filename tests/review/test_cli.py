@@ -124,3 +124,22 @@ def test_profile_end_to_end_through_the_renderer(upstream, capsys) -> None:
     assert suppressed and all("catalog" in f["suppression"]["origin"] for f in suppressed)
     assert all(f["location"]["file"] == "profile:minimal" and f["location"]["line"] > 0
                for f in data["findings"])
+
+
+OUTPUT_FIX = "(fix: choose an -o path in a directory you can write, or omit -o to print to stdout)"
+
+
+def test_output_paths_that_cannot_be_written_exit_2(tmp_path, capsys) -> None:
+    manifests = write(tmp_path, "ok.yaml", CLEAN)
+    a_file = Path(manifests)
+    cases = {
+        str(a_file / "r.json"): f"{a_file} is not a directory",
+        str(tmp_path): "it is a directory, a file path is needed",
+    }
+    if Path("/proc/self").is_dir():  # Linux: root passes os.access here, the check must probe
+        cases["/proc/nope/f"] = "cannot create files in /proc (No such file or directory)"
+    for target, why in cases.items():
+        for args in (["-f", manifests], ["--diff", manifests, manifests]):
+            code, out, err = run(["review", *args, "-o", target], capsys)
+            expected = f"error: cannot write {target}: {why} {OUTPUT_FIX}"
+            assert (code, out, err.splitlines()) == (2, "", [expected])
