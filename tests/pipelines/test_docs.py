@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
+import sys
 import uuid
 from pathlib import Path
 
@@ -72,3 +75,23 @@ def test_gate_cli_example(tmp_path: Path, capsys: pytest.CaptureFixture[str],
         main(args.split())
     assert done.value.code == 0
     assert capsys.readouterr().out.splitlines() == output
+
+
+def test_registry_python_example(local_stack: Stack, tmp_path: Path) -> None:
+    # Run as a user runs it: its own Python, in the folder of the page's files, with the stack's
+    # object store in AWS_* (what `eval "$(appliance env)"` sets).
+    write_examples("gates.md", tmp_path)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(local_stack.object_store.env(), PYTHONPATH=str(DOCS.parent))
+    ran = subprocess.run([sys.executable, "registry_api.py"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=120)
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout == blocks("gates.md", "example-output")["registry_api.py"]
+
+
+@pytest.mark.parametrize("doc", ["pipelines.md", "gates.md"])
+def test_every_python_block_is_a_run_example(doc: str) -> None:
+    text = (DOCS / doc).read_text(encoding="utf-8")
+    unmarked = [m.start() for m in re.finditer(r"```python\n", text)
+                if not re.search(r"<!-- example: [^>]+ -->\n$", text[:m.start()])]
+    assert unmarked == []
