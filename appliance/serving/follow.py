@@ -4,8 +4,9 @@
 
 Every S seconds it reads the champion of MODEL and calls `sync`, which rolls deployment MODEL out
 (with no failed request) when the champion's model URI differs from the served one or the
-deployment is unhealthy. So after a promotion, or a registry rollback, the new champion serves
-within S seconds plus one rollout. A champion that fails to load is not retried until the
+deployment is unhealthy. So after a promotion, or a registry rollback, the new champion answers
+new requests within S seconds plus a rollout's ready and switch waits (plus the rest of a rollout
+already in progress; docs/serving.md states the bound). A champion that fails to load is not retried until the
 registry points elsewhere: the previous model keeps serving and the error is logged.
 """
 

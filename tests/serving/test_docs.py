@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 import re
 import shlex
@@ -13,6 +14,8 @@ import pytest
 
 from appliance.cli import main
 from appliance.console import Console
+from appliance.runtime import process
+from appliance.serving.deployments import Deployments
 from appliance.targets.local.target import LocalTarget
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"
@@ -66,3 +69,19 @@ def test_the_session_runs_as_documented(
             assert PORT.sub("127.0.0.1:PORT", out) == expected, code
     finally:
         LocalTarget().down("docs", Console(quiet=True))
+
+
+def test_the_documented_follow_bound_is_the_code_s() -> None:
+    timeouts = {name: inspect.signature(Deployments).parameters[name].default
+                for name in ("ready_timeout", "switch_timeout", "drain_timeout")}
+    # process.stop: SIGTERM, `timeout` seconds, then SIGKILL and up to 5 s more.
+    stop = inspect.signature(process.stop).parameters["timeout"].default + 5.0
+    assert (timeouts, stop) == ({"ready_timeout": 120.0, "switch_timeout": 15.0,
+                                 "drain_timeout": 30.0}, 15.0)
+    text = DOC.read_text()
+    rows = re.findall(r"^\| (.+?) \| (\d+) s[ |(]", text, re.M)
+    assert [int(limit) for _, limit in rows] == [120, 15, 30, 15]
+    serves = timeouts["ready_timeout"] + timeouts["switch_timeout"]
+    done = serves + timeouts["drain_timeout"] + stop
+    assert f"within S + {serves:.0f} s, and the rollout is over within S + {done:.0f} s" in text
+    assert f"add the rest of that rollout, up to {done:.0f} s" in text

@@ -90,8 +90,10 @@ def test_sync_and_the_follower_serve_the_champion_and_promotions_never_rejected_
     assert engine.deployments.require("churn").generation == 1
 
     assert registry.gate_and_promote("churn", entries["2"], POLICY)[1] is not None
-    # The documented bound: one interval plus one rollout (whose readiness wait is bounded).
-    bound = interval + engine.deployments.ready_timeout + engine.deployments.drain_timeout
+    # The documented bound with the follower idle: one interval, then the new server's readiness
+    # and the front's switch (docs/serving.md: S + 135 s).
+    assert (engine.deployments.ready_timeout, engine.deployments.switch_timeout) == (120.0, 15.0)
+    bound = interval + engine.deployments.ready_timeout + engine.deployments.switch_timeout
     assert process.wait_until(lambda: served_accuracy(engine, "churn", samples) == BETTER, bound, 0.1)
     promoted = engine.deployments.require("churn")
     assert (promoted.model, promoted.previous, promoted.generation) == (
