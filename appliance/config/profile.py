@@ -18,6 +18,11 @@ PROFILES_DIR = REPO_ROOT / "profiles"
 DEFAULT_PROFILE = "standard"
 # Pod Security level enforced on the namespaces a profile owns.
 POSTURES = ("restricted", "baseline")
+# The name becomes the value of the `appliance.dev/profile` label on every rendered object, so it
+# must be a Kubernetes label value; a DNS-1123 label (the stricter rule, also valid in object
+# names) keeps it usable anywhere.
+NAME_RE = re.compile(r"[a-z0-9]([-a-z0-9]*[a-z0-9])?")
+NAME_MAX = 63
 
 
 @dataclass(frozen=True)
@@ -79,6 +84,12 @@ def decode(data: Any, source: Path) -> Profile:
         description = str(metadata.get("description") or "")
         if not isinstance(name, str) or not name:
             problems.append("metadata.name: required string")
+        elif len(name) > NAME_MAX or not NAME_RE.fullmatch(name):
+            problems.append(
+                f"metadata.name: {name!r} is not a DNS-1123 label (lowercase letters, digits and "
+                f"'-', starting and ending with a letter or digit, at most {NAME_MAX} characters); "
+                "it becomes the appliance.dev/profile label value"
+            )
     spec = data.get("spec")
     components: list[str] = []
     posture: object = "restricted"

@@ -148,3 +148,19 @@ def test_write_errors_the_check_cannot_foresee_are_bad_input() -> None:
     with pytest.raises(BadInput) as info:
         write_text(Path("/proc/x.yaml"), "a: 1\n")
     assert info.value.render() == f"cannot write /proc/x.yaml: No such file or directory {OUTPUT_FIX}"
+
+
+def test_render_refuses_a_profile_name_that_is_no_label_value(tmp_path: Path,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "bad.yaml"
+    path.write_text("apiVersion: appliance.dev/v1alpha1\nkind: Profile\nmetadata: {name: Bad Name!}\n"
+                    "spec: {components: [object-store]}\n")
+    code, out, err = run(["render", "--profile", str(path)], capsys)
+    assert (code, out) == (2, "")
+    assert err.splitlines()[1:] == [
+        f"error: {path}: 1 problem(s)",
+        "  - metadata.name: 'Bad Name!' is not a DNS-1123 label (lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit, at most 63 characters); it becomes the "
+        "appliance.dev/profile label value",
+        "  fix: see profiles/ for valid examples",
+    ]
