@@ -91,6 +91,46 @@ def test_a_failed_experiment_exits_1(tune: Any, kit: Any, tmp_path: Path) -> Non
             and "Experiment has failed because max failed count has reached" in stderr)
 
 
+@pytest.mark.parametrize(("output", "error"), [
+    ("{tmp}/missing/status.yaml", "error: -o {tmp}/missing/status.yaml: directory {tmp}/missing does "
+                                  "not exist (fix: create it first or write elsewhere)"),
+    ("/proc/status.yaml", "error: -o /proc/status.yaml: cannot create a file in /proc: No such file "
+                          "or directory (fix: write to a directory you can write to)"),
+    ("{tmp}/exp.yaml/status.yaml", "error: -o {tmp}/exp.yaml/status.yaml: {tmp}/exp.yaml is not a "
+                                   "directory (fix: write elsewhere)"),
+])
+def test_an_unwritable_output_is_refused_before_any_trial_runs(
+    tune: Any, kit: Any, tmp_path: Path, appliance_home: Path, output: str, error: str
+) -> None:
+    record = tmp_path / "ran.json"
+    data = kit.manifest(name="cli-out", args=["--print=accuracy=${trialParameters.x}", f"--record={record}"])
+    source = write(tmp_path, data)
+    code, stdout, stderr = tune(source, "-o", output.format(tmp=tmp_path))
+    assert (code, stdout) == (2, "")
+    assert stderr.splitlines() == [error.format(tmp=tmp_path)]
+    assert not record.exists() and not (appliance_home / "tuning").exists()
+
+
+def test_an_output_that_fails_at_the_end_is_a_clean_error(
+    tune: Any, kit: Any, tmp_path: Path, appliance_home: Path
+) -> None:
+    # The one trial removes the output's directory after the up-front check passed.
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    data = kit.manifest(name="cli-late", maxTrialCount=1,
+                        command=["sh", "-c", 'rmdir "$1" && echo accuracy=$0'],
+                        args=["${trialParameters.x}", str(out_dir)])
+    code, stdout, stderr = tune(write(tmp_path, data), "-o", str(out_dir / "status.yaml"))
+    assert code == 2
+    assert stdout.startswith("experiment cli-late: Succeeded (ExperimentMaxTrialsReached), 1 trials")
+    saved = appliance_home / "tuning" / "cli-late" / "experiment.json"
+    assert stderr.splitlines()[-1] == (
+        f"error: -o {out_dir}/status.yaml: the Experiment could not be written: No such file or "
+        f"directory; it is also in {saved} (fix: write to a directory you can write to)")
+    assert "Traceback" not in stderr
+    assert json.loads(saved.read_text())["status"]["trialsSucceeded"] == 1
+
+
 def test_object_store_experiments_need_a_stack(tune: Any, kit: Any, tmp_path: Path) -> None:
     data = kit.manifest(args=["--print=accuracy=${trialParameters.x}", "--data=s3://mlpipeline/d.csv"])
     code, _, stderr = tune(write(tmp_path, data))

@@ -34,4 +34,4 @@ def test_console_examples_run_as_documented(
         "APPLIANCE_HOME": str(tmp_path / "home"),
     }
     env.pop("NO_COLOR", None)
-    assert console_examples(DOC, tmp_path, env) == 5
+    assert console_examples(DOC, tmp_path, env) == 6
