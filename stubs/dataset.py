@@ -27,12 +27,15 @@ import math
 import re
 import sys
 from dataclasses import dataclass
+from fractions import Fraction
 
 from stubs import uri as uris
 from stubs.errors import BadStubInput, StubError
 
 FEATURES = 4
 GROUPS: tuple[str, ...] = ("a", "b")
+# The documented group split: b is 2/5 of the rows, a the rest (exact whenever 5 divides N).
+SHARES: dict[str, Fraction] = {"a": Fraction(3, 5), "b": Fraction(2, 5)}
 MIN_ROWS = 3  # every group must have at least one row
 # Difficulties are fractions with denominators up to 2*MAX_ROWS; keeping them below ~4.7e7 is
 # what lets a model recover them exactly from a float (see stubs.model._exact_fraction).
@@ -51,7 +54,7 @@ class Row:
 
 def group_sizes(rows: int) -> dict[str, int]:
     """Exact rows per group for a dataset of `rows` rows: b = floor(2*rows/5), a = the rest."""
-    b = (2 * rows) // 5
+    b = math.floor(SHARES["b"] * rows)
     return {"a": rows - b, "b": b}
 
 

@@ -7,11 +7,13 @@ the target accuracy t, and answers 1 - label otherwise. Difficulties lie on the 
 
 - No group accuracies: the difficulty is f3 (overall grid) and t = `accuracy`, so exactly
   round(accuracy * N) of N rows are correct; each group then lands within one row of `accuracy`.
-- Group accuracies given: the difficulty is f2 (each group's own grid) and t is the group's
-  declared accuracy, or `accuracy` for a group not listed; each group g is exact,
-  round(t_g * n_g) of its n_g rows. The overall accuracy is then *derived*: the sum of the
-  groups' correct rows over N. It equals round(accuracy * N) / N only when the declarations are
-  consistent; `expected` computes it for any row count, and `evaluate` always reports the truth.
+- Group accuracies given: every group must be declared, and `accuracy` must be their
+  population-weighted mean under the dataset's split (dataset.SHARES: a 3/5, b 2/5) or be
+  omitted (then it is derived). Anything else is refused: a model never silently misses its
+  declared accuracy. The difficulty is f2 (each group's own grid) and t is the group's accuracy,
+  so each group g is exact, round(t_g * n_g) of its n_g rows. The overall count is their sum:
+  when 5 divides N it is within one row of accuracy * N, and exactly that when every t_g * n_g
+  is whole (1000 rows, a 0.95, b 0.7 -> 570 + 280 = 850); `expected` computes it for any N.
 """
 
 from __future__ import annotations
@@ -56,16 +58,63 @@ def _accuracy(value: object, what: str) -> float:
     return float(value)
 
 
+def _shares() -> str:
+    return ", ".join(f"{g} {float(dataset.SHARES[g] * 100):g}%" for g in dataset.GROUPS)
+
+
+def weighted_accuracy(group_accuracy: dict[str, float]) -> float:
+    """The population-weighted mean of per-group accuracies under the split `dataset.SHARES`."""
+    return float(sum(dataset.SHARES[g] * _exact_decimal(group_accuracy[g]) for g in dataset.GROUPS))
+
+
+def _overall_accuracy(accuracy: float | None, groups: dict[str, float]) -> float:
+    """The artifact's `accuracy`: as declared, or derived from `groups`; inconsistency is an error."""
+    declared = None if accuracy is None else _accuracy(accuracy, "accuracy")
+    if not groups:
+        if declared is None:
+            raise BadStubInput(
+                f"accuracy is missing: declare it, or declare group_accuracy for every group "
+                f"({', '.join(dataset.GROUPS)}) and accuracy is derived from them"
+            )
+        return declared
+    missing = [g for g in dataset.GROUPS if g not in groups]
+    if missing:
+        hint = ""
+        if declared is not None:
+            # What the declarations would have meant had unlisted groups taken `accuracy`.
+            filled = {**groups, **dict.fromkeys(missing, declared)}
+            pairs = " ".join(f"{g}={filled[g]!r}" for g in dataset.GROUPS)
+            hint = f", e.g. {pairs} gives accuracy {weighted_accuracy(filled)!r}"
+        raise BadStubInput(
+            f"group_accuracy declares {', '.join(sorted(groups))} but not {', '.join(missing)}: "
+            f"declare every group ({', '.join(dataset.GROUPS)}) or none; accuracy is then their "
+            f"population-weighted mean ({_shares()}){hint}"
+        )
+    mean = weighted_accuracy(groups)
+    if declared is not None and declared != mean:
+        pairs = " ".join(f"{g}={groups[g]!r}" for g in dataset.GROUPS)
+        raise BadStubInput(
+            f"accuracy {declared!r} disagrees with group_accuracy {pairs}: their "
+            f"population-weighted mean ({_shares()}) is {mean!r}; declare accuracy {mean!r} "
+            "or omit it"
+        )
+    return mean
+
+
 def create(
     name: str,
     version: str,
-    accuracy: float,
+    accuracy: float | None = None,
     group_accuracy: dict[str, float] | None = None,
     latency_ms: int = 0,
     fail_on_load: bool = False,
     fail_on_predict: bool = False,
 ) -> dict[str, Any]:
-    """A validated artifact document (a plain dict, JSON-ready)."""
+    """A validated artifact document (a plain dict, JSON-ready).
+
+    With `group_accuracy`, every group is declared and `accuracy` is their population-weighted
+    mean (pass it or leave it None); inconsistent declarations raise BadStubInput.
+    """
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise BadStubInput(
             f"model name {name!r} is invalid: use lowercase letters, digits and '-' "
@@ -82,6 +131,7 @@ def create(
                 f"group {group!r} is not a stub-dataset group: use one of {', '.join(dataset.GROUPS)}"
             )
         groups[group] = _accuracy(value, f"group accuracy for {group!r}")
+    overall = _overall_accuracy(accuracy, groups)
     if isinstance(latency_ms, bool) or not isinstance(latency_ms, int) or latency_ms < 0:
         raise BadStubInput(f"latency_ms must be an integer >= 0, found {latency_ms!r}")
     for knob, flag in (("fail_on_load", fail_on_load), ("fail_on_predict", fail_on_predict)):
@@ -91,7 +141,7 @@ def create(
         "schema": SCHEMA,
         "name": name,
         "version": version,
-        "accuracy": _accuracy(accuracy, "accuracy"),
+        "accuracy": overall,
         "group_accuracy": groups,
         "latency_ms": latency_ms,
         "fail_on_load": fail_on_load,
@@ -172,9 +222,11 @@ class StubModel:
         self.group_accuracy: dict[str, float] = self.artifact["group_accuracy"]
         self.per_group = bool(self.group_accuracy)
         overall = (self.accuracy, _exact_decimal(self.accuracy))
+        # With group accuracies every group is declared (create() refuses anything else).
         self._targets: list[tuple[float, Fraction]] = [
-            (a, _exact_decimal(a))
-            for a in (self.group_accuracy.get(g, self.accuracy) for g in dataset.GROUPS)
+            (self.group_accuracy[g], _exact_decimal(self.group_accuracy[g]))
+            for g in dataset.GROUPS
+            if self.per_group
         ]
         self._overall = overall
 
@@ -259,8 +311,7 @@ def expected(artifact: dict[str, Any], rows: int) -> dict[str, Any]:
     overall = _exact_decimal(artifact["accuracy"])
     if artifact["group_accuracy"]:
         counts = {
-            g: _round_half_up(_exact_decimal(artifact["group_accuracy"].get(g, artifact["accuracy"])) * n)
-            for g, n in sizes.items()
+            g: _round_half_up(_exact_decimal(artifact["group_accuracy"][g]) * n) for g, n in sizes.items()
         }
         return {
             **_score(sum(counts.values()), rows),
@@ -297,7 +348,12 @@ def main(argv: list[str] | None = None) -> int:
     make = commands.add_parser("create", help="write a stub model artifact")
     make.add_argument("--name", required=True)
     make.add_argument("--version", required=True)
-    make.add_argument("--accuracy", required=True, type=float)
+    make.add_argument(
+        "--accuracy",
+        type=float,
+        default=None,
+        help="overall accuracy; with --group-accuracy it must be their weighted mean, or omitted",
+    )
     make.add_argument(
         "--group-accuracy",
         type=_group_pair,

@@ -11,7 +11,8 @@ and nothing else stationary. Examples: (0.01, 6) -> 0.95; (0.1, 6) -> 0.665546;
 Per epoch it prints Katib StdOut metrics, `epoch=E accuracy=A loss=L`, with
 A_e = FLOOR + (final - FLOOR) * (1 - 2^-e) / (1 - 2^-E) (so the last epoch is the final accuracy)
 and L_e = 1 - A_e. Fault knobs: --fail-after-epoch K exits 1 after epoch K without writing a
-model; --sleep-ms M sleeps M ms per epoch.
+model (K must be 0..E: a knob that could never fire is refused with exit 2); --sleep-ms M
+sleeps M ms per epoch.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ DEPTH_WIDTH = 4.0
 DEFAULT_EPOCHS = 5
 MAX_DEPTH = 64
 MAX_EPOCHS = 1000
+# The per-epoch sleep of --sleep-ms, looked up at call time so tests can record the durations.
+_sleep = time.sleep
 
 
 def _check(lr: float, depth: int, epochs: int = DEFAULT_EPOCHS) -> None:
@@ -117,13 +120,19 @@ def main(argv: list[str] | None = None) -> int:
         if args.fail_after_epoch is not None and args.fail_after_epoch < 0:
             raise BadStubInput(f"--fail-after-epoch={args.fail_after_epoch}: use an integer >= 0")
         artifact = train(args.lr, args.depth, args.epochs, args.name, args.version)
+        if args.fail_after_epoch is not None and args.fail_after_epoch > args.epochs:
+            # It would never fire: the run would succeed while the caller expects a failure.
+            raise BadStubInput(
+                f"--fail-after-epoch={args.fail_after_epoch} is after the last epoch "
+                f"(--epochs={args.epochs}): use 0..{args.epochs}"
+            )
         rows = dataset.read(args.data)  # a trial that cannot read its data must fail, not guess
         print(f"training on {len(rows)} rows from {args.data}", file=sys.stderr)
         if args.fail_after_epoch == 0:
             raise StubFault("--fail-after-epoch=0: failing before the first epoch")
         for epoch, accuracy, loss in epoch_metrics(args.lr, args.depth, args.epochs):
             if args.sleep_ms:
-                time.sleep(args.sleep_ms / 1000)
+                _sleep(args.sleep_ms / 1000)
             print(format_metrics(epoch, accuracy, loss), flush=True)
             if args.fail_after_epoch == epoch:
                 raise StubFault(f"--fail-after-epoch={epoch}: failing after epoch {epoch}")

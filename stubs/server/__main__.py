@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 
@@ -10,17 +11,40 @@ from stubs import model as models
 from stubs.errors import StubError
 
 LOOPBACK = "127.0.0.1"
+# Linux's default net.ipv4.ip_unprivileged_port_start: lower ports need privileges to bind.
+_FIRST_UNPRIVILEGED = 1024
 
 
-def _port_taken(host: str, port: int) -> bool:
-    # Checked up front for a clear message; uvicorn would log a bind error and exit 3 later.
+def _probe(host: str, port: int) -> None:
+    """Bind (host, port) as uvicorn will and release it; raises the OSError the bind raised."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn binds
-        try:
-            probe.bind((host, port))
-        except OSError:
-            return True
-    return False
+        probe.bind((host, port))
+
+
+def bind_problem(host: str, port: int) -> str | None:
+    """Why the server could not listen on (host, port), or None when it can.
+
+    Checked up front for a clear message; uvicorn would log a bind error and exit 3 later.
+    """
+    try:
+        _probe(host, port)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            return f"port {port} on {host} is in use: pick another --port"
+        if exc.errno == errno.EACCES:
+            if port < _FIRST_UNPRIVILEGED:
+                return (
+                    f"port {port} on {host}: permission denied (ports below "
+                    f"{_FIRST_UNPRIVILEGED} need root or CAP_NET_BIND_SERVICE): "
+                    f"pick a --port from {_FIRST_UNPRIVILEGED} up"
+                )
+            return f"port {port} on {host}: permission denied: pick another --port"
+        if exc.errno == errno.EADDRNOTAVAIL:
+            return f"cannot listen on {host}: not an address of this machine: use --host {LOOPBACK}"
+        reason = exc.strerror or str(exc)
+        return f"cannot listen on {host} port {port}: {reason}: check --host and --port"
+    return None
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -40,8 +64,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.name is not None and not models.NAME_PATTERN.match(args.name):
         print(f"error: --name {args.name!r} is invalid: use a DNS label", file=sys.stderr)
         return 2
-    if _port_taken(args.host, args.port):
-        print(f"error: port {args.port} on {args.host} is in use: pick another --port", file=sys.stderr)
+    problem = bind_problem(args.host, args.port)
+    if problem is not None:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
         # Load before importing kserve: a broken artifact fails in well under a second.

@@ -37,6 +37,8 @@ INPUT_NAME = "input-0"
 OUTPUT_NAME = "output-0"
 INPUT_DATATYPE = "FP64"
 OUTPUT_DATATYPE = "INT64"
+# The latency knob's sleep, looked up per request so tests can record the requested delays.
+_sleep = asyncio.sleep
 
 
 def _rows_from_v1(payload: Any) -> list[list[float]]:
@@ -124,7 +126,7 @@ class StubModel(kserve.Model):
 
     async def _delay(self) -> None:
         if self.stub is not None and self.stub.latency_ms:
-            await asyncio.sleep(self.stub.latency_ms / 1000)
+            await _sleep(self.stub.latency_ms / 1000)
 
     async def predict(
         self,

@@ -115,7 +115,7 @@ def stub_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StubServi
     from stubs import dataset, model
 
     folder = tmp_path_factory.mktemp("stub-service")
-    artifact = model.create("churn", "7", 0.9, {"b": 0.75})
+    artifact = model.create("churn", "7", 0.84, {"a": 0.9, "b": 0.75})
     model.save(artifact, str(folder / "model.json"))
     rows = dataset.rows_of("serve", 200, 5)
     expected = model.from_artifact(artifact).predict([r.features for r in rows])

@@ -27,7 +27,7 @@ def test_dataset_create_evaluate(tmp_path: Path) -> None:
         "--version",
         "1",
         "--accuracy",
-        "0.83",
+        "0.82",
         "--group-accuracy",
         "a=0.9",
         "--group-accuracy",
@@ -40,7 +40,7 @@ def test_dataset_create_evaluate(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     document = json.loads(Path(artifact).read_text())
-    assert document["group_accuracy"] == {"a": 0.9, "b": 0.7}
+    assert (document["accuracy"], document["group_accuracy"]) == (0.82, {"a": 0.9, "b": 0.7})
     assert (document["latency_ms"], document["fail_on_predict"], document["fail_on_load"]) == (3, True, False)
     run("stubs.model", "create", "--name", "churn", "--version", "1", "--accuracy", "0.83", "--out", artifact)
     done = run("stubs.model", "evaluate", "--model", artifact, "--data", data)
@@ -101,3 +101,28 @@ def test_bad_input_exits_2_with_a_one_line_reason(tmp_path: Path) -> None:
         done = run(*argv)
         assert done.returncode == 2, argv
         assert fragment in done.stderr and "Traceback" not in done.stderr
+
+
+def test_group_accuracies_and_accuracy_must_agree(tmp_path: Path) -> None:
+    artifact = str(tmp_path / "m.json")
+    base = ("stubs.model", "create", "--name", "m", "--version", "1", "--out", artifact)
+    groups = ("--group-accuracy", "a=0.95", "b=0.7")
+    refused = run(*base, "--accuracy", "0.83", *groups)
+    assert (refused.returncode, refused.stdout) == (2, "")
+    assert refused.stderr == (
+        "error: accuracy 0.83 disagrees with group_accuracy a=0.95 b=0.7: their population-weighted "
+        "mean (a 60%, b 40%) is 0.85; declare accuracy 0.85 or omit it\n"
+    )
+    assert not Path(artifact).exists()
+    partial = run(*base, "--accuracy", "0.9", "--group-accuracy", "b=0.7")
+    assert partial.returncode == 2
+    assert partial.stderr.startswith("error: group_accuracy declares b but not a: declare every group")
+    derived = run(*base, *groups)
+    assert (derived.returncode, derived.stdout) == (0, f"{artifact}\n"), derived.stderr
+    assert json.loads(Path(artifact).read_text())["accuracy"] == 0.85
+    neither = run(*base)
+    assert (neither.returncode, neither.stderr) == (
+        2,
+        "error: accuracy is missing: declare it, or declare group_accuracy for every group (a, b) "
+        "and accuracy is derived from them\n",
+    )

@@ -56,7 +56,8 @@ def test_groups_sizes_labels_and_grids(rows_1000: list[dataset.Row]) -> None:
         n = len(members)
         assert sorted(r.features[2] for r in members) == [(2 * j + 1) / (2 * n) for j in range(n)]
     assert sorted(r.features[3] for r in rows_1000) == [(2 * j + 1) / 2000 for j in range(1000)]
-    assert 400 < sum(r.label for r in rows_1000) < 600
+    # Pinned like the golden digest: the label bits of ("demo", 1000 rows, seed 7).
+    assert sum(r.label for r in rows_1000) == 509
     assert [r.id for r in rows_1000] == list(range(1000))
 
 
@@ -109,7 +110,7 @@ def test_exact_on_any_row_count_including_half_cases(rows: int, accuracy: str) -
     data = dataset.rows_of("any", rows, 2)
     overall = model.evaluate(model.from_artifact(model.create("m", "1", float(accuracy))), data)
     assert round(overall["accuracy"] * rows) == correct_count(accuracy, rows)
-    grouped = model.from_artifact(model.create("m", "1", 0.5, {"a": float(accuracy), "b": 0.35}))
+    grouped = model.from_artifact(model.create("m", "1", None, {"a": float(accuracy), "b": 0.35}))
     result = model.evaluate(grouped, data)
     sizes = dataset.group_sizes(rows)
     assert result["groups"] == {
@@ -121,24 +122,95 @@ def test_exact_on_any_row_count_including_half_cases(rows: int, accuracy: str) -
 @pytest.mark.parametrize(
     ("declared", "groups", "overall"),
     [
-        # a: 600 rows, b: 400 rows. Overall is derived from the groups: (570 + 280) / 1000.
-        ("0.9", {"a": "0.95", "b": "0.7"}, 0.85),
-        # b listed, a takes `accuracy`: (480 + 340) / 1000.
-        ("0.8", {"b": "0.85"}, 0.82),
-        # consistent declarations: 0.9 * 600 + 0.9 * 400 = 900.
+        # a: 600 rows, b: 400 rows; accuracy is the weighted mean 0.6 * 0.95 + 0.4 * 0.7.
+        ("0.85", {"a": "0.95", "b": "0.7"}, 0.85),
+        (None, {"a": "0.95", "b": "0.7"}, 0.85),  # omitted: derived, (570 + 280) / 1000
+        (None, {"a": "0.8", "b": "0.85"}, 0.82),  # (480 + 340) / 1000
         ("0.9", {"a": "0.9", "b": "0.9"}, 0.9),
     ],
 )
-def test_group_accuracies_are_exact_and_overall_is_derived(
-    rows_1000: list[dataset.Row], declared: str, groups: dict[str, str], overall: float
+def test_group_accuracies_are_exact_and_overall_is_their_weighted_mean(
+    rows_1000: list[dataset.Row], declared: str | None, groups: dict[str, str], overall: float
 ) -> None:
-    artifact = model.create("m", "1", float(declared), {g: float(a) for g, a in groups.items()})
+    accuracy = None if declared is None else float(declared)
+    artifact = model.create("m", "1", accuracy, {g: float(a) for g, a in groups.items()})
+    assert artifact["accuracy"] == overall
     result = model.evaluate(model.from_artifact(artifact), rows_1000)
     assert result["accuracy"] == overall
     for group, n in (("a", 600), ("b", 400)):
-        target = groups.get(group, declared)
-        assert result["groups"][group] == {"rows": n, "accuracy": correct_count(target, n) / n}
+        assert result["groups"][group] == {"rows": n, "accuracy": correct_count(groups[group], n) / n}
     assert result == model.expected(artifact, 1000)
+
+
+SHARES = "population-weighted mean (a 60%, b 40%)"
+
+
+@pytest.mark.parametrize(
+    ("accuracy", "groups", "message"),
+    [
+        (
+            0.83,
+            {"a": 0.95, "b": 0.7},
+            f"accuracy 0.83 disagrees with group_accuracy a=0.95 b=0.7: their {SHARES} is 0.85; "
+            "declare accuracy 0.85 or omit it",
+        ),
+        (
+            0.9,
+            {"b": 0.85},
+            "group_accuracy declares b but not a: declare every group (a, b) or none; accuracy is "
+            f"then their {SHARES}, e.g. a=0.9 b=0.85 gives accuracy 0.88",
+        ),
+        (
+            None,
+            {"a": 0.9},
+            "group_accuracy declares a but not b: declare every group (a, b) or none; accuracy is "
+            f"then their {SHARES}",
+        ),
+        (
+            None,
+            None,
+            "accuracy is missing: declare it, or declare group_accuracy for every group (a, b) "
+            "and accuracy is derived from them",
+        ),
+    ],
+)
+def test_inconsistent_accuracy_declarations_are_refused(
+    accuracy: float | None, groups: dict[str, float] | None, message: str
+) -> None:
+    with pytest.raises(BadStubInput) as refused:
+        model.create("m", "1", accuracy, groups)
+    assert refused.value.message == message
+    assert refused.value.exit_code == 2
+
+
+def test_a_stored_inconsistent_artifact_is_refused_on_load(tmp_path: Path) -> None:
+    # An artifact written before declarations were checked (or edited by hand) cannot load.
+    path = tmp_path / "old.json"
+    document = model.create("m", "1", None, {"a": 0.95, "b": 0.7})
+    path.write_text(json.dumps({**document, "accuracy": 0.9}))
+    with pytest.raises(BadStubInput, match=r"old.json: accuracy 0.9 disagrees .* is 0.85;"):
+        model.load(str(path))
+
+
+def test_declared_accuracy_holds_for_every_two_decimal_group_pair_on_1000_rows() -> None:
+    # t * 600 and t * 400 are whole for two-decimal t, so the overall is exactly the weighted mean.
+    for a in range(0, 101, 3):
+        for b in range(0, 101, 7):
+            artifact = model.create("m", "1", None, {"a": a / 100, "b": b / 100})
+            assert model.expected(artifact, 1000)["accuracy"] == artifact["accuracy"], (a, b)
+            assert round(artifact["accuracy"] * 1000) == 6 * a + 4 * b
+
+
+@pytest.mark.parametrize("rows", [3, 5, 7, 11, 15, 35, 100, 333, 335, 1001, 1005])
+def test_grouped_overall_is_within_one_row_of_the_weighted_mean_when_5_divides_n(rows: int) -> None:
+    # Two groups round by at most half a row each; an uneven split (5 not dividing N) adds < 0.8.
+    bound = 1 if rows % 5 == 0 else Fraction(9, 5)
+    pairs = [("0.123", "0.877"), ("0.95", "0.7"), ("0.5", "0.5"), ("0.999", "0.001"), ("0.45", "0.55")]
+    for a, b in pairs:
+        artifact = model.create("m", "1", None, {"a": float(a), "b": float(b)})
+        correct = round(model.expected(artifact, rows)["accuracy"] * rows)
+        target = (Fraction(3, 5) * Fraction(a) + Fraction(2, 5) * Fraction(b)) * rows
+        assert abs(correct - target) <= bound, (rows, a, b)
 
 
 def test_overall_only_model_is_fair_within_one_row(rows_1000: list[dataset.Row]) -> None:
@@ -151,7 +223,7 @@ def test_overall_only_model_is_fair_within_one_row(rows_1000: list[dataset.Row])
 
 
 def test_prediction_is_per_row_pure(rows_1000: list[dataset.Row]) -> None:
-    stub = model.from_artifact(model.create("m", "1", 0.7, {"b": 0.4}))
+    stub = model.from_artifact(model.create("m", "1", None, {"a": 0.7, "b": 0.4}))
     features = [r.features for r in rows_1000]
     together = stub.predict(features)
     alone = [stub.predict([f])[0] for f in reversed(features)][::-1]
@@ -159,7 +231,7 @@ def test_prediction_is_per_row_pure(rows_1000: list[dataset.Row]) -> None:
 
 
 def test_artifact_save_load_is_canonical_and_strict(tmp_path: Path) -> None:
-    artifact = model.create("churn", "2", 0.9, {"a": 0.91}, latency_ms=5)
+    artifact = model.create("churn", "2", 0.9, {"a": 0.91, "b": 0.885}, latency_ms=5)
     path = tmp_path / "m.json"
     model.save(artifact, str(path))
     assert json.loads(path.read_text()) == {
@@ -167,7 +239,7 @@ def test_artifact_save_load_is_canonical_and_strict(tmp_path: Path) -> None:
         "name": "churn",
         "version": "2",
         "accuracy": 0.9,
-        "group_accuracy": {"a": 0.91},
+        "group_accuracy": {"a": 0.91, "b": 0.885},
         "latency_ms": 5,
         "fail_on_load": False,
         "fail_on_predict": False,

@@ -11,7 +11,7 @@ import hashlib
 from stubs import dataset, model
 data = dataset.generate("demo", 2000, 11)
 rows = dataset.parse(data)
-stub = model.from_artifact(model.create("m", "1", 0.8731, {"b": 0.61}))
+stub = model.from_artifact(model.create("m", "1", None, {"a": 0.8731, "b": 0.61}))
 predictions = stub.predict([r.features for r in rows])
 print(hashlib.sha256(data).hexdigest(), hashlib.sha256(bytes(predictions)).hexdigest())
 """

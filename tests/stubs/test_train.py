@@ -7,7 +7,6 @@ import math
 import re
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -120,24 +119,62 @@ def test_fail_after_epoch(tmp_path: Path, data: str) -> None:
     assert not out.exists()
 
 
-def test_sleep_ms_sleeps_each_epoch(tmp_path: Path, data: str) -> None:
-    started = time.monotonic()
-    done = run_cli(
-        "--lr",
-        "0.01",
-        "--depth",
-        "6",
-        "--epochs",
-        "3",
-        "--sleep-ms",
-        "100",
-        "--data",
-        data,
-        "--out",
-        str(tmp_path / "m.json"),
-        "--run-dir",
-        str(tmp_path),
+@pytest.mark.parametrize(("fail_after", "sleeps"), [(None, [0.1, 0.1, 0.1]), ("2", [0.1, 0.1])])
+def test_sleep_ms_sleeps_before_each_epoch(
+    tmp_path: Path,
+    data: str,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    fail_after: str | None,
+    sleeps: list[float],
+) -> None:
+    # In process, with the sleep recorded between the metric lines: no wall clock involved.
+    events: list[str] = []
+    real_format = train.format_metrics
+
+    def record_epoch(epoch: int, accuracy: float, loss: float) -> str:
+        events.append(f"epoch {epoch}")
+        return real_format(epoch, accuracy, loss)
+
+    monkeypatch.setattr(train, "_sleep", lambda seconds: events.append(f"sleep {seconds}"))
+    monkeypatch.setattr(train, "format_metrics", record_epoch)
+    argv = ["--lr", "0.01", "--depth", "6", "--epochs", "3", "--sleep-ms", "100"]
+    argv += ["--data", data, "--out", str(tmp_path / "m.json")]
+    argv += ["--fail-after-epoch", fail_after] if fail_after else []
+    assert train.main(argv) == (1 if fail_after else 0)
+    assert len(capsys.readouterr().out.splitlines()) == len(sleeps)
+    assert events == [e for k, s in enumerate(sleeps, 1) for e in (f"sleep {s}", f"epoch {k}")]
+    if fail_after is None:
+        assert json.loads((tmp_path / "m.json").read_text())["accuracy"] == 0.95
+
+
+def test_no_sleep_ms_never_sleeps(tmp_path: Path, data: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    slept: list[float] = []
+    monkeypatch.setattr(train, "_sleep", slept.append)
+    argv = ["--lr", "0.01", "--depth", "6", "--data", data, "--out", str(tmp_path / "m.json")]
+    assert train.main(argv) == 0
+    assert slept == []
+
+
+@pytest.mark.parametrize(("fail_after", "epochs"), [("6", "5"), ("9", "5"), ("4", "3")])
+def test_fail_after_epoch_beyond_the_last_epoch_is_refused(
+    tmp_path: Path, data: str, fail_after: str, epochs: str
+) -> None:
+    out = tmp_path / "m.json"
+    knobs = f"--lr 0.1 --depth 6 --epochs {epochs} --fail-after-epoch {fail_after}".split()
+    done = run_cli(*knobs, "--data", data, "--out", str(out))
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr == (
+        f"error: --fail-after-epoch={fail_after} is after the last epoch (--epochs={epochs}): "
+        f"use 0..{epochs}\n"
     )
-    assert done.returncode == 0
-    assert time.monotonic() - started >= 0.3  # lower bound: the knob's promise, not a speed test
-    assert json.loads((tmp_path / "m.json").read_text())["accuracy"] == 0.95
+    assert not out.exists()
+
+
+def test_fail_after_the_last_epoch_fails_after_printing_every_epoch(tmp_path: Path, data: str) -> None:
+    out = tmp_path / "m.json"
+    knobs = "--lr 0.1 --depth 6 --epochs 3 --fail-after-epoch 3".split()
+    done = run_cli(*knobs, "--data", data, "--out", str(out))
+    assert done.returncode == 1
+    assert [line.split()[0] for line in done.stdout.splitlines()] == ["epoch=1", "epoch=2", "epoch=3"]
+    assert "failing after epoch 3" in done.stderr and not out.exists()
