@@ -85,7 +85,7 @@ class StubModelHandle:
 
 @dataclass
 class StubModels:
-    """The `stub_model` fixture: `stub_model(accuracy=0.9, groups={"b": 0.7}, name="churn")`.
+    """The `stub_model` fixture: `stub_model(accuracy=0.85, groups={"a": 0.95, "b": 0.7}, name="churn")`.
 
     Names get the test's token appended (unique per test and worker); versions count v1, v2, ...
     per name unless given.

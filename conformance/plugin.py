@@ -193,7 +193,7 @@ def stub_dataset(object_store: ObjectStoreSandbox) -> StubDataset:
 
 @pytest.fixture
 def stub_model(object_store: ObjectStoreSandbox, conformance_scope: TestScope) -> Iterator[StubModels]:
-    """Factory: `stub_model(accuracy=0.9, groups={"b": 0.8}, name="churn")` -> a stored stub model.
+    """Factory: `stub_model(accuracy=0.89, groups={"a": 0.95, "b": 0.8}, name="churn")` -> a stored model.
 
     The registry entries of the models it named (registry/<name>/) are removed after the test.
     """

@@ -127,7 +127,7 @@ def main() -> int:
         return 0
     with tempfile.TemporaryDirectory() as folder:
         artifact = str(Path(folder) / "bench.json")
-        model.save(model.create("bench", "1", 0.9, {"b": 0.8}), artifact)
+        model.save(model.create("bench", "1", 0.89, {"a": 0.95, "b": 0.8}), artifact)
         ports = {"stub": free_port(), "echo": free_port()}
         commands = {
             "stub": [

@@ -48,7 +48,7 @@ USER_TESTS = """
         assert stub_dataset.uri == object_store.uri("data/conformance.csv")
         assert object_store.get("data/conformance.csv") == stub_dataset.csv
         champion = stub_model(accuracy=0.83, name="churn")
-        challenger = stub_model(accuracy=0.9, groups={"b": 0.85}, name="churn")
+        challenger = stub_model(accuracy=0.88, groups={"a": 0.9, "b": 0.85}, name="churn")
         assert (champion.name, champion.version, challenger.version) == (challenger.name, "v1", "v2")
         assert champion.metrics(stub_dataset) == {
             "accuracy": 0.83, "groups": {"a": {"accuracy": 0.83}, "b": {"accuracy": 0.83}}}
