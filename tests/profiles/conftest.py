@@ -4,7 +4,6 @@ rendered bundles shared per worker, and small hand-written manifests."""
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,13 +33,12 @@ def upstream_cache(upstream: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture(scope="session")
-def bundles(upstream: Path) -> Iterator[dict[str, Bundle]]:
-    patch = pytest.MonkeyPatch()
-    patch.setenv("APPLIANCE_CACHE", str(upstream))
-    try:
-        yield {name: render_profile(name) for name in SHIPPED}
-    finally:
-        patch.undo()
+def bundles(upstream: Path) -> dict[str, Bundle]:
+    # APPLIANCE_CACHE is set only while rendering: a session-long patch would leak into every
+    # later test of the worker. Bundles hold their objects, so nothing reads the cache afterwards.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("APPLIANCE_CACHE", str(upstream))
+        return {name: render_profile(name) for name in SHIPPED}
 
 
 @pytest.fixture(scope="session")
