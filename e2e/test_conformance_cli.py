@@ -84,5 +84,14 @@ def test_bad_input_fails_before_anything_starts(cli, tmp_path: Path) -> None:
     assert bad_area.returncode == 2 and "Invalid value for '--area'" in bad_area.stderr
     kind = cli("conformance", "--target", "kind", "--area", "object-store")
     assert kind.returncode == 3 and "the kind target is not built yet" in kind.stderr
-    for result in (bad_report, absent, bad_area, kind):
+    # Output paths that cannot be written are refused before any stack starts: one line, exit 2.
+    unwritable = [cli("conformance", option, path) for option, path in
+                  (("--report", "/proc/nope/x.json"), ("--junitxml", "/proc/nope/j.xml"))]
+    assert [(u.returncode, u.stdout, u.stderr) for u in unwritable] == [
+        (2, "", "error: --report /proc/nope/x.json: cannot create a file in /proc: No such file or "
+                "directory (fix: write to a directory you can write to)\n"),
+        (2, "", "error: --junitxml /proc/nope/j.xml: cannot create a file in /proc: No such file or "
+                "directory (fix: write to a directory you can write to)\n"),
+    ]
+    for result in (bad_report, absent, bad_area, kind, *unwritable):
         assert "Traceback" not in result.stderr

@@ -8,11 +8,11 @@ import click
 
 from appliance import targets
 from appliance.cli.context import pass_console
-from appliance.conformance import report, runner
+from appliance.conformance import outputs, report, runner
 from appliance.conformance.areas import AREA_NAMES
 from appliance.conformance.invocation import RunOptions
 from appliance.console import Console
-from appliance.errors import CheckFailed
+from appliance.errors import ApplianceError, BadInput, CheckFailed
 
 
 @click.command("conformance")
@@ -54,12 +54,21 @@ def conformance(
     result = runner.run(options, console)
     for line in report.summary_lines(result):
         console.info(line)
+    unwritten: list[ApplianceError] = []
     if report_path is None:
         console.report(report.to_markdown(result))
     else:
-        console.info(f"report written to {report_path}")
+        text = report.render(result, report.format_for(report_path))
+        _write(report_path, text, "--report", "report", console, unwritten)
     if junitxml is not None:
-        console.info(f"JUnit XML written to {junitxml}")
+        if result.junit_xml is None:
+            unwritten.append(BadInput(f"--junitxml {junitxml}: not written",
+                                      "pytest produced no JUnit XML (the suite did not finish)",
+                                      "see the errors above; rerun with -v"))
+        else:
+            _write(junitxml, result.junit_xml, "--junitxml", "JUnit XML", console, unwritten)
+    for error in unwritten:
+        console.error(error.render())
     if not result.ok:
         raise CheckFailed(
             f"conformance failed on stack {result.stack!r}",
@@ -67,6 +76,20 @@ def conformance(
             + (f", {len(result.empty_areas)} area(s) ran no test" if result.empty_areas else "")
             + (f", {len(result.problems)} problem(s)" if result.problems else ""),
         )
+    if unwritten:
+        raise BadInput(f"conformance passed on stack {result.stack!r}, but "
+                       f"{len(unwritten)} output file(s) could not be written", "see above")
+
+
+def _write(path: Path, text: str, option: str, what: str, console: Console,
+           unwritten: list[ApplianceError]) -> None:
+    """Write one output file; say so only once it is written, else keep the error for the end."""
+    try:
+        outputs.write(path, text, option)
+    except BadInput as exc:
+        unwritten.append(exc)
+        return
+    console.info(f"{what} written to {path}")
 
 
 commands = [conformance]

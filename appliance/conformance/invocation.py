@@ -34,9 +34,18 @@ class RunOptions:
 
 
 def pytest_argv(
-    options: RunOptions, stack: StackInfo, results: Path, suite: Path, python: str = sys.executable
+    options: RunOptions,
+    stack: StackInfo,
+    results: Path,
+    suite: Path,
+    junit: Path | None = None,
+    python: str = sys.executable,
 ) -> list[str]:
-    """`python -m pytest ...` for the selected areas against `stack`, recording into `results`."""
+    """`python -m pytest ...` for the selected areas against `stack`, recording into `results`.
+
+    With --junitxml, pytest writes to `junit` (the runner's scratch file, copied to the user's
+    path afterwards so that a failed write is reported, not claimed), else to options.junitxml.
+    """
     argv = [
         python, "-m", "pytest",
         # The suite's own ini: the caller's project config must not change what the suite does.
@@ -54,7 +63,7 @@ def pytest_argv(
     else:
         argv += ["-p", "no:xdist"]
     if options.junitxml is not None:
-        argv += [f"--junitxml={options.junitxml}", "-o", f"junit_suite_name={SUITE_NAME}"]
+        argv += [f"--junitxml={junit or options.junitxml}", "-o", f"junit_suite_name={SUITE_NAME}"]
     argv += [str(path) for path in modules(options, suite)]
     argv += list(options.pytest_args)
     return argv

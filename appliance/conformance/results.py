@@ -88,6 +88,8 @@ class ConformanceResult:
     tests: tuple[TestResult, ...]
     wall_seconds: float = 0.0
     problems: tuple[str, ...] = field(default=())
+    # pytest's JUnit XML of the run, when it was asked for and pytest wrote it.
+    junit_xml: str | None = field(default=None, compare=False, repr=False)
 
     def summary(self, area: str) -> AreaSummary:
         mine = [t for t in self.tests if t.area == area]

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from appliance.conformance import areas as suite_areas
-from appliance.conformance import invocation, report, results, stacks
+from appliance.conformance import invocation, outputs, report, results, stacks
 from appliance.conformance.invocation import RunOptions
 from appliance.conformance.results import ConformanceResult
 from appliance.console import Console
@@ -24,10 +24,17 @@ _NOTHING_COLLECTED = 5
 
 
 def run(options: RunOptions, console: Console) -> ConformanceResult:
-    """Run the selected areas against the stack (started and stopped here when ephemeral)."""
+    """Run the selected areas against the stack (started and stopped here when ephemeral).
+
+    Writes no file: the caller writes the report and result.junit_xml (see `outputs`).
+    """
     options.validate()
+    # Bad output paths fail before anything starts, not after the whole run.
     if options.report is not None:
-        report.format_for(options.report)  # a bad report name fails before anything starts
+        report.format_for(options.report)
+        outputs.check(options.report, "--report")
+    if options.junitxml is not None:
+        outputs.check(options.junitxml, "--junitxml")
     suite = suite_areas.suite_dir()
     selected = tuple(area.name for area in suite_areas.select(options.areas))
     missing = [
@@ -38,8 +45,9 @@ def run(options: RunOptions, console: Console) -> ConformanceResult:
     with tempfile.TemporaryDirectory(prefix="appliance-conformance-") as tmp:
         events = Path(tmp) / "results.jsonl"
         log = Path(tmp) / "pytest.log"
+        junit = Path(tmp) / "junit.xml"
         with stacks.use(options.target, options.stack, options.profile, console) as info:
-            argv = invocation.pytest_argv(options, info, events, suite)
+            argv = invocation.pytest_argv(options, info, events, suite, junit)
             started = time.monotonic()
             code = _NOTHING_COLLECTED
             # Without a module to run, pytest would collect the whole directory instead.
@@ -54,7 +62,8 @@ def run(options: RunOptions, console: Console) -> ConformanceResult:
             if code != _NOTHING_COLLECTED and not tests:
                 raise ExternalCommandFailed(argv, output, f"pytest exit code {code}: the suite did not run")
             problems.append(f"pytest exit code {code}: {output.splitlines()[-1] if output else ''}")
-    result = ConformanceResult(
+        junit_xml = junit.read_text(encoding="utf-8") if junit.is_file() else None
+    return ConformanceResult(
         target=info.target,
         stack=info.name,
         profile=info.profile,
@@ -62,10 +71,8 @@ def run(options: RunOptions, console: Console) -> ConformanceResult:
         tests=tuple(tests),
         wall_seconds=round(wall, 3),
         problems=tuple(problems),
+        junit_xml=junit_xml,
     )
-    if options.report is not None:
-        report.write(result, options.report)
-    return result
 
 
 def _pytest(argv: list[str], log: Path, events: Path, console: Console) -> int:
