@@ -9,7 +9,7 @@ from appliance.review import exceptions as exc_mod
 from appliance.review import inventory, pss
 from appliance.review.exceptions import ExceptionRecord
 from appliance.review.graph import Bundle
-from appliance.review.loader import Document
+from appliance.review.loader import Document, gc_paused
 from appliance.review.model import Finding, Report, sort_findings
 from appliance.review.rules import CATALOG, run_all
 from appliance.review.rules.base import Context
@@ -28,7 +28,11 @@ class Options:
 def review(documents: list[Document], options: Options | None = None,
            sources: list[str] | None = None) -> Report:
     """Review a bundle: every rule over every object, then exceptions and the baseline."""
-    options = options or Options()
+    with gc_paused():  # as in loading: many small objects kept, none of them cyclic garbage
+        return _review(documents, options or Options(), sources)
+
+
+def _review(documents: list[Document], options: Options, sources: list[str] | None) -> Report:
     bundle = Bundle(documents)
     ctx = Context(bundle, options.kubernetes_version)
     findings = _unique(list(run_all(ctx)))

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import gc
 import re
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path as FsPath
 from typing import Any
@@ -110,8 +113,27 @@ def _read(path: FsPath) -> str:
         raise BadInput(f"{path}: cannot be read", exc.strerror or str(exc)) from None
 
 
+@contextmanager
+def gc_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector: loading builds ~10^5 objects that all stay alive, and
+    each automatic collection walks them again for nothing (about a tenth of a review's time on
+    the platform bundle). Reference counting still frees everything as usual."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 def load_text(text: str, source: str) -> list[Document]:
     """Parse a multi-document YAML stream; every syntax problem is reported with its line."""
+    with gc_paused():
+        return _load_text(text, source)
+
+
+def _load_text(text: str, source: str) -> list[Document]:
     # Directives and explicit document ends change how the stream splits: the slow path.
     if _line_starts(text, "%") or _line_starts(text, "..."):
         return _load_whole(text, source)
@@ -131,11 +153,11 @@ def load_text(text: str, source: str) -> list[Document]:
         if chunk.startswith("---"):
             chunk = "   " + chunk[3:]  # keep columns; the marker itself carries no content
         try:
-            obj = _parse_chunk(chunk)
+            obj, node = _parse_chunk(chunk)
         except yaml.YAMLError as exc:
             problems.append(_describe(exc, line))
             continue
-        documents += _objects(obj, source, len(documents), line, chunk, None, problems)
+        documents += _objects(obj, source, len(documents), line, chunk, node, problems)
     if problems:
         raise InvalidDocument(source, problems, _FIX)
     return documents
@@ -163,17 +185,29 @@ def _is_crd(chunk: str) -> bool:
     return False
 
 
-def _parse_chunk(chunk: str) -> Any:
+def _parse_chunk(chunk: str) -> tuple[Any, yaml.Node | None]:
+    """The object, and the node tree it was built from when that tree maps every field to its
+    line (kept, so a finding's line costs no second parse; None for a pruned CRD)."""
     if _is_crd(chunk):
         # CRD schemas are most of a platform bundle's bytes and hold nothing a security review
         # reads; skipping them (keeping the line count) makes large bundles several times faster.
         pruned = _prune_schemas(chunk)
         if pruned is not chunk:
             try:
-                return yaml.load(pruned, Loader=_Loader)
+                return yaml.load(pruned, Loader=_Loader), None
             except yaml.YAMLError:
                 pass  # parse the full text instead, so the error names the real line
-    return yaml.load(chunk, Loader=_Loader)
+    return _load_with_node(chunk)
+
+
+def _load_with_node(chunk: str) -> tuple[Any, yaml.Node | None]:
+    # What yaml.load does (compose, then construct), keeping the composed tree.
+    loader = _Loader(chunk)
+    try:
+        node = loader.get_single_node()
+        return (None if node is None else loader.construct_document(node)), node
+    finally:
+        loader.dispose()
 
 
 def _prune_schemas(chunk: str) -> str:
