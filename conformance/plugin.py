@@ -2,9 +2,11 @@
 
 Load it with `pytest -p conformance.plugin` (the shipped suite's pytest.ini does). Options:
 
-- `--target T` / `--stack NAME`: test that running stack; without --stack an ephemeral stack
-  (profile `--stack-profile`, default standard) is started once and stopped at the end. Under
-  pytest-xdist the controller starts it and hands its name to the workers.
+- `--target T` / `--stack NAME`: test that running stack. Without --stack: the running stack
+  named `default` (what `appliance up` starts) when it is healthy, else an ephemeral stack
+  (profile `--stack-profile`, default standard) started once and stopped at the end. Which one,
+  and why, is said on stderr. Under pytest-xdist the controller chooses (and starts) it and
+  hands its name to the workers.
 - `--conformance-results PATH`: append one JSON line per finished test (`appliance conformance`).
 
 Fixtures: `stack` (session), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
@@ -18,16 +20,20 @@ skipped for any other reason is reported as failed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 import json
+import sys
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO, cast
 
 import pytest
 
 from appliance import targets
 from appliance.conformance.stacks import StackInfo
+from appliance.console import Console
 from appliance.stack import Stack
 from conformance.deployments import ServingSandbox
 from conformance.instruments import StubDataset, StubModels, store_dataset
@@ -74,7 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[_SESSION] = StackSession(info.target, info.name, info.profile)
     else:
         config.stash[_SESSION] = StackSession(
-            config.getoption("--target"), config.getoption("--stack"), config.getoption("--stack-profile")
+            config.getoption("--target"), config.getoption("--stack"), config.getoption("--stack-profile"),
+            told=Console(err=cast(TextIO, _UncapturedStderr(config))),
         )
     config.stash[_ISOLATION] = Isolation.new(str(workerinput.get("workerid", "main")))
     if not _is_worker(config):
@@ -82,6 +89,22 @@ def pytest_configure(config: pytest.Config) -> None:
         results = config.getoption("--conformance-results")
         if results:
             config.pluginmanager.register(Recorder(Path(results)), "conformance-recorder")
+
+
+class _UncapturedStderr(io.TextIOBase):
+    """stderr past pytest's output capture: the choice of stack is seen when it is made, even
+    when that happens inside the first test's setup."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def write(self, text: str) -> int:
+        capture = self.config.pluginmanager.getplugin("capturemanager")
+        disabled = capture.global_and_fixture_disabled() if capture else contextlib.nullcontext()
+        with disabled:
+            sys.stderr.write(text)
+            sys.stderr.flush()
+        return len(text)
 
 
 class _Handover:

@@ -1,5 +1,6 @@
-"""The stack one pytest session tests: named by --stack, handed over by the xdist controller, or
-an ephemeral stack this session starts (once, lazily) and stops at its end."""
+"""The stack one pytest session tests: named by --stack, handed over by the xdist controller, the
+running `default` stack, or an ephemeral stack this session starts (once, lazily) and stops at
+its end (appliance.conformance.stacks.choose)."""
 
 from __future__ import annotations
 
@@ -18,26 +19,29 @@ class StackUnavailable(Exception):
 class StackSession:
     """Resolves the stack on first use and remembers the outcome, failure included."""
 
-    def __init__(self, target: str | None, name: str | None, profile: str) -> None:
+    def __init__(
+        self, target: str | None, name: str | None, profile: str, told: Console | None = None
+    ) -> None:
         self.target = target
         self.name = name
         self.profile = profile
         self._info: StackInfo | None = None
         self._stack: Stack | None = None
         self._error: str | None = None
+        # Starting and stopping a stack stay quiet; which stack is tested, and why, goes to `told`.
         self._console = Console(quiet=True)
+        self._told = told or self._console
 
     @property
     def info(self) -> StackInfo:
-        """Attach to the named stack, or start the ephemeral one; raises StackUnavailable."""
+        """The stack `stacks.choose` picks (attached or started); raises StackUnavailable."""
         if self._error is not None:
             raise StackUnavailable(self._error)
         if self._info is None:
             try:
-                if self.name:
-                    self._info = stacks.attach(self.target, self.name, self._console)
-                else:
-                    self._info = stacks.start_ephemeral(self.target, self.profile, self._console)
+                self._info = stacks.choose(
+                    self.target, self.name, self.profile, self._console, self._told
+                )
             except ApplianceError as exc:
                 # Remembered: every test then fails with this reason instead of retrying.
                 self._error = exc.render()

@@ -67,9 +67,28 @@ def test_an_ephemeral_stack_is_started_and_stopped(cli, tmp_path: Path) -> None:
     assert {k: v for k, v in data["areas"]["serving"].items() if k != "seconds"} == {
         "passed": 0, "failed": 0, "skipped": 2}
     assert "component 'serving' is absent from profile 'minimal'" in done.stderr
-    assert "starting ephemeral stack 'conformance-" in done.stderr
+    assert re.search(r"^no stack 'default' is running: starting ephemeral stack 'conformance-[0-9a-f]{6}' "
+                     r"\(local, profile minimal\); it is stopped at the end$", done.stderr, re.M)
     stacks = Path(cli.home) / "stacks"
     assert [p.name for p in stacks.iterdir() if p.is_dir()] == []
+
+
+def test_without_stack_the_running_default_stack_is_tested(cli, tmp_path: Path) -> None:
+    cli("up", "--profile", "minimal", check=True)  # the stack named `default`
+    try:
+        report = tmp_path / "r.json"
+        done = cli("conformance", "--area", "object-store", "--report", str(report), timeout=300)
+        assert done.returncode == 0, done.stderr
+        assert done.stderr.splitlines()[0] == (
+            "testing the running stack 'default' (local, profile minimal); it is left running "
+            "(--stack NAME tests another)")
+        assert "ephemeral" not in done.stderr
+        data = json.loads(report.read_text())
+        assert (data["profile"], data["areas"]["object-store"]["passed"]) == ("minimal", 3)
+        status = json.loads(cli("status", "--json", check=True).stdout)
+        assert (status["name"], status["healthy"]) == ("default", True)
+    finally:
+        cli("down")
 
 
 def test_bad_input_fails_before_anything_starts(cli, tmp_path: Path) -> None:

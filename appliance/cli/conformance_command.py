@@ -19,9 +19,10 @@ from appliance.errors import ApplianceError, BadInput, CheckFailed
 @click.option("--target", type=click.Choice(targets.TARGETS),
               help="Target of the stack (default: local unless Docker and kind are usable).")
 @click.option("--stack", "stack_name", metavar="NAME",
-              help="A running stack to test (default: start an ephemeral one, stop it after).")
+              help="A running stack to test (default: the stack 'default' when it is up and "
+                   "healthy, else an ephemeral one started and stopped by this run).")
 @click.option("--profile", default="standard", show_default=True,
-              help="Profile of the ephemeral stack (ignored with --stack).")
+              help="Profile of an ephemeral stack (ignored when a running stack is tested).")
 @click.option("--area", "areas", multiple=True, type=click.Choice(AREA_NAMES),
               help="Run only this area (repeatable; default: all).")
 @click.option("-n", "--workers", type=click.IntRange(min=0), default=0, show_default=True,

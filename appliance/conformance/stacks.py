@@ -1,4 +1,5 @@
-"""Which stack a conformance run uses: a running one by name, or an ephemeral one it starts and stops."""
+"""Which stack a conformance run uses: the one named, else the running `default` stack when it is
+healthy, else an ephemeral one that the run starts and stops."""
 
 from __future__ import annotations
 
@@ -11,10 +12,12 @@ from dataclasses import dataclass
 from appliance import targets
 from appliance.config import profile as profiles
 from appliance.console import Console
-from appliance.errors import ApplianceError
+from appliance.errors import ApplianceError, MissingPrerequisite
 from appliance.targets.interface import Target
 
 EPHEMERAL_PREFIX = "conformance-"
+# The stack `appliance up` starts without --name: "the running stack" of issue 7.
+DEFAULT_STACK = "default"
 
 
 @dataclass(frozen=True)
@@ -39,16 +42,67 @@ def attach(target_name: str | None, name: str, console: Console) -> StackInfo:
     return StackInfo(name, target.name, stack.profile.name, ephemeral=False)
 
 
+def running_default(target_name: str | None) -> tuple[StackInfo | None, str]:
+    """The `default` stack when it is up and healthy, else None; and why, for the user."""
+    target = targets.get(target_name)
+    try:
+        status = target.status(DEFAULT_STACK)
+        if status is None:
+            return None, f"no stack {DEFAULT_STACK!r} is running"
+        if not status.healthy:
+            sick = ", ".join(c.name for c in status.components if not c.healthy)
+            return None, (f"stack {DEFAULT_STACK!r} is running but unhealthy ({sick}; test it "
+                          f"with --stack {DEFAULT_STACK})")
+        stack = target.stack(DEFAULT_STACK)
+    except MissingPrerequisite:
+        raise  # the target itself is unusable (e.g. kind not built): starting one would fail too
+    except ApplianceError as exc:
+        # A corrupt or half-written run dir is not a running stack.
+        return None, f"stack {DEFAULT_STACK!r} is not usable ({exc.render()})"
+    return StackInfo(DEFAULT_STACK, target.name, stack.profile.name, ephemeral=False), ""
+
+
+def choose(
+    target_name: str | None,
+    name: str | None,
+    profile: str,
+    console: Console,
+    told: Console | None = None,
+) -> StackInfo:
+    """Issue 7's rule: --stack NAME; else the running `default` stack; else a new ephemeral one.
+
+    Which one, and why, is said on `told` (default: `console`, which starting a stack uses). The
+    caller must `stop` the result (that only stops an ephemeral stack).
+    """
+    told = told or console
+    if name:
+        info = attach(target_name, name, told)
+        told.info(f"testing stack {name!r} ({info.target}, profile {info.profile})")
+        return info
+    loaded = profiles.load(profile)  # a bad --profile is bad input whichever stack is tested
+    running, why = running_default(target_name)
+    if running is not None:
+        told.info(f"testing the running stack {running.name!r} ({running.target}, profile "
+                  f"{running.profile}); it is left running (--stack NAME tests another)")
+        return running
+    target = targets.get(target_name)
+    fresh = ephemeral_name()
+    told.info(f"{why}: starting ephemeral stack {fresh!r} ({target.name}, profile {loaded.name}); "
+              "it is stopped at the end")
+    return start_ephemeral(target_name, profile, console, fresh)
+
+
 def ephemeral_name() -> str:
     return f"{EPHEMERAL_PREFIX}{secrets.token_hex(3)}"
 
 
-def start_ephemeral(target_name: str | None, profile: str, console: Console) -> StackInfo:
+def start_ephemeral(
+    target_name: str | None, profile: str, console: Console, name: str | None = None
+) -> StackInfo:
     """Start a stack under a fresh name; the caller must `stop` it (also on failure)."""
     target = targets.get(target_name)
     loaded = profiles.load(profile)
-    name = ephemeral_name()
-    console.info(f"starting ephemeral stack {name!r} ({target.name}, profile {loaded.name})")
+    name = name or ephemeral_name()
     try:
         target.up(name, loaded, None, console)
     except BaseException:
@@ -74,11 +128,8 @@ def _target(info: StackInfo) -> Target:
 def use(
     target_name: str | None, name: str | None, profile: str, console: Console
 ) -> Iterator[StackInfo]:
-    """The named running stack, else an ephemeral one that is stopped on the way out."""
-    if name:
-        yield attach(target_name, name, console)
-        return
-    info = start_ephemeral(target_name, profile, console)
+    """The stack `choose` picks; stopped on the way out when this run started it."""
+    info = choose(target_name, name, profile, console)
     try:
         yield info
     finally:

@@ -159,6 +159,10 @@ def test_xdist_workers_share_one_ephemeral_stack(tmp_path: Path, appliance_home:
     assert {p.name.split("-")[1] for p in tmp_path.glob("worker-*.json")} == {"gw0", "gw1"}
     [name] = {s["stack"] for s in seen}
     assert name.startswith("conformance-")
+    # The controller chose (and said so, once); the workers were handed the stack.
+    assert done.stderr.count("starting ephemeral stack") == 1
+    assert (f"no stack 'default' is running: starting ephemeral stack {name!r} (local, profile "
+            "minimal); it is stopped at the end") in done.stderr.splitlines()
     assert len({s["prefix"] for s in seen}) == 4
     # Stopped by the session that started it: no run dir, no process.
     assert not (appliance_home / "stacks" / name).exists()
@@ -183,7 +187,36 @@ def test_a_serial_session_starts_and_stops_its_own_stack(tmp_path: Path, applian
     assert done.returncode == 0, done.stdout + done.stderr
     name, profile = (tmp_path / "name.txt").read_text().split()
     assert name.startswith("conformance-") and profile == "minimal"
+    # Said on stderr, past pytest's capture, though it happened inside the test's setup.
+    assert done.stderr.splitlines() == [
+        f"no stack 'default' is running: starting ephemeral stack {name!r} (local, profile minimal); "
+        "it is stopped at the end"]
     assert not (appliance_home / "stacks" / name).exists()
+
+
+def test_without_stack_the_running_default_stack_is_tested_and_left_running(
+    tmp_path: Path, appliance_home: Path
+) -> None:
+    source = """
+        import pathlib
+
+        def test_one(stack):
+            (pathlib.Path(__file__).parent / "name.txt").write_text(stack.name + " " + stack.profile.name)
+    """
+    target, console = LocalTarget(), Console(quiet=True)
+    target.up("default", profiles.load("minimal"), None, console)
+    try:
+        done = run_pytest(tmp_path, source, "--stack-profile", "standard", "-p", "no:xdist")
+        after = target.status("default")
+    finally:
+        target.down("default", console)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert (tmp_path / "name.txt").read_text() == "default minimal"
+    assert done.stderr.splitlines() == [
+        "testing the running stack 'default' (local, profile minimal); it is left running "
+        "(--stack NAME tests another)"]
+    assert after is not None and after.healthy
+    assert [p.name for p in (appliance_home / "stacks").iterdir() if p.is_dir()] == []
 
 
 def test_a_module_that_cannot_be_imported_fails_its_area(tmp_path: Path, local_stack: Stack) -> None:

@@ -1,4 +1,5 @@
-"""Which stack a run uses: attach by name, or an ephemeral one that is always stopped."""
+"""Which stack a run uses: attach by name, else the running `default` stack when healthy, else an
+ephemeral one that is always stopped."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from appliance.errors import BadInput, MissingPrerequisite
 class FakeTarget:
     name: str = "local"
     fail_up: bool = False
+    # The `default` stack: absent, healthy, unhealthy, corrupt (its state cannot be read), unbuilt.
+    default: str = "absent"
     calls: list[tuple[str, str]] = field(default_factory=list)
 
     def up(self, name: str, profile: Any, port: Any, console: Any) -> None:
@@ -29,13 +32,23 @@ class FakeTarget:
         return True
 
     def stack(self, name: str) -> Any:
+        if name == "default" and self.default == "healthy":
+            return SimpleNamespace(profile=SimpleNamespace(name="serving"))
         if name != "dev":
             raise BadInput(f"no stack named {name!r} is up")
         return SimpleNamespace(profile=SimpleNamespace(name="minimal"))
 
     def status(self, name: str) -> Any:
+        if name == "default":
+            if self.default == "corrupt":
+                raise BadInput("state.json is corrupted", "bad or missing field 'pid'")
+            if self.default == "unbuilt":
+                raise MissingPrerequisite("the kind target is not built yet")
+            if self.default == "absent":
+                return None
         sick = SimpleNamespace(name="object-store", healthy=False)
-        return SimpleNamespace(healthy=False, components=[sick])
+        well = self.default == "healthy" and name == "default"
+        return SimpleNamespace(healthy=well, components=[] if well else [sick])
 
 
 @pytest.fixture
@@ -84,3 +97,58 @@ def test_unknown_profile_is_bad_input(target: FakeTarget) -> None:
         with stacks.use(None, None, "huge", Console(quiet=True)):
             pass
     assert target.calls == []
+
+
+def test_without_a_name_the_healthy_default_stack_is_tested_and_left_running(
+    target: FakeTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    target.default = "healthy"
+    with stacks.use(None, None, "minimal", Console()) as info:
+        assert info == stacks.StackInfo("default", "local", "serving", ephemeral=False)
+    assert target.calls == []
+    assert capsys.readouterr().err == (
+        "testing the running stack 'default' (local, profile serving); it is left running "
+        "(--stack NAME tests another)\n")
+
+
+@pytest.mark.parametrize(("default", "why"), [
+    ("absent", "no stack 'default' is running"),
+    ("unhealthy", "stack 'default' is running but unhealthy (object-store; test it with --stack default)"),
+    ("corrupt", "stack 'default' is not usable (state.json is corrupted: bad or missing field 'pid')"),
+])
+def test_without_a_usable_default_stack_an_ephemeral_one_is_started(
+    target: FakeTarget, capsys: pytest.CaptureFixture[str], default: str, why: str
+) -> None:
+    target.default = default
+    with stacks.use(None, None, "minimal", Console()) as info:
+        assert info.ephemeral and info.name.startswith("conformance-")
+    assert target.calls == [("up", info.name), ("down", info.name)]
+    assert capsys.readouterr().err.splitlines() == [
+        f"{why}: starting ephemeral stack {info.name!r} (local, profile minimal); it is stopped at the end",
+        f"✓ ephemeral stack {info.name!r} is down",
+    ]
+
+
+def test_the_choice_is_told_apart_from_the_quiet_start(
+    target: FakeTarget, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # The plugin starts stacks quietly but tells which one it tests (on stderr past capture).
+    told = Console()
+    info = stacks.choose(None, None, "minimal", Console(quiet=True), told)
+    assert capsys.readouterr().err.startswith(f"no stack 'default' is running: starting ephemeral "
+                                              f"stack {info.name!r}")
+    stacks.stop(info, Console(quiet=True))
+    assert capsys.readouterr().err == ""
+
+
+def test_an_unusable_target_is_not_mistaken_for_an_absent_default(target: FakeTarget) -> None:
+    target.default = "unbuilt"
+    with pytest.raises(MissingPrerequisite, match="not built"):
+        stacks.choose(None, None, "minimal", Console(quiet=True))
+    assert target.calls == []
+
+
+def test_a_bad_profile_is_bad_input_even_when_default_is_running(target: FakeTarget) -> None:
+    target.default = "healthy"
+    with pytest.raises(BadInput, match="unknown profile 'huge'"):
+        stacks.choose(None, None, "huge", Console(quiet=True))
