@@ -107,10 +107,12 @@ def test_bad_input_fails_before_anything_starts(cli, tmp_path: Path) -> None:
     unwritable = [cli("conformance", option, path) for option, path in
                   (("--report", "/proc/nope/x.json"), ("--junitxml", "/proc/nope/j.xml"))]
     assert [(u.returncode, u.stdout, u.stderr) for u in unwritable] == [
-        (2, "", "error: --report /proc/nope/x.json: cannot create a file in /proc: No such file or "
-                "directory (fix: write to a directory you can write to)\n"),
-        (2, "", "error: --junitxml /proc/nope/j.xml: cannot create a file in /proc: No such file or "
-                "directory (fix: write to a directory you can write to)\n"),
+        (2, "", "error: --report /proc/nope/x.json: cannot write: creating a directory in /proc failed: "
+                "No such file or directory (fix: choose another --report path in a directory you can "
+                "write)\n"),
+        (2, "", "error: --junitxml /proc/nope/j.xml: cannot write: creating a directory in /proc failed: "
+                "No such file or directory (fix: choose another --junitxml path in a directory you can "
+                "write)\n"),
     ]
     for result in (bad_report, absent, bad_area, kind, *unwritable):
         assert "Traceback" not in result.stderr

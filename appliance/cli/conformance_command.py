@@ -8,11 +8,12 @@ import click
 
 from appliance import targets
 from appliance.cli.context import pass_console
-from appliance.conformance import outputs, report, runner
+from appliance.conformance import report, runner
 from appliance.conformance.areas import AREA_NAMES
 from appliance.conformance.invocation import RunOptions
 from appliance.console import Console
 from appliance.errors import ApplianceError, BadInput, CheckFailed
+from appliance.runtime.output import write_text
 
 
 @click.command("conformance")
@@ -28,9 +29,10 @@ from appliance.errors import ApplianceError, BadInput, CheckFailed
 @click.option("-n", "--workers", type=click.IntRange(min=0), default=0, show_default=True,
               help="pytest-xdist worker processes (0: serial).")
 @click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write JUnit XML here.")
+              help="Write JUnit XML here (missing directories are created).")
 @click.option("--report", "report_path", type=click.Path(dir_okay=False, path_type=Path),
-              help="Write the report here: *.json (the JSON contract) or *.md (default: Markdown on stdout).")
+              help="Write the report here: *.json (the JSON contract) or *.md (default: Markdown on stdout); "
+                   "missing directories are created.")
 @click.argument("pytest_args", nargs=-1, metavar="[-- PYTEST_ARGS...]")
 @pass_console
 def conformance(
@@ -86,7 +88,7 @@ def _write(path: Path, text: str, option: str, what: str, console: Console,
            unwritten: list[ApplianceError]) -> None:
     """Write one output file; say so only once it is written, else keep the error for the end."""
     try:
-        outputs.write(path, text, option)
+        write_text(path, text, option)
     except BadInput as exc:
         unwritten.append(exc)
         return

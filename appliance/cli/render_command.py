@@ -16,7 +16,7 @@ from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed
 from appliance.inventory import Inventory, inventory, table
 from appliance.render import render_profile
 from appliance.render.bundle import check_target
-from appliance.render.output import check_file, write_text
+from appliance.runtime.output import check_file, write_text
 from appliance.sources import cache
 from appliance.sources.fetch import Fetcher
 from appliance.sources.images import LOCK_PATH, ImageRef, RegistryResolver, dump_lock, load_lock
@@ -29,7 +29,7 @@ PROFILE_HELP = "Profile name (see profiles/) or path of a profile file."
               help=PROFILE_HELP + " Repeatable with --inventory.")
 @click.option("-o", "--output", type=click.Path(path_type=Path),
               help="A .yaml file (one multi-document file) or a directory (one file per object "
-                   "plus hardening.json). Default: stdout.")
+                   "plus hardening.json); missing directories are created. Default: stdout.")
 @click.option("--inventory", "show_inventory", is_flag=True,
               help="Print pods, containers, images, requests, CRDs and cluster RBAC per profile, "
                    "and the same for the full Kubeflow platform.")
@@ -43,7 +43,7 @@ def render(console: Console, profile_names: tuple[str, ...], output: Path | None
     """Render a profile to hardened, validated Kubernetes manifests (offline, deterministic)."""
     if show_inventory:
         if output is not None:
-            check_file(output)  # before minutes of rendering, not after
+            check_file(output, "-o")  # before minutes of rendering, not after
         names = list(profile_names) or profiles.available()
         rows = [_inventory(console, name, lock_path) for name in names]
         catalog = load_catalog()
@@ -86,7 +86,7 @@ def _emit(console: Console, text: str, output: Path | None) -> None:
     if output is None:
         console.report(text)
     else:
-        write_text(output, text)
+        write_text(output, text, "-o")
         console.ok(f"wrote {output}")
 
 

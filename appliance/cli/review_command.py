@@ -11,13 +11,13 @@ import click
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed
-from appliance.render.output import check_file, write_text
 from appliance.review import Options, Report, Severity, known_rules, pss, review, sources
 from appliance.review import diff as diff_mod
 from appliance.review import exceptions as exc_mod
 from appliance.review.formats import FORMATS, render
 from appliance.review.formats.text import summary_line
 from appliance.review.model import SEVERITY_NAMES
+from appliance.runtime.output import check_file, write_text
 
 
 @click.command("review")
@@ -33,7 +33,8 @@ from appliance.review.model import SEVERITY_NAMES
               help="YAML file of exceptions: rule, resource, reason (required), expires.")
 @click.option("--kubernetes-version", default="latest", show_default=True, metavar="X.Y",
               help="Kubernetes version whose Pod Security Standards apply.")
-@click.option("-o", "--output", metavar="FILE", help="Write the report to FILE (default: stdout).")
+@click.option("-o", "--output", metavar="FILE",
+              help="Write the report to FILE (default: stdout; missing directories are created).")
 @click.option("--baseline", metavar="REPORT",
               help="JSON report of an earlier review: fail only on findings not in it.")
 @click.option("--diff", "diff_pair", nargs=2, metavar="A B",
@@ -57,7 +58,7 @@ def review_cmd(console: Console, profile: str | None, files: tuple[str, ...],
     except ValueError as exc:
         raise BadInput(f"--kubernetes-version: {exc}", fix="pass X.Y, e.g. 1.36") from None
     if output is not None:
-        check_file(Path(output))  # before the review runs, not after
+        check_file(Path(output), "-o")  # before the review runs, not after
     rules = known_rules()
     records = exc_mod.load_file(exceptions_file, rules) if exceptions_file else []
     threshold = Severity.parse(fail_on)
@@ -121,7 +122,7 @@ def _write(console: Console, text: str, output: str | None) -> None:
     if output is None:
         console.report(text)
         return
-    write_text(Path(output), text)
+    write_text(Path(output), text, "-o")
     console.ok(f"wrote {output}")
 
 

@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
 import signal
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +16,7 @@ from appliance import paths, targets
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed, MissingPrerequisite
+from appliance.runtime.output import check_file, write_text
 from appliance.runtime.state import validate_name
 
 if TYPE_CHECKING:
@@ -33,7 +32,8 @@ DEFAULT_STACK = "default"
 @click.option("--json", "as_json", is_flag=True,
               help="Print the whole Experiment (spec and status) as JSON on stdout.")
 @click.option("-o", "--output", type=click.Path(dir_okay=False, path_type=Path),
-              help="Also write the whole Experiment to this file (YAML, or JSON for *.json).")
+              help="Also write the whole Experiment to this file (YAML, or JSON for *.json); missing "
+                   "directories are created.")
 @click.option("--name", "--stack", "stack_name", default=None,
               callback=lambda c, p, v: validate_name(v) if v is not None else None,
               help="Stack whose object store the trials use [default: 'default' if it is up; "
@@ -46,7 +46,7 @@ def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | 
     from appliance.tuning import experiment as experiments
 
     if output is not None:
-        check_output(output)  # before the experiment runs, not after
+        check_file(output, "-o")  # before the experiment runs, not after
     exp = experiments.load(experiment_file)
     for note in exp.notes:
         console.info(f"note: {note}")
@@ -107,37 +107,14 @@ def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[Tuni
     return TuningEngine(paths.home() / "tuning"), "no stack: the trials need no object store"
 
 
-def check_output(path: Path) -> None:
-    """BadInput unless a file can be written at `path`: its directory exists and takes a new file."""
-    if path.is_dir():
-        raise BadInput(f"-o {path}: is a directory", "", "give a file name, e.g. -o status.yaml")
-    parent = path.parent
-    if parent.exists() and not parent.is_dir():
-        raise BadInput(f"-o {path}: {parent} is not a directory", "", "write elsewhere")
-    if not parent.is_dir():
-        raise BadInput(f"-o {path}: directory {parent} does not exist", "",
-                       "create it first or write elsewhere")
-    # Creating a file is the only reliable test: as root os.access says yes even where the
-    # filesystem (e.g. /proc, a read-only mount) refuses.
-    try:
-        fd, probe = tempfile.mkstemp(prefix=f".{path.name}.", dir=parent)
-    except OSError as exc:
-        raise BadInput(f"-o {path}: cannot create a file in {parent}", exc.strerror or str(exc),
-                       "write to a directory you can write to") from None
-    os.close(fd)
-    os.unlink(probe)
-    if path.exists() and not os.access(path, os.W_OK):
-        raise BadInput(f"-o {path}: the file is not writable", "", "write elsewhere or fix its mode")
-
-
 def _write_output(path: Path, result: ExperimentResult) -> None:
     """Write the whole Experiment; a failure (e.g. the directory went away) is a one-line error."""
     try:
-        path.write_text(_serialise(result.document, path), encoding="utf-8")
-    except OSError as exc:
-        saved = f"; it is also in {result.work_dir / 'experiment.json'}" if result.work_dir else ""
-        raise BadInput(f"-o {path}: the Experiment could not be written",
-                       (exc.strerror or str(exc)) + saved, "write to a directory you can write to") from None
+        write_text(path, _serialise(result.document, path), "-o")
+    except BadInput as exc:
+        if result.work_dir is not None:
+            exc.why += f"; the Experiment is also in {result.work_dir / 'experiment.json'}"
+        raise
 
 
 def needs_object_store(exp: Experiment) -> bool:

@@ -10,11 +10,12 @@ import time
 from pathlib import Path
 
 from appliance.conformance import areas as suite_areas
-from appliance.conformance import invocation, outputs, report, results, stacks
+from appliance.conformance import invocation, report, results, stacks
 from appliance.conformance.invocation import RunOptions
 from appliance.conformance.results import ConformanceResult
 from appliance.console import Console
 from appliance.errors import ExternalCommandFailed
+from appliance.runtime.output import check_file
 
 POLL_SECONDS = 0.2
 # pytest's exit codes: 0 all passed, 1 some failed, 2 interrupted, 3 internal error,
@@ -26,15 +27,15 @@ _NOTHING_COLLECTED = 5
 def run(options: RunOptions, console: Console) -> ConformanceResult:
     """Run the selected areas against the stack (started and stopped here when ephemeral).
 
-    Writes no file: the caller writes the report and result.junit_xml (see `outputs`).
+    Writes no file: the caller writes the report and result.junit_xml (see appliance.runtime.output).
     """
     options.validate()
     # Bad output paths fail before anything starts, not after the whole run.
     if options.report is not None:
         report.format_for(options.report)
-        outputs.check(options.report, "--report")
+        check_file(options.report, "--report")
     if options.junitxml is not None:
-        outputs.check(options.junitxml, "--junitxml")
+        check_file(options.junitxml, "--junitxml")
     suite = suite_areas.suite_dir()
     selected = tuple(area.name for area in suite_areas.select(options.areas))
     missing = [

@@ -14,7 +14,7 @@ import yaml
 
 from appliance.catalog.model import ResourceRef
 from appliance.harden.model import Change
-from appliance.render.output import check_dir, check_file, write_text, writing
+from appliance.runtime.output import check_dir, check_file, write_text, writing
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)
 
@@ -116,16 +116,16 @@ class Bundle:
             "exceptions": self.exceptions,
         }
 
-    def write(self, target: Path) -> list[Path]:
+    def write(self, target: Path, option: str = "-o") -> list[Path]:
         """A directory gets one file per object (numbered in apply order) and hardening.json;
         a path ending in .yaml/.yml gets the whole bundle as one multi-document YAML file.
         A path that cannot be written raises BadInput (exit 2)."""
         if is_file_target(target):
-            check_file(target)
-            write_text(target, self.to_yaml())
+            check_file(target, option)
+            write_text(target, self.to_yaml(), option)
             return [target]
-        check_dir(target)
-        with writing(target):
+        check_dir(target, option, DIR_FIX)
+        with writing(target, option):
             return self._write_dir(target)
 
     def _write_dir(self, target: Path) -> list[Path]:
@@ -150,6 +150,12 @@ def is_file_target(target: Path) -> bool:
     return target.suffix in (".yaml", ".yml")
 
 
-def check_target(target: Path) -> None:
+DIR_FIX = "give a directory, or a path ending in .yaml for one multi-document file"
+
+
+def check_target(target: Path, option: str = "-o") -> None:
     """Check an -o target of `render` before rendering (BadInput when it cannot be written)."""
-    (check_file if is_file_target(target) else check_dir)(target)
+    if is_file_target(target):
+        check_file(target, option)
+    else:
+        check_dir(target, option, DIR_FIX)

@@ -150,5 +150,5 @@ def test_a_write_that_fails_after_the_run_is_a_clean_error(
     assert isinstance(done.exception, BadInput) and done.exception.exit_code == 2
     assert "report written" not in done.stderr
     assert f"JUnit XML written to {junit}" in done.stderr and junit.read_text() == JUNIT
-    assert (f"error: --report {report}: could not be written: File exists (fix: write to a "
-            "directory you can write to)") in done.stderr.splitlines()
+    assert (f"error: --report {report}: cannot write: {folder}: File exists (fix: choose another "
+            "--report path in a directory you can write)") in done.stderr.splitlines()

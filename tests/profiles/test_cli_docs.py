@@ -103,7 +103,7 @@ def test_docs_figures_match_the_inventory(bundles: dict[str, Bundle]) -> None:
 
 
 PROC = Path("/proc/self")
-OUTPUT_FIX = "(fix: choose an -o path in a directory you can write, or omit -o to print to stdout)"
+OUTPUT_FIX = "(fix: choose another -o path in a directory you can write)"
 
 
 def test_render_output_paths_that_cannot_be_written_exit_2_before_rendering(
@@ -115,13 +115,13 @@ def test_render_output_paths_that_cannot_be_written_exit_2_before_rendering(
     (tmp_path / "dir.yaml").mkdir()
     cases = {
         (str(a_file / "b.yaml"),):
-            f"cannot write {a_file / 'b.yaml'}: {a_file} is not a directory {OUTPUT_FIX}",
-        (str(tmp_path / "dir.yaml"),): f"cannot write {tmp_path / 'dir.yaml'}: it is a directory, a file "
-                                       f"path is needed {OUTPUT_FIX}",
-        (str(a_file),): f"cannot write to directory {a_file}: it exists and is not a directory "
+            f"-o {a_file / 'b.yaml'}: cannot write: {a_file} is not a directory {OUTPUT_FIX}",
+        (str(tmp_path / "dir.yaml"),): f"-o {tmp_path / 'dir.yaml'}: cannot write: it is a directory "
+                                       "(fix: give a file path)",
+        (str(a_file),): f"-o {a_file}: cannot write: it exists and is not a directory "
                         "(fix: give a directory, or a path ending in .yaml for one multi-document file)",
         ("--inventory", str(a_file / "sub" / "inv.txt")):
-            f"cannot write {a_file / 'sub' / 'inv.txt'}: {a_file} is not a directory {OUTPUT_FIX}",
+            f"-o {a_file / 'sub' / 'inv.txt'}: cannot write: {a_file} is not a directory {OUTPUT_FIX}",
     }
     for args, expected in cases.items():
         *flags, target = args
@@ -132,22 +132,23 @@ def test_render_output_paths_that_cannot_be_written_exit_2_before_rendering(
 @pytest.mark.skipif(not PROC.is_dir(), reason="needs Linux /proc (a directory nobody can create files in)")
 def test_render_to_proc_is_a_one_line_error(capsys: pytest.CaptureFixture[str]) -> None:
     # Root passes os.access on /proc; the check must probe for real.
-    for args in (["--profile", "minimal", "-o", "/proc/x.yaml"], ["--inventory", "-o", "/proc/nope/f"]):
+    for args, entry in ((["--profile", "minimal", "-o", "/proc/x.yaml"], "file"),
+                        (["--inventory", "-o", "/proc/nope/f"], "directory")):
         code, out, err = run(["render", *args], capsys)
         target = args[-1]
         assert (code, out, err.splitlines()) == (
-            2, "", [f"error: cannot write {target}: cannot create files in /proc (No such file or "
-                    f"directory) {OUTPUT_FIX}"])
+            2, "", [f"error: -o {target}: cannot write: creating a {entry} in /proc failed: No such file "
+                    f"or directory {OUTPUT_FIX}"])
 
 
 @pytest.mark.skipif(not PROC.is_dir(), reason="needs Linux /proc (a directory nobody can create files in)")
 def test_write_errors_the_check_cannot_foresee_are_bad_input() -> None:
     from appliance.errors import BadInput
-    from appliance.render.output import write_text
+    from appliance.runtime.output import write_text
 
     with pytest.raises(BadInput) as info:
-        write_text(Path("/proc/x.yaml"), "a: 1\n")
-    assert info.value.render() == f"cannot write /proc/x.yaml: No such file or directory {OUTPUT_FIX}"
+        write_text(Path("/proc/x.yaml"), "a: 1\n", "-o")
+    assert info.value.render() == f"-o /proc/x.yaml: cannot write: No such file or directory {OUTPUT_FIX}"
 
 
 def test_render_refuses_a_profile_name_that_is_no_label_value(tmp_path: Path,

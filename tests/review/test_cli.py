@@ -126,20 +126,21 @@ def test_profile_end_to_end_through_the_renderer(upstream, capsys) -> None:
                for f in data["findings"])
 
 
-OUTPUT_FIX = "(fix: choose an -o path in a directory you can write, or omit -o to print to stdout)"
+OUTPUT_FIX = "(fix: choose another -o path in a directory you can write)"
 
 
 def test_output_paths_that_cannot_be_written_exit_2(tmp_path, capsys) -> None:
     manifests = write(tmp_path, "ok.yaml", CLEAN)
     a_file = Path(manifests)
     cases = {
-        str(a_file / "r.json"): f"{a_file} is not a directory",
-        str(tmp_path): "it is a directory, a file path is needed",
+        str(a_file / "r.json"): f"{a_file} is not a directory {OUTPUT_FIX}",
+        str(tmp_path): "it is a directory (fix: give a file path)",
     }
     if Path("/proc/self").is_dir():  # Linux: root passes os.access here, the check must probe
-        cases["/proc/nope/f"] = "cannot create files in /proc (No such file or directory)"
+        cases["/proc/nope/f"] = ("creating a directory in /proc failed: No such file or directory "
+                                 f"{OUTPUT_FIX}")
     for target, why in cases.items():
         for args in (["-f", manifests], ["--diff", manifests, manifests]):
             code, out, err = run(["review", *args, "-o", target], capsys)
-            expected = f"error: cannot write {target}: {why} {OUTPUT_FIX}"
+            expected = f"error: -o {target}: cannot write: {why}"
             assert (code, out, err.splitlines()) == (2, "", [expected])

@@ -40,7 +40,7 @@ def test_success_prints_a_report_and_writes_the_whole_experiment(
 ) -> None:
     data = kit.manifest(name="cli-ok", parameters=[kit.categorical("x", "0.25", "0.75")],
                         algorithm={"algorithmName": "grid"})
-    out = tmp_path / "status.yaml"
+    out = tmp_path / "new" / "status.yaml"  # missing directories are created
     code, stdout, stderr = tune(write(tmp_path, data), "-o", str(out))
     assert code == 0, stderr
     lines = stdout.splitlines()
@@ -92,12 +92,12 @@ def test_a_failed_experiment_exits_1(tune: Any, kit: Any, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("output", "error"), [
-    ("{tmp}/missing/status.yaml", "error: -o {tmp}/missing/status.yaml: directory {tmp}/missing does "
-                                  "not exist (fix: create it first or write elsewhere)"),
-    ("/proc/status.yaml", "error: -o /proc/status.yaml: cannot create a file in /proc: No such file "
-                          "or directory (fix: write to a directory you can write to)"),
-    ("{tmp}/exp.yaml/status.yaml", "error: -o {tmp}/exp.yaml/status.yaml: {tmp}/exp.yaml is not a "
-                                   "directory (fix: write elsewhere)"),
+    ("/proc/status.yaml", "error: -o /proc/status.yaml: cannot write: creating a file in /proc failed: "
+                          "No such file or directory (fix: choose another -o path in a directory you "
+                          "can write)"),
+    ("{tmp}/exp.yaml/status.yaml", "error: -o {tmp}/exp.yaml/status.yaml: cannot write: {tmp}/exp.yaml "
+                                   "is not a directory (fix: choose another -o path in a directory you "
+                                   "can write)"),
 ])
 def test_an_unwritable_output_is_refused_before_any_trial_runs(
     tune: Any, kit: Any, tmp_path: Path, appliance_home: Path, output: str, error: str
@@ -114,19 +114,19 @@ def test_an_unwritable_output_is_refused_before_any_trial_runs(
 def test_an_output_that_fails_at_the_end_is_a_clean_error(
     tune: Any, kit: Any, tmp_path: Path, appliance_home: Path
 ) -> None:
-    # The one trial removes the output's directory after the up-front check passed.
+    # The one trial puts a file in place of the output's directory after the up-front check passed.
     out_dir = tmp_path / "out"
     out_dir.mkdir()
     data = kit.manifest(name="cli-late", maxTrialCount=1,
-                        command=["sh", "-c", 'rmdir "$1" && echo accuracy=$0'],
+                        command=["sh", "-c", 'rmdir "$1" && touch "$1" && echo accuracy=$0'],
                         args=["${trialParameters.x}", str(out_dir)])
     code, stdout, stderr = tune(write(tmp_path, data), "-o", str(out_dir / "status.yaml"))
     assert code == 2
     assert stdout.startswith("experiment cli-late: Succeeded (ExperimentMaxTrialsReached), 1 trials")
     saved = appliance_home / "tuning" / "cli-late" / "experiment.json"
     assert stderr.splitlines()[-1] == (
-        f"error: -o {out_dir}/status.yaml: the Experiment could not be written: No such file or "
-        f"directory; it is also in {saved} (fix: write to a directory you can write to)")
+        f"error: -o {out_dir}/status.yaml: cannot write: {out_dir}: File exists; the Experiment is also "
+        f"in {saved} (fix: choose another -o path in a directory you can write)")
     assert "Traceback" not in stderr
     assert json.loads(saved.read_text())["status"]["trialsSucceeded"] == 1
 
