@@ -8,11 +8,13 @@ deployment is unhealthy. So after a promotion, or a registry rollback, the new c
 new requests within S seconds plus a rollout's ready and switch waits (plus the rest of a rollout
 already in progress; docs/serving.md states the bound). A champion that fails to load is not retried until the
 registry points elsewhere: the previous model keeps serving and the error is logged.
+With APPLIANCE_FOLLOW_TRACE=1 in its environment it also logs every registry read (tests wait on it).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -80,12 +82,17 @@ def main(argv: list[str] | None = None) -> int:
     engine = stack.serving
     registry = engine.registry()
 
-    def champion_uri() -> str | None:
-        entry = registry.champion(args.model)
-        return None if entry is None else str(entry.model_uri)
+    trace = os.environ.get("APPLIANCE_FOLLOW_TRACE") == "1"
 
     def log(message: str) -> None:
         print(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+    def champion_uri() -> str | None:
+        entry = registry.champion(args.model)
+        uri = None if entry is None else str(entry.model_uri)
+        if trace:  # off by default: one line per interval would grow the log without bound
+            log(f"{args.model}: registry read, champion {uri}")
+        return uri
 
     log(f"{args.model}: following the registry every {args.interval:g}s")
     follow(engine, champion_uri, args.model, args.interval, stop,
