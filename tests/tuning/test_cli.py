@@ -7,7 +7,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +14,7 @@ import pytest
 import yaml
 
 from appliance.cli import main
+from appliance.runtime.process import wait_until
 from appliance.stack import Stack
 
 
@@ -137,7 +137,7 @@ def test_object_store_experiments_need_a_stack(tune: Any, kit: Any, tmp_path: Pa
     assert code == 3
     assert "the trials use s3:// URIs but no stack is up" in stderr and "appliance up" in stderr
     code, _, stderr = tune(write(tmp_path, kit.manifest()), "--name", "nosuch")
-    assert code == 3 and "no stack named 'nosuch' is up" in stderr
+    assert code == 2 and "no stack named 'nosuch' is up" in stderr
 
 
 def test_trials_of_a_stack_get_its_object_store(
@@ -165,10 +165,20 @@ def test_ctrl_c_stops_the_trials_and_exits_130(kit: Any, tmp_path: Path, applian
     command = [sys.executable, "-c", script, "tune", write(tmp_path, data)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                env={**os.environ, "APPLIANCE_HOME": str(appliance_home)})
-    deadline = time.monotonic() + 60
-    while not pids.exists() and time.monotonic() < deadline and process.poll() is None:
-        time.sleep(0.05)
-    time.sleep(0.2)  # the pid file is written; let the sleeper start
+
+    def trial_running() -> bool:
+        """The trial wrote its pid file, and it and its grandchild `sleep 60` are running."""
+        try:
+            found = json.loads(pids.read_text())
+            sleeper = Path(f"/proc/{found['sleeper']}/cmdline").read_bytes()
+        except (FileNotFoundError, json.JSONDecodeError):  # not yet written, or half-written
+            return False
+        return running(found["trial"]) and sleeper == b"sleep\x0060\x00"  # exec'd, not only forked
+
+    def exited() -> str | None:
+        return None if process.poll() is None else f"tune exited {process.returncode} before the trial ran"
+
+    assert wait_until(trial_running, 60, 0.05, abort=exited), "the trial did not start within 60 s"
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
