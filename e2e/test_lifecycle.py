@@ -45,6 +45,10 @@ def test_up_status_roundtrip_auth_down(cli) -> None:
     for log in (run_dir / "logs").iterdir():
         assert exports["AWS_SECRET_ACCESS_KEY"] not in log.read_text()
     assert exports["AWS_SECRET_ACCESS_KEY"] not in (run_dir / "state.json").read_text()
+    stack_pids = [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+                  if f"--run-dir {run_dir}" in process.cmdline(p)]
+    assert stack_pids == [pid]
+    assert exports["AWS_SECRET_ACCESS_KEY"] not in process.cmdline(pid)
     assert oct((run_dir / "credentials.json").stat().st_mode & 0o777) == "0o600"
 
     client = Minio(endpoint.removeprefix("http://"), access_key=exports["AWS_ACCESS_KEY_ID"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 from collections.abc import Callable, Iterator
@@ -19,6 +20,18 @@ def appliance_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     home = tmp_path / "home"
     monkeypatch.setenv("APPLIANCE_HOME", str(home))
     return home
+
+
+@pytest.fixture(scope="session", autouse=True)
+def shared_required() -> None:
+    """With APPLIANCE_REQUIRE_SHARED=1 (set by .ci/run when ../shared is present), a missing or
+    misplaced upstream/oracle folder fails the run instead of skipping the tests that need it."""
+    if os.environ.get("APPLIANCE_REQUIRE_SHARED") != "1":
+        return
+    upstream = Path(os.environ.get("APPLIANCE_UPSTREAM", ""))
+    missing = [p for p in (upstream / "SOURCES.md", upstream.parent / "oracles" / "pss") if not p.exists()]
+    if missing:
+        pytest.fail(f"APPLIANCE_REQUIRE_SHARED=1 but {', '.join(map(str, missing))} not found", pytrace=False)
 
 
 @pytest.fixture(scope="session", autouse=True)

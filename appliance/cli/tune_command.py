@@ -96,8 +96,9 @@ def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[Tuni
         stack = local.stack(name)
         return stack.tuning, f"stack {name}"
     if stack_name is not None:
-        raise MissingPrerequisite(f"no stack named {name!r} is up", "",
-                                  f"run 'appliance up --name {name}' first")
+        # A named stack that does not exist is bad input (exit 2), as for every other command;
+        # exit 3 is kept for "this experiment needs a stack and none is up".
+        raise BadInput(f"no stack named {name!r} is up", "", f"run 'appliance up --name {name}' first")
     if needs_object_store(exp):
         raise MissingPrerequisite(
             f"{source}: the trials use s3:// URIs but no stack is up",

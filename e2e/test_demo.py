@@ -1,0 +1,47 @@
+"""`make demo`'s script end to end: up, round trip, conformance, review, summary, down."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from appliance.runtime import process
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_demo_script(tmp_path: Path, cli) -> None:
+    reports = tmp_path / "reports"
+    env = {
+        **cli.env,
+        "DEMO_STACK": "demo-e2e",
+        "DEMO_REPORT_DIR": str(reports),
+        # The script calls `appliance` and `python` from PATH, as `make demo` arranges.
+        "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
+    }
+    done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=900)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    summary = done.stdout.split("== summary ==", 1)[1].strip().splitlines()
+    assert summary == [
+        f"conformance on the local stack: PASSED; report {reports}/conformance.md, "
+        f"JUnit {reports}/junit.xml",
+        f"security review of profile standard: nothing at or above high; report {reports}/review.md",
+    ]
+    assert "✓ object store round trip: 30000 bytes" in done.stderr
+    assert "conformance PASSED: 14 passed, 0 failed, 0 skipped" in done.stderr
+    assert (reports / "conformance.md").read_text().startswith(
+        "# Conformance report\n\nTarget `local`, stack `demo-e2e`, profile `standard`: **PASSED**, "
+        "14 passed, 0 failed, 0 skipped in ")
+    assert (reports / "junit.xml").read_text().count("<testcase ") == 14
+    review = (reports / "review.md").read_text().splitlines()
+    assert review[4:7] == [
+        "| critical | high | medium | low | suppressed |", "|---|---|---|---|---|", "| 0 | 0 | 0 | 17 | 9 |",
+    ]
+    assert "stack 'demo-e2e' is down" in done.stderr
+    stack_dir = Path(cli.home) / "stacks" / "demo-e2e"
+    assert not stack_dir.exists()
+    assert [p for p in map(int, filter(str.isdigit, os.listdir("/proc")))
+            if str(stack_dir) in process.cmdline(p)] == []
