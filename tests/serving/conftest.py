@@ -73,11 +73,13 @@ def models(local_stack: Stack) -> dict[str, str]:
 
 @dataclass
 class Load:
-    """`clients` threads, each on its own keep-alive session, POSTing `body` until stopped."""
+    """`clients` threads, each on its own keep-alive session, POSTing `body` until stopped
+    (or, with `each`, until it has sent `each` requests)."""
 
     url: str
     body: dict[str, Any]
     clients: int
+    each: int | None = None
     answers: list[list[Any]] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
     _stop: threading.Event = field(default_factory=threading.Event)
@@ -85,8 +87,10 @@ class Load:
 
     def _client(self, index: int) -> None:
         seen = self.answers[index]
+        sent = 0
         with requests.Session() as session:
-            while not self._stop.is_set():
+            while not self._stop.is_set() and (self.each is None or sent < self.each):
+                sent += 1
                 try:
                     response = session.post(self.url, json=self.body, timeout=30)
                 except requests.RequestException as exc:
@@ -110,6 +114,13 @@ class Load:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and any(len(a) < count for a in self.answers):
             time.sleep(0.02)
+
+    def join(self, timeout: float) -> bool:
+        """Wait for clients started with `each` to send all their requests; False on timeout."""
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return not any(thread.is_alive() for thread in self._threads)
 
     def stop(self) -> None:
         self._stop.set()

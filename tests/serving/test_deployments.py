@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -84,14 +83,17 @@ def test_deployment_is_recorded_and_shown_by_status_and_list(
     assert listed["shared"] == (shared, Health(True, "ready"))
 
 
-def test_fifty_keep_alive_clients_for_five_seconds_get_no_error(
+def test_fifty_keep_alive_clients_get_no_error(
     shared: Deployment, samples: Any, load: Callable[..., Any]
 ) -> None:
-    running = load(shared.endpoint.v1_url, samples.v1(), clients=50).start()
-    time.sleep(5)
+    # A fixed amount of traffic (50 clients x 40 requests), not a duration: the same test on any
+    # machine (6 s in one run on the loaded 2-core development VM). The timeout only bounds a hang.
+    running = load(shared.endpoint.v1_url, samples.v1(), clients=50, each=40).start()
+    finished = running.join(timeout=300)
     running.stop()
+    assert finished, f"the 50 clients did not finish 40 requests each within 300 s: {running.total} answers"
     assert running.errors == []
-    assert all(answers for answers in running.answers)  # every client was served
+    assert [len(answers) for answers in running.answers] == [40] * 50  # every request was answered
     assert {tuple(a["predictions"]) for answers in running.answers for a in answers} == {tuple(samples.right)}
 
 
