@@ -32,6 +32,25 @@ def test_check_file_refuses_unwritable_paths(tmp_path: Path, path: str, why: str
     assert bad.value.render() == f"--report {target}: cannot write: {why.format(tmp=tmp_path)}"
 
 
+def test_check_file_refuses_a_file_os_access_calls_not_writable(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # Runs as root too (root may write a file whatever its mode): os.access says "not writable"
+    # for this one file, the real answer for everything else.
+    target = tmp_path / "r.json"
+    target.write_text("{}")
+    real = os.access
+
+    def access(path: str | os.PathLike[str], mode: int) -> bool:
+        return False if (Path(path), mode) == (target, os.W_OK) else real(path, mode)
+
+    monkeypatch.setattr(output.os, "access", access)
+    with pytest.raises(BadInput) as bad:
+        output.check_file(target, "-o")
+    assert bad.value.render() == (f"-o {target}: cannot write: the file is not writable "
+                                  "(fix: fix its mode or choose another path)")
+    output.check_file(tmp_path / "other.json", "-o")  # only that file is refused
+
+
 @pytest.mark.skipif(os.geteuid() == 0, reason="root may write a file whatever its mode")
 def test_check_file_refuses_a_read_only_file(tmp_path: Path) -> None:
     target = tmp_path / "r.json"
