@@ -75,8 +75,10 @@ def test_the_shipped_suite_has_a_module_per_area() -> None:
 
 
 def test_negative_workers_are_bad_input() -> None:
-    with pytest.raises(BadInput):
+    with pytest.raises(BadInput, match=r"^-n -1: not a worker count$") as bad:
         RunOptions(workers=-1).validate()
+    assert (bad.value.render(), bad.value.exit_code) == (
+        "-n -1: not a worker count (fix: use -n 0 (serial) or -n 2)", 2)
 
 
 JUNIT = '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"/>'

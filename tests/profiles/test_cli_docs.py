@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -69,14 +70,26 @@ def test_fetch_from_directory(upstream: Path, tmp_path: Path, monkeypatch: pytes
     assert "2 source(s) verified" in err
 
 
-def test_docs_profile_example_loads_and_renders(upstream_cache: Path, tmp_path: Path) -> None:
+def test_docs_profile_example_loads_and_renders(
+        upstream_cache: Path, tmp_path: Path, bundles: dict[str, Bundle]) -> None:
     [example] = [b for b in blocks("yaml") if "kind: Profile" in b]
     path = tmp_path / "pipelines-only.yaml"
     path.write_text(example)
     profile = profiles.load(str(path))
     assert (profile.name, profile.components, profile.posture) == (
         "pipelines-only", ("object-store", "pipelines"), "restricted")
-    assert len(render_profile(str(path)).objects) > 0
+    rendered = render_profile(str(path))
+    assert (rendered.profile, rendered.components) == ("pipelines-only", ("object-store", "pipelines"))
+    # The same components and posture as the shipped `minimal`: exactly its 68 objects, but for
+    # the profile label each object carries.
+    text = rendered.to_yaml()
+    assert text.count("appliance.dev/profile: pipelines-only") == text.count("pipelines-only") == 68
+    assert text.replace("appliance.dev/profile: pipelines-only", "appliance.dev/profile: minimal") == \
+        bundles["minimal"].to_yaml()
+    assert Counter(o["kind"] for o in rendered.objects) == {
+        "NetworkPolicy": 20, "CustomResourceDefinition": 9, "ServiceAccount": 7, "ConfigMap": 6,
+        "Deployment": 6, "Role": 4, "RoleBinding": 4, "Service": 4, "Secret": 3, "Namespace": 2,
+        "PersistentVolumeClaim": 2, "PriorityClass": 1}
 
 
 def test_docs_commands_run(upstream_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,

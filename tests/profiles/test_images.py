@@ -93,7 +93,7 @@ def test_parse_references() -> None:
     assert ImageRef.parse("ghcr.io/x/y").tag == "latest"
     ref = ImageRef.parse(f"quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z@{DIGEST}")
     assert (ref.tag, ref.digest) == ("RELEASE.2025-09-07T16-13-09Z", DIGEST)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match=r"^not an image reference: 'x@sha256:nothex'$"):
         ImageRef.parse("x@sha256:nothex")
 
 

@@ -44,10 +44,14 @@ def test_smooth_and_monotone_away_from_the_optimum() -> None:
 
 def test_epoch_metrics_rise_to_the_final_accuracy() -> None:
     metrics = train.epoch_metrics(0.02, 5, epochs=4)
-    assert [m[0] for m in metrics] == [1, 2, 3, 4]
-    accuracies = [m[1] for m in metrics]
-    assert accuracies == sorted(accuracies) and accuracies[-1] == train.accuracy_for(0.02, 5)
-    assert all(math.isclose(acc + loss, 1.0) for _, acc, loss in metrics)
+    # docs/stubs.md: final = round(0.5 + 0.45 * exp(-(x*x + y*y)), 6), x = log10(lr / 0.01),
+    # y = (depth - 6) / 4; A_e = 0.5 + (final - 0.5)(1 - 2^-e)/(1 - 2^-E), L_e = 1 - A_e.
+    final = round(0.5 + 0.45 * math.exp(-(math.log10(0.02 / 0.01) ** 2 + ((5 - 6) / 4) ** 2)), 6)
+    assert final == train.accuracy_for(0.02, 5) == 0.886112
+    documented = [round(0.5 + (final - 0.5) * (1 - 2.0**-e) / (1 - 2.0**-4), 6) for e in (1, 2, 3, 4)]
+    assert documented == [0.705926, 0.80889, 0.860371, 0.886112]
+    assert metrics == [(1, 0.705926, 0.294074), (2, 0.80889, 0.19111), (3, 0.860371, 0.139629),
+                       (4, 0.886112, 0.113888)]
 
 
 def test_train_returns_a_model_meeting_the_function(tmp_path: Path) -> None:
