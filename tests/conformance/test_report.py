@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 
-from appliance.conformance import report
+from appliance.conformance import areas, report
 from appliance.conformance.results import ConformanceResult, TestResult, parse_events, read_events
 from appliance.errors import BadInput
 
@@ -44,6 +45,27 @@ def test_json_report_is_exactly_the_contract() -> None:
             {"id": "test_serving.py::test_4xx", "area": "serving", "outcome": "passed", "seconds": 2.0},
         ],
     }
+
+
+def test_the_documented_json_contract_has_the_keys_of_a_real_report() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "conformance.md").read_text()
+    [block] = re.findall(r"its keys are exactly these:\n\n```json\n(.*?)```", doc, re.S)
+    shown = json.loads(block)
+    real = json.loads(report.to_json(result()))
+    assert list(shown) == list(real) == ["target", "profile", "areas", "tests"]
+    assert {k: type(v) for k, v in shown.items()} == {k: type(v) for k, v in real.items()}
+    area_keys = {tuple(a) for a in [*shown["areas"].values(), *real["areas"].values()]}
+    test_keys = {tuple(t) for t in [*shown["tests"], *real["tests"]]}
+    assert area_keys == {("passed", "failed", "skipped", "seconds")}
+    assert test_keys == {("id", "area", "outcome", "seconds")}
+    # The example's area and test are real ones of the shipped suite.
+    [area] = shown["areas"]
+    [test] = shown["tests"]
+    assert area in areas.AREA_NAMES and test["area"] == area
+    assert test["outcome"] in {"passed", "failed", "skipped"}
+    module, name = test["id"].split("::")
+    assert areas.area_of(test["id"]) == area
+    assert f"\ndef {name}(" in (areas.suite_dir() / module).read_text()
 
 
 def test_ok_needs_no_failure_no_empty_area_and_no_problem() -> None:
