@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from appliance.gates.decision import Decision
     from appliance.gates.registry import Record, Registry
 
+MAX_RETRIES = 100
+
 # kfp and boto3 are imported inside the commands that use them: importing kfp costs about a
 # second, which every other `appliance` command would otherwise pay at start-up.
 
@@ -29,8 +31,9 @@ if TYPE_CHECKING:
 @click.option("--json", "as_json", is_flag=True, help="The PipelineRun as JSON on stdout.")
 @click.option("--cache/--no-cache", default=False, show_default=True,
               help="Reuse outputs of identical earlier tasks (kfp.local caching).")
-@click.option("--retries", type=click.IntRange(min=0),
-              help="Retries per task for this run (default: as the pipeline sets them).")
+# Bounded: the spec stores retries as int32, so a huge count failed as a ValueError traceback.
+@click.option("--retries", type=click.IntRange(min=0, max=MAX_RETRIES),
+              help="Retries per task for this run, 0-100 (default: as the pipeline sets them).")
 @name_option
 @pass_console
 def run(console: Console, pipeline: str, params: tuple[str, ...], as_json: bool, cache: bool,

@@ -126,18 +126,27 @@ def _import(path: Path) -> Any:
     folder = str(path.resolve().parent)
     sys.path.insert(0, folder)
     sys.modules[name] = module
+    # Module-level argparse would otherwise parse appliance's own argv and exit on it.
+    saved_argv = sys.argv
+    sys.argv = [str(path)]
     try:
         with warnings.catch_warnings():
             # kfp's notice about its future default base image concerns cluster images, not
             # the local run; it would repeat once per component on every `appliance run`.
             warnings.filterwarnings("ignore", message="The default base_image", category=FutureWarning)
             spec.loader.exec_module(module)
+    except SystemExit as exc:
+        # Left alone, sys.exit(0) in the file would end `appliance run` with rc 0 and nothing run.
+        sys.modules.pop(name, None)
+        raise BadInput(f"cannot load pipeline {path}", f"it exited at import (code {exc.code!r})",
+                       "guard the script part with `if __name__ == \"__main__\":`") from exc
     except Exception as exc:
         sys.modules.pop(name, None)
         raise BadInput(f"cannot load pipeline file {path}", _where(exc, path),
                        "fix the error in the file; run it with python to see the traceback"
                        ) from exc
     finally:
+        sys.argv = saved_argv
         if sys.path and sys.path[0] == folder:
             sys.path.pop(0)
     return module
@@ -182,6 +191,7 @@ def from_yaml(path: Path) -> Pipeline:
 def from_spec(spec: pipeline_spec_pb2.PipelineSpec, source: str) -> Pipeline:
     if spec.root.WhichOneof("implementation") != "dag":
         raise BadInput(f"{source} has no pipeline DAG", "root has no dag", FIX)
+    _check_executors(spec, source)
     inputs = spec.root.input_definitions
     parameters = {}
     for name, definition in inputs.parameters.items():
@@ -201,6 +211,23 @@ def from_spec(spec: pipeline_spec_pb2.PipelineSpec, source: str) -> Pipeline:
         parameters=parameters,
         input_artifacts=tuple(sorted(inputs.artifacts)),
     )
+
+
+def _check_executors(spec: pipeline_spec_pb2.PipelineSpec, source: str) -> None:
+    """Every component's executor label names an entry of deploymentSpec.executors; checked
+    here so a hand-edited YAML fails as bad input, not as a KeyError deep in the runner."""
+    deployment = json_format.MessageToDict(spec.deployment_spec)
+    executors = deployment.get("executors") if isinstance(deployment, dict) else None
+    known = set(executors) if isinstance(executors, dict) else set()
+    missing = sorted({component.executor_label for component in spec.components.values()
+                      if component.WhichOneof("implementation") == "executor_label"
+                      and component.executor_label not in known})
+    if missing:
+        users = sorted(name for name, component in spec.components.items()
+                       if component.executor_label in missing)
+        raise BadInput(f"{source}: deploymentSpec.executors has no {', '.join(missing)}",
+                       f"used by {', '.join(users)}",
+                       "recompile the pipeline with the kfp SDK instead of editing the YAML")
 
 
 def _refuse_platform(path: Path) -> None:

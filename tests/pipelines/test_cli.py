@@ -65,3 +65,27 @@ def test_bad_input_exits_2(capsys: pytest.CaptureFixture[str], appliance_home: P
     code, out, err = cli(capsys, "run", *args)
     assert (code, out) == (2, "")
     assert err.startswith(message)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--retries", "99999999999999999999"],
+         "Error: Invalid value for '--retries': 99999999999999999999 is not in the range 0<=x<=100."),
+        (["--retries", "-1"], "Error: Invalid value for '--retries': -1 is not in the range 0<=x<=100."),
+    ],
+)
+def test_retries_are_bounded(capsys: pytest.CaptureFixture[str], appliance_home: Path,
+                             args: list[str], message: str) -> None:
+    code, out, err = cli(capsys, "run", str(DATA / "linear.py"), *args)
+    assert (code, out) == (2, "")
+    assert err.strip().splitlines()[-1] == message
+
+
+def test_a_file_that_exits_at_import_exits_2(capsys: pytest.CaptureFixture[str],
+                                             appliance_home: Path, tmp_path: Path) -> None:
+    path = tmp_path / "exits.py"
+    path.write_text("import sys\nsys.exit(0)\n")
+    code, out, err = cli(capsys, "run", str(path))
+    assert (code, out) == (2, "")
+    assert err.startswith(f"error: cannot load pipeline {path}: it exited at import (code 0)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import yaml
 from google.protobuf import json_format
 from kfp import compiler
 
@@ -198,3 +199,58 @@ def test_platform_features_and_input_artifacts_are_refused(tmp_path: Path) -> No
     assert pipeline.input_artifacts == ("data",)
     with pytest.raises(MissingPrerequisite, match=r"takes input artifacts \(data\)"):
         arguments.check(pipeline, {})
+
+
+@pytest.mark.parametrize(
+    ("body", "code"),
+    [
+        ("raise SystemExit\n", "None"),
+        ("import sys\nsys.exit(0)\n", "0"),
+        ("import sys\nsys.exit(3)\n", "3"),
+        ("import sys\nsys.exit('bye')\n", "'bye'"),
+        # argparse sees [FILE] only, so a required option fails with its usual exit code 2.
+        ("import argparse\np = argparse.ArgumentParser()\np.add_argument('--needed', "
+         "required=True)\np.parse_args()\n", "2"),
+    ],
+)
+def test_a_file_that_exits_at_import_is_bad_input(tmp_path: Path, body: str, code: str) -> None:
+    path = tmp_path / "exits.py"
+    path.write_text(body)
+    with pytest.raises(BadInput) as raised:
+        loader.load(path)
+    assert raised.value.render() == (
+        f"cannot load pipeline {path}: it exited at import (code {code}) "
+        "(fix: guard the script part with `if __name__ == \"__main__\":`)")
+
+
+def test_module_level_argparse_sees_only_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "parses.py"
+    path.write_text((DATA / "linear.py").read_text()
+                    + "\nimport argparse\nimport sys\nSEEN = list(sys.argv)\n"
+                      "ARGS = argparse.ArgumentParser().parse_args()\n")
+    import sys
+    before = list(sys.argv)
+    assert loader.load(path).name == "linear"
+    assert loader._import(path).SEEN == [str(path)]
+    assert sys.argv == before
+
+
+def test_a_missing_executor_is_bad_input(tmp_path: Path) -> None:
+    compiled = tmp_path / "linear.yaml"
+    compiler.Compiler().compile(loader._import(DATA / "linear.py").linear, str(compiled))
+    document = yaml.safe_load(compiled.read_text())
+    document["deploymentSpec"]["executors"] = {
+        k: v for k, v in document["deploymentSpec"]["executors"].items() if k != "exec-add"}
+    compiled.write_text(yaml.safe_dump(document))
+    with pytest.raises(BadInput) as raised:
+        loader.load(compiled)
+    assert raised.value.render() == (
+        f"{compiled}: deploymentSpec.executors has no exec-add: used by comp-add "
+        "(fix: recompile the pipeline with the kfp SDK instead of editing the YAML)")
+    document["deploymentSpec"]["executors"] = {}
+    compiled.write_text(yaml.safe_dump(document))
+    with pytest.raises(BadInput) as raised:
+        loader.load(compiled)
+    assert raised.value.what == (f"{compiled}: deploymentSpec.executors has no exec-add, "
+                                 "exec-add-2, exec-describe")
+    assert raised.value.why == "used by comp-add, comp-add-2, comp-describe"
