@@ -173,8 +173,12 @@ def test_bad_input_exit_codes(cli) -> None:
     assert "Traceback" in verbose.stderr and verbose.returncode == 3
     env = cli("env", "--name", "absent")
     assert env.returncode == 2 and "no stack named 'absent' is up" in env.stderr
-    nothing = cli("status", "--name", "absent", "--json", check=True)
+    nothing = cli("status", "--name", "absent", "--json")
+    assert nothing.returncode == 1
     assert json.loads(nothing.stdout) == {"name": "absent", "up": False}
+    assert nothing.stderr.strip() == (
+        "error: no stack named 'absent' is up (fix: run 'appliance up --name absent')"
+    )
 
 
 def test_doctor(cli) -> None:
@@ -213,6 +217,24 @@ def test_interrupted_up_leaves_nothing(cli) -> None:
     leftovers = [pid for pid in map(int, filter(str.isdigit, os.listdir("/proc")))
                  if str(stack_dir) in process.cmdline(pid)]
     assert leftovers == []
+
+
+@pytest.mark.parametrize("content", [b"\xff\xfe", b'{"kind": "StackState", "apiVersion": '
+                                     b'"appliance.dev/v1alpha1", "name": "x", "target": "local", '
+                                     b'"profile": "minimal", "created": 1, "components": 5}'])
+def test_down_cleans_a_running_stack_whatever_its_state_file_holds(cli, content: bytes) -> None:
+    cli("up", "--name", "garbled", "--profile", "minimal", check=True)
+    pid = json.loads(cli("status", "--name", "garbled", "--json").stdout)["components"][0]["pid"]
+    state = Path(cli.home) / "stacks" / "garbled" / "state.json"
+    state.write_bytes(content)
+    status = cli("status", "--name", "garbled")
+    assert status.returncode == 2 and "is corrupted" in status.stderr
+    assert "Traceback" not in status.stderr
+    down = cli("down", "--name", "garbled")
+    assert down.returncode == 0, down.stderr
+    assert "cleaning up by process scan" in down.stderr
+    assert not _alive(pid)
+    assert not state.parent.exists()
 
 
 def test_foreign_state_is_refused_and_down_cleans_it(cli) -> None:

@@ -12,7 +12,7 @@ import click
 from appliance import __version__
 from appliance.cli.context import pass_console
 from appliance.console import Console
-from appliance.errors import ApplianceError
+from appliance.errors import EXIT_BAD_INPUT, EXIT_FAILED, ApplianceError
 
 __all__ = ["cli", "main", "pass_console"]
 
@@ -60,4 +60,18 @@ def main(argv: list[str] | None = None) -> None:
     except KeyboardInterrupt:
         Console().error("interrupted")
         sys.exit(130)
+    except UnicodeDecodeError as exc:
+        # An input file that is not text: bad input wherever it was read.
+        if verbose:
+            traceback.print_exc()
+        Console().error(f"an input file is not UTF-8 text: {exc} (fix: pass a text file)")
+        sys.exit(EXIT_BAD_INPUT)
+    except Exception as exc:
+        # Last resort: an unexpected failure is still one line without -v, and says how to see more.
+        if verbose:
+            traceback.print_exc()
+        first = (str(exc).strip().splitlines() or [""])[0][:300]
+        Console().error(f"unexpected error: {type(exc).__name__}: {first} "
+                        "(run again with -v for the traceback, and report it)")
+        sys.exit(EXIT_FAILED)
     sys.exit(0)

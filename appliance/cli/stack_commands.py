@@ -49,15 +49,15 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")
 @pass_console
 def status(console: Console, name: str, as_json: bool) -> None:
-    """Components, endpoints, probed health and uptime of a stack (exit 1 when unhealthy)."""
+    """Components, endpoints, probed health and uptime of a stack (exit 1 when unhealthy or not up)."""
     current = targets.get("local").status(name)
     if current is None:
         if as_json:
             console.report(json.dumps({"name": name, "up": False}))
         others = [s for s in list_stacks() if s != name]
         hint = f" (running: {', '.join(others)})" if others else ""
-        console.info(f"no stack named {name!r} is up{hint}")
-        return
+        # Exit 1, as for an unhealthy stack: scripts use `status` as a health check.
+        raise CheckFailed(f"no stack named {name!r} is up{hint}", "", f"run 'appliance up --name {name}'")
     if as_json:
         console.report(json.dumps({"up": True, **current.to_dict()}, indent=2, sort_keys=True))
     else:

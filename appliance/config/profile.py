@@ -60,7 +60,13 @@ def load(name_or_path: str) -> Profile:
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
-        raise BadInput(f"{path} is not valid YAML", str(exc).replace("\n", " ")) from exc
+        raise BadInput(f"{path} is not valid YAML", " ".join(str(exc).split()),
+                       "fix the YAML at the line shown") from exc
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path} is not UTF-8 text", str(exc), "pass a YAML profile file") from exc
+    except OSError as exc:
+        raise BadInput(f"{path} cannot be read", exc.strerror or str(exc),
+                       "pass a YAML profile file") from exc
     return decode(data, path)
 
 
@@ -122,5 +128,5 @@ def decode(data: Any, source: Path) -> Profile:
 
 
 def _unknown(data: dict[str, Any], allowed: set[str], prefix: str, problems: list[str]) -> None:
-    for key in sorted(set(data) - allowed):
+    for key in sorted(set(data) - allowed, key=str):
         problems.append(f"{prefix}{key}: unknown field")

@@ -109,7 +109,7 @@ class StackState:
                     str(k): Component.from_dict(v) for k, v in (data.get("components") or {}).items()
                 },
             )
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadInput(
                 f"{source} is corrupted",
                 f"bad or missing field {exc}",
@@ -165,7 +165,7 @@ class RunDir:
             return None
         try:
             data = json.loads(self.state_file.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError) as exc:
+        except (OSError, ValueError) as exc:  # ValueError covers JSON and UTF-8 decoding
             raise BadInput(
                 f"{self.state_file} is corrupted",
                 str(exc),
