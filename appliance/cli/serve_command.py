@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from typing import Any
 
 import click
@@ -95,11 +96,30 @@ def predict(console: Console, name: str, body: str, stack_name: str) -> None:
         except OSError as exc:
             raise BadInput(f"cannot read {source}", exc.strerror or str(exc), "check the path") from exc
     try:
-        parsed = json.loads(body)
+        parsed = json.loads(body, parse_constant=_non_finite, parse_float=_finite_float)
+    except NonFinite as exc:
+        raise BadInput(f"{source} is not valid JSON", f"non-finite number {exc}",
+                       "send finite numbers only (JSON has no NaN or Infinity)") from exc
     except ValueError as exc:
         raise BadInput(f"{source} is not valid JSON", str(exc), "quote the body in single quotes") from exc
     answer = _engine(stack_name).predict(name, parsed)
     console.report(json.dumps(answer, sort_keys=True))
+
+
+class NonFinite(ValueError):
+    """NaN, Infinity or an overflowing literal such as 1e999: JSON cannot carry them."""
+
+
+def _non_finite(text: str) -> float:
+    # Python's json accepts NaN/Infinity, but requests refuses to send them (InvalidJSONError).
+    raise NonFinite(text)
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise NonFinite(text)
+    return value
 
 
 @serve.command("rollback")

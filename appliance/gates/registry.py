@@ -20,12 +20,13 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from appliance.errors import BadInput, CheckFailed
+from appliance.errors import BadInput, CheckFailed, MissingPrerequisite
 from appliance.gates.decision import Decision, evaluate
 from appliance.gates.policy import Policy
 
@@ -43,6 +44,14 @@ MAX_ATTEMPTS = 20
 
 class StaleDecision(CheckFailed):
     """The champion moved after the decision was made: evaluate the challenger again."""
+
+
+class CorruptObject(CheckFailed):
+    """A registry object that is not the JSON document its key promises (edited by hand)."""
+
+
+class StoreUnreachable(MissingPrerequisite):
+    """The object store did not answer: the stack is down or restarting."""
 
 
 class Conflict(Exception):
@@ -114,11 +123,12 @@ class Bucket:
         self.bucket = bucket
 
     def get(self, key: str) -> tuple[bytes, str] | None:
-        try:
-            response = self.client.get_object(Bucket=self.bucket, Key=key)
-        except self.client.exceptions.NoSuchKey:
-            return None
-        return response["Body"].read(), str(response["ETag"])
+        with _reachable(self.client):
+            try:
+                response = self.client.get_object(Bucket=self.bucket, Key=key)
+            except self.client.exceptions.NoSuchKey:
+                return None
+            return response["Body"].read(), str(response["ETag"])
 
     def put(self, key: str, body: bytes, *, if_match: str | None = None,
             if_absent: bool = False) -> None:
@@ -128,10 +138,11 @@ class Bucket:
         if if_absent:
             conditions["IfNoneMatch"] = "*"
         try:
-            self.client.put_object(
-                Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
-                **conditions,
-            )
+            with _reachable(self.client):
+                self.client.put_object(
+                    Bucket=self.bucket, Key=key, Body=body, ContentType="application/json",
+                    **conditions,
+                )
         except self.client.exceptions.ClientError as exc:
             code = str(exc.response.get("Error", {}).get("Code", ""))
             # 412 PreconditionFailed: the condition did not hold. 409 ConditionalRequestConflict:
@@ -144,16 +155,59 @@ class Bucket:
     def keys(self, prefix: str) -> list[str]:
         found: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
-            found += [str(item["Key"]) for item in page.get("Contents", [])]
+        with _reachable(self.client):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix):
+                found += [str(item["Key"]) for item in page.get("Contents", [])]
         return sorted(found)
 
     def prefixes(self, prefix: str) -> list[str]:
         found: list[str] = []
         paginator = self.client.get_paginator("list_objects_v2")
-        for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
-            found += [str(item["Prefix"]) for item in page.get("CommonPrefixes", [])]
+        with _reachable(self.client):
+            for page in paginator.paginate(Bucket=self.bucket, Prefix=prefix, Delimiter="/"):
+                found += [str(item["Prefix"]) for item in page.get("CommonPrefixes", [])]
         return sorted(found)
+
+
+@contextmanager
+def _reachable(client: Any) -> Iterator[None]:
+    """Connection failures become one StoreUnreachable line instead of a urllib3 traceback."""
+    from botocore.exceptions import ConnectionError as BotoConnectionError
+
+    try:
+        yield
+    except BotoConnectionError as exc:
+        url = getattr(getattr(client, "meta", None), "endpoint_url", "") or "(unknown)"
+        raise StoreUnreachable(f"object store {url} unreachable",
+                               " ".join(str(exc).split()),
+                               "appliance status / appliance up") from exc
+
+
+def _record(key: str, body: bytes) -> Record:
+    """Decode a champion or history record; anything else is a CorruptObject naming the key."""
+    data = _document(key, body)
+    try:
+        return Record.from_dict(data)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise CorruptObject(f"registry object {key} is corrupt",
+                            f"not a registry record ({type(exc).__name__}: {exc})",
+                            _CORRUPT_FIX) from exc
+
+
+def _document(key: str, body: bytes) -> dict[str, Any]:
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise CorruptObject(f"registry object {key} is corrupt", f"not JSON ({exc})",
+                            _CORRUPT_FIX) from exc
+    if not isinstance(data, dict):
+        raise CorruptObject(f"registry object {key} is corrupt",
+                            f"a JSON object was expected, found {type(data).__name__}",
+                            _CORRUPT_FIX)
+    return data
+
+
+_CORRUPT_FIX = "restore or delete the object (it was edited outside the registry)"
 
 
 def s3_client(store: ObjectStore | None = None) -> Any:
@@ -235,7 +289,7 @@ class Registry:
         if found is None:
             return None, None
         body, etag = found
-        return Record.from_dict(json.loads(body)), etag
+        return _record(self.head_key(model), body), etag
 
     def head(self, model: str) -> Record | None:
         """The pointer record: the current champion with its revision."""
@@ -246,8 +300,9 @@ class Registry:
         return None if head is None else head.entry
 
     def record(self, model: str, revision: int) -> Record | None:
-        found = self.objects.get(self.history_key(model, revision))
-        return None if found is None else Record.from_dict(json.loads(found[0]))
+        key = self.history_key(model, revision)
+        found = self.objects.get(key)
+        return None if found is None else _record(key, found[0])
 
     def history(self, model: str) -> list[Record]:
         """Every pointer move, oldest first (the head is included even if its history record
@@ -256,7 +311,7 @@ class Registry:
         for key in self.objects.keys(f"{PREFIX}/{check_model_name(model)}/history/"):
             found = self.objects.get(key)
             if found is not None:
-                record = Record.from_dict(json.loads(found[0]))
+                record = _record(key, found[0])
                 records[record.revision] = record
         head = self.head(model)
         if head is not None:
@@ -269,7 +324,7 @@ class Registry:
         for key in self.objects.keys(f"{PREFIX}/{check_model_name(model)}/decisions/"):
             item = self.objects.get(key)
             if item is not None:
-                found.append(json.loads(item[0]))
+                found.append(_document(key, item[0]))
         return found
 
     # -- decisions ----------------------------------------------------------------------------
@@ -339,7 +394,8 @@ class Registry:
         for _ in range(MAX_ATTEMPTS):
             head, etag = self._head(model)
             if head is None:
-                raise CheckFailed(f"cannot roll back {model}: it has no champion",
+                # Bad input, as `registry show` of an unknown model: nothing to roll back.
+                raise BadInput(f"cannot roll back {model}: it has no champion",
                                   "nothing was ever promoted", "promote a model first")
             if head.previous is None:
                 raise CheckFailed(

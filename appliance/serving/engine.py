@@ -77,6 +77,11 @@ class ServingEngine:
         url = self.endpoint(name).url_for(body)
         try:
             response = requests.post(url, json=body, timeout=PREDICT_TIMEOUT)
+        except requests.exceptions.InvalidJSONError as exc:
+            # The body could not be encoded (NaN or Infinity): the caller's input, not the server.
+            raise BadInput(f"the request body for {name!r} is not valid JSON",
+                           " ".join(str(exc).split()),
+                           "send finite numbers only (JSON has no NaN or Infinity)") from exc
         except requests.RequestException as exc:
             raise ExternalCommandFailed(
                 f"POST {url}", "", f"{type(exc).__name__}",

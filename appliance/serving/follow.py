@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from appliance.errors import ApplianceError, ExternalCommandFailed
+from appliance.gates.registry import CorruptObject, StoreUnreachable
 
 DEFAULT_INTERVAL = 2.0
 
@@ -53,6 +54,11 @@ def follow(
                 if result.changed:
                     log(f"{model}: serving the champion {result.deployment.model.uri} "
                         f"(version {result.deployment.model.version})")
+        except CorruptObject as exc:
+            log(f"{model}: the registry's champion record is corrupt, retrying in {interval:g}s: "
+                f"{exc.render()}")
+        except StoreUnreachable as exc:
+            log(f"{model}: registry unreachable, retrying in {interval:g}s: {exc.render()}")
         except ExternalCommandFailed as exc:
             # The champion would not load: retrying it every tick would only start doomed servers.
             refused = uri

@@ -133,3 +133,15 @@ def test_registry_show_and_rollback(local_stack: Stack,
     code, _, err = cli(capsys, "registry", "show", "never-promoted", "--name", local_stack.name)
     assert code == 2
     assert "error: no model named 'never-promoted' in the registry of stack 'test'" in err
+    code, out, err = cli(capsys, "registry", "rollback", "never-promoted", "--name",
+                         local_stack.name)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: cannot roll back never-promoted: it has no champion")
+
+    key = registry.head_key(model)
+    registry.objects.client.put_object(Bucket=registry.objects.bucket, Key=key, Body=b"garbage")
+    for command in ("show", "rollback"):
+        code, out, err = cli(capsys, "registry", command, model, "--name", local_stack.name)
+        assert (code, out) == (1, "")
+        assert err.startswith(f"error: registry object {key} is corrupt: not JSON")
+        assert "Traceback" not in err

@@ -11,7 +11,16 @@ import pytest
 
 from appliance.errors import BadInput, CheckFailed
 from appliance.gates import policy
-from appliance.gates.registry import Entry, Record, Registry, StaleDecision
+from appliance.gates.registry import (
+    CorruptObject,
+    Entry,
+    Record,
+    Registry,
+    StaleDecision,
+    StoreUnreachable,
+)
+from appliance.objectstore import ObjectStore
+from appliance.runtime.process import free_port
 from appliance.stack import Stack
 
 POLICY = policy.loads(
@@ -213,3 +222,50 @@ def _body(record: Record) -> bytes:
     import json
 
     return json.dumps(record.to_dict()).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "why"),
+    [
+        (b"garbage", "not JSON (Expecting value: line 1 column 1 (char 0))"),
+        (b"[1]", "a JSON object was expected, found list"),
+        (b'{"model": "fraud"}', "not a registry record (KeyError: 'revision')"),
+        (b'{"model": "m", "revision": 1, "action": "promote", "entry": 3}',
+         "not a registry record (TypeError: 'int' object is not subscriptable)"),
+    ],
+)
+def test_a_corrupt_champion_names_its_key(registry: Registry, model: str, body: bytes,
+                                          why: str) -> None:
+    registry.promote(model, entry("v1", 0.8), None)
+    key = registry.head_key(model)
+    registry.objects.client.put_object(Bucket=registry.objects.bucket, Key=key, Body=body)
+    for read in (registry.head, registry.history, registry.rollback):
+        with pytest.raises(CorruptObject) as raised:
+            read(model)
+        assert raised.value.render() == (
+            f"registry object {key} is corrupt: {why} (fix: restore or delete the object "
+            "(it was edited outside the registry))")
+        assert raised.value.exit_code == 1
+
+
+def test_a_corrupt_decision_names_its_key(registry: Registry, model: str) -> None:
+    key = registry.decision_key(model, "x")
+    registry.objects.client.put_object(Bucket=registry.objects.bucket, Key=key, Body=b"{")
+    with pytest.raises(CorruptObject, match=f"registry object {key} is corrupt"):
+        registry.decisions(model)
+
+
+def test_rolling_back_an_unknown_model_is_bad_input(registry: Registry, model: str) -> None:
+    with pytest.raises(BadInput, match=f"cannot roll back {model}: it has no champion"):
+        registry.rollback(model)
+
+
+def test_an_unreachable_store_is_one_line(model: str) -> None:
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    down = Registry(ObjectStore(endpoint, "key", "secret"))
+    for read in (down.head, down.decisions, lambda _: down.models()):
+        with pytest.raises(StoreUnreachable) as raised:
+            read(model)
+        assert raised.value.what == f"object store {endpoint} unreachable"
+        assert raised.value.fix == "appliance status / appliance up"
+        assert raised.value.exit_code == 3

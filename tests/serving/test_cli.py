@@ -72,6 +72,13 @@ def test_deploy_predict_list_rollout_delete(
         (("serve", "predict", "absent", "--json", '{"instances": []}'), 2,
          "error: no deployment named 'absent' on stack"),
         (("serve", "predict", "absent", "--json", "{nope"), 2, "error: --json is not valid JSON"),
+        (("serve", "predict", "absent", "--json", '{"instances": [NaN]}'), 2,
+         "error: --json is not valid JSON: non-finite number NaN (fix: send finite numbers only "
+         "(JSON has no NaN or Infinity))"),
+        (("serve", "predict", "absent", "--json", '{"instances": [[1, -Infinity]]}'), 2,
+         "error: --json is not valid JSON: non-finite number -Infinity"),
+        (("serve", "predict", "absent", "--json", '{"instances": [1e999]}'), 2,
+         "error: --json is not valid JSON: non-finite number 1e999"),
         (("serve", "predict", "absent", "--json", "@/nonexistent/body.json"), 2,
          "error: cannot read /nonexistent/body.json"),
         (("serve", "deploy", "x", "--model-uri", "s3://mlpipeline/serving/absent.json"), 2,
