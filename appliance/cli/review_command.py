@@ -56,7 +56,8 @@ def review_cmd(console: Console, profile: str | None, files: tuple[str, ...],
     try:
         version = pss.parse_version(kubernetes_version)
     except ValueError as exc:
-        raise BadInput(f"--kubernetes-version: {exc}", fix="pass X.Y, e.g. 1.36") from None
+        raise BadInput(f"--kubernetes-version: {exc}",
+                       fix=f"pass X.Y up to {pss.format_version(pss.LATEST)}, or latest") from None
     if output is not None:
         check_file(Path(output), "-o")  # before the review runs, not after
     rules = known_rules()
@@ -67,6 +68,7 @@ def review_cmd(console: Console, profile: str | None, files: tuple[str, ...],
         return
     started = time.monotonic()
     source = sources.from_profile(profile, rules) if profile else sources.from_files(all_files)
+    _require_objects(source)
     options = Options(version, [*source.exceptions, *records])
     if baseline:
         options.baseline = {f.fingerprint for f in sources.load_report(baseline).findings}
@@ -90,6 +92,14 @@ def _finish(console: Console, report: Report, threshold: Severity, seconds: floa
                       fix="fix them, or record an exception with a reason (--exceptions)")
 
 
+def _require_objects(source: sources.ReviewInput) -> None:
+    # An empty input would pass the gate: `render --profile bogus | review -f -` must not.
+    if not source.documents:
+        raise BadInput(f"{source.label or 'the input'}: no Kubernetes objects to review",
+                       "the input is empty or holds only comments",
+                       "pass manifests with apiVersion and kind (is the producing command failing?)")
+
+
 def _load_side(arg: str, records: list[exc_mod.ExceptionRecord], version: pss.Version) -> Report:
     if sources.is_report(arg):
         return sources.load_report(arg)
@@ -97,6 +107,7 @@ def _load_side(arg: str, records: list[exc_mod.ExceptionRecord], version: pss.Ve
         source = sources.from_files([arg])
     else:
         source = sources.from_profile(arg, known_rules())
+    _require_objects(source)
     return review(source.documents, Options(version, [*source.exceptions, *records]),
                   source.sources)
 

@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 from appliance.review import exceptions as exc_mod
-from appliance.review import inventory, pss
+from appliance.review import inventory, pss, shapes
 from appliance.review.exceptions import ExceptionRecord
 from appliance.review.graph import Bundle
 from appliance.review.loader import Document, gc_paused
@@ -33,6 +33,7 @@ def review(documents: list[Document], options: Options | None = None,
 
 
 def _review(documents: list[Document], options: Options, sources: list[str] | None) -> Report:
+    shapes.check(documents)  # a wrongly shaped field is bad input, never a crash or a pass
     bundle = Bundle(documents)
     ctx = Context(bundle, options.kubernetes_version)
     findings = _unique(list(run_all(ctx)))

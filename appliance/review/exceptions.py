@@ -49,10 +49,25 @@ class ExceptionRecord:
         return f"{self.rule} on {where} ({self.origin})"
 
 
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that keeps an impossible date (2099-13-45) as its text, so the field check
+    below reports it with its path instead of a ValueError from the timestamp constructor."""
+
+
+def _timestamp(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    try:
+        return yaml.SafeLoader.construct_yaml_timestamp(loader, node)  # type: ignore[arg-type]
+    except ValueError:
+        return loader.construct_scalar(node)  # type: ignore[arg-type]
+
+
+_Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
+
+
 def load_file(path: str, known_rules: set[str]) -> list[ExceptionRecord]:
     file = FsPath(path)
     try:
-        data = yaml.safe_load(file.read_text(encoding="utf-8"))
+        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such exceptions file", fix="check --exceptions") from None
     except yaml.YAMLError as exc:
@@ -68,7 +83,7 @@ def parse(data: Any, source: str, known_rules: set[str]) -> list[ExceptionRecord
     problems: list[str] = []
     items = data
     if isinstance(data, dict):
-        unknown = sorted(set(data) - {"apiVersion", "kind", "exceptions"})
+        unknown = sorted(set(data) - {"apiVersion", "kind", "exceptions"}, key=str)
         problems += [f"{k}: unknown field" for k in unknown]
         items = data.get("exceptions")
     if items is None:
@@ -91,7 +106,7 @@ def _record(item: Any, where: str, source: str, known_rules: set[str],
         problems.append(f"{where}: expected a mapping")
         return None
     before = len(problems)
-    problems += [f"{where}.{k}: unknown field" for k in sorted(set(item) - _FIELDS)]
+    problems += [f"{where}.{k}: unknown field" for k in sorted(set(item) - _FIELDS, key=str)]
     rule = item.get("rule")
     if not isinstance(rule, str) or not rule:
         problems.append(f"{where}.rule: required string (a rule id, e.g. pss.restricted.seccomp)")
@@ -109,7 +124,7 @@ def _record(item: Any, where: str, source: str, known_rules: set[str],
             problems.append(f"{where}.resource: expected Kind/namespace/name or Kind/name")
     elif isinstance(resource, dict):
         problems += [f"{where}.resource.{k}: unknown field"
-                     for k in sorted(set(resource) - _RESOURCE_FIELDS)]
+                     for k in sorted(set(resource) - _RESOURCE_FIELDS, key=str)]
         kind = str(resource.get("kind") or "")
         namespace = str(resource.get("namespace") or "")
         name = str(resource.get("name") or "")

@@ -23,6 +23,17 @@ _SEPARATOR_END = " \t\r\n"
 _FIX = "fix the documents at the lines shown: each must be valid YAML and a Kubernetes object " \
        "with apiVersion and kind"
 _SCHEMA_TOKEN = "openAPIV3Schema:"
+# Nodes that YAML aliases may add beyond the document's own: Kubernetes manifests do not need
+# aliases, and nested aliases ("billion laughs") expand exponentially for anything that walks them.
+ALIAS_BUDGET = 10_000
+
+
+class AliasBudgetExceeded(Exception):
+    """A document whose aliases expand past ALIAS_BUDGET nodes, or refer to themselves."""
+
+    def __init__(self, message: str, line: int) -> None:
+        super().__init__(message)
+        self.line = line  # 0-based, within the parsed text
 
 
 @dataclass
@@ -157,6 +168,9 @@ def _load_text(text: str, source: str) -> list[Document]:
         except yaml.YAMLError as exc:
             problems.append(_describe(exc, line))
             continue
+        except AliasBudgetExceeded as exc:
+            problems.append(f"line {line + exc.line}: {exc}")
+            continue
         documents += _objects(obj, source, len(documents), line, chunk, node, problems)
     if problems:
         raise InvalidDocument(source, problems, _FIX)
@@ -194,7 +208,7 @@ def _parse_chunk(chunk: str) -> tuple[Any, yaml.Node | None]:
         pruned = _prune_schemas(chunk)
         if pruned is not chunk:
             try:
-                return yaml.load(pruned, Loader=_Loader), None
+                return _load_with_node(pruned)[0], None
             except yaml.YAMLError:
                 pass  # parse the full text instead, so the error names the real line
     return _load_with_node(chunk)
@@ -205,9 +219,52 @@ def _load_with_node(chunk: str) -> tuple[Any, yaml.Node | None]:
     loader = _Loader(chunk)
     try:
         node = loader.get_single_node()
-        return (None if node is None else loader.construct_document(node)), node
+        if node is None:
+            return None, None
+        check_aliases(node)
+        return loader.construct_document(node), node
     finally:
         loader.dispose()
+
+
+def check_aliases(root: yaml.Node) -> None:
+    """Refuse a node graph whose aliases expand past ALIAS_BUDGET extra nodes or form a cycle.
+    Linear in the graph: each node's expanded size is computed once (iteratively, so deep
+    nesting cannot exhaust the stack)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        key = id(node)
+        children = _children(node)
+        if done:
+            active.discard(key)
+            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
+            continue
+        if key in sizes:
+            continue
+        if key in active:
+            raise AliasBudgetExceeded("a YAML alias refers to the node that contains it "
+                                      "(Kubernetes manifests do not use aliases)",
+                                      node.start_mark.line)
+        active.add(key)
+        stack.append((node, True))
+        stack += [(c, False) for c in children if id(c) not in sizes]
+    extra = sizes[id(root)] - len(sizes)
+    if extra > ALIAS_BUDGET:
+        raise AliasBudgetExceeded(
+            f"YAML aliases expand this document by {extra} nodes, more than the {ALIAS_BUDGET} "
+            "allowed (Kubernetes manifests do not need aliases; write the values out)",
+            root.start_mark.line)
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    return []
 
 
 def _prune_schemas(chunk: str) -> str:
@@ -244,10 +301,13 @@ def _load_whole(text: str, source: str) -> list[Document]:
     try:
         while loader.check_node():
             node = loader.get_node()
+            check_aliases(node)
             obj = loader.construct_document(node)
             documents += _objects(obj, source, len(documents), 1, None, node, problems)
     except yaml.YAMLError as exc:
         problems.append(_describe(exc, 1))
+    except AliasBudgetExceeded as exc:
+        problems.append(f"line {1 + exc.line}: {exc}")
     finally:
         loader.dispose()
     if problems:

@@ -27,8 +27,12 @@ def parse_version(text: str) -> Version:
     version = (int(match.group(1)), int(match.group(2)))
     if version[0] != 1:
         raise ValueError(f"unsupported Kubernetes version {text!r} (expected 1.Y)")
-    # Like pod-security-admission, a version newer than the newest known means "latest".
-    return min(version, LATEST)
+    # pod-security-admission treats a newer version as "latest"; here that would silently review
+    # against older rules than the user asked for, so it is refused.
+    if version > LATEST:
+        raise ValueError(f"Kubernetes version {text!r} is newer than the newest known here "
+                         f"({format_version(LATEST)})")
+    return version
 
 
 def format_version(version: Version) -> str:

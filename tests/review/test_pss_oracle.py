@@ -114,6 +114,8 @@ def test_version_gating_matches_the_library() -> None:
 def test_version_parsing() -> None:
     assert pss.parse_version("v1.36") == (1, 36)
     assert pss.parse_version("latest") == pss.LATEST
-    assert pss.parse_version("1.99") == pss.LATEST
+    with pytest.raises(ValueError, match=r"newer than the newest known here \(1.37\)"):
+        pss.parse_version("1.99")
+    assert pss.parse_version("1.37") == pss.LATEST
     with pytest.raises(ValueError, match="invalid Kubernetes version"):
         pss.parse_version("one.two")
