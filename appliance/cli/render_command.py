@@ -35,7 +35,9 @@ PROFILE_HELP = "Profile name (see profiles/) or path of a profile file."
                    "and the same for the full Kubeflow platform.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Inventory format.")
-@click.option("--lock", "lock_path", type=click.Path(path_type=Path), default=None,
+# A lock named explicitly must exist: a typo would otherwise render unpinned images silently.
+@click.option("--lock", "lock_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              default=None,
               help=f"Image digest lock file (default {LOCK_PATH.relative_to(LOCK_PATH.parents[1])}).")
 @pass_console
 def render(console: Console, profile_names: tuple[str, ...], output: Path | None,
@@ -99,8 +101,8 @@ def _emit(console: Console, text: str, output: Path | None) -> None:
               help="Resolve image tags to digests through their registries and update the lock.")
 @click.option("--image", "extra_images", multiple=True,
               help="With --images: also resolve this image reference (repeatable).")
-@click.option("--lock", "lock_path", type=click.Path(path_type=Path), default=None,
-              help="Image digest lock file to update.")
+@click.option("--lock", "lock_path", type=click.Path(path_type=Path, dir_okay=False),
+              default=None, help="Image digest lock file to update.")
 @click.option("--insecure-registry", "insecure", multiple=True,
               help="host:port reached over plain HTTP (a local test registry).")
 @pass_console
@@ -114,6 +116,8 @@ def fetch(console: Console, profile_names: tuple[str, ...], from_dir: Path | Non
         return
     if extra_images:
         raise BadInput("--image needs --images", "", "add --images")
+    if insecure:
+        raise BadInput("--insecure-registry needs --images", "", "add --images")
     wanted = _sources_for(catalog, profile_names)
     directory = cache.write_dir()
     fetcher = Fetcher(directory, also=tuple(d for d in cache.cache_dirs() if d != directory))

@@ -19,6 +19,12 @@ LOCK_API_VERSION = "appliance.dev/v1alpha1"
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"
 _DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
+# The distribution reference grammar (github.com/distribution/reference): host[:port], lowercase
+# path components joined by '.', '_', '__' or '-'s, a tag of word characters, '.' and '-'.
+_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
+                     r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$")
+_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
+_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
 # Index/list types first: the digest we pin is the multi-arch one a node resolves a tag to.
 MANIFEST_TYPES = ", ".join(
     [
@@ -52,13 +58,18 @@ class ImageRef:
             name, tag = path, ""
         if registry == DOCKER_HUB and "/" not in name:
             name = f"library/{name}"
-        if not name or (digest and not _DIGEST.match(digest)):
+        if not name or (digest and not _DIGEST.match(digest)) or not _valid(registry, name, tag):
             raise ValueError(f"not an image reference: {text!r}")
         return ImageRef(registry, name, tag or ("" if digest else "latest"), digest)
 
     @property
     def api_host(self) -> str:
         return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
+
+
+def _valid(registry: str, name: str, tag: str) -> bool:
+    return bool(_DOMAIN.match(registry) and all(_COMPONENT.match(c) for c in name.split("/"))
+                and (not tag or _TAG.match(tag)))
 
 
 def pin(image: str, lock: dict[str, str]) -> str | None:

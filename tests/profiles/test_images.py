@@ -13,7 +13,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from click.testing import CliRunner
 
-from appliance.cli import cli
+from appliance.cli import cli, main
 from appliance.errors import ExternalCommandFailed, InvalidDocument
 from appliance.sources.images import ImageRef, RegistryResolver, dump_lock, load_lock, pin
 
@@ -95,6 +95,32 @@ def test_parse_references() -> None:
     assert (ref.tag, ref.digest) == ("RELEASE.2025-09-07T16-13-09Z", DIGEST)
     with pytest.raises(ValueError, match=r"^not an image reference: 'x@sha256:nothex'$"):
         ImageRef.parse("x@sha256:nothex")
+    # The distribution reference grammar: lowercase path components, a host, a tag of [\w.-].
+    for bad in ("not a ref!!", "UPPER/x", "a//b", "host_name.io/x/y", "x:bad/tag", "x:-tag"):
+        with pytest.raises(ValueError, match=r"^not an image reference: "):
+            ImageRef.parse(bad)
+    assert ImageRef.parse("localhost:5000/a_b/c__d-e.f:v1.2-rc_3").repository == "a_b/c__d-e.f"
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["fetch", "--images", "--image", "not a ref!!"],
+     "error: not an image reference: 'not a ref!!' (fix: give name:tag, e.g. "
+     "quay.io/minio/minio:RELEASE...)"),
+    (["fetch", "--insecure-registry", "127.0.0.1:5000"],
+     "error: --insecure-registry needs --images (fix: add --images)"),
+])
+def test_fetch_refuses_bad_image_options_before_any_request(
+        args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as info:
+        main(args)
+    assert (info.value.code, capsys.readouterr().err.strip()) == (2, message)
+
+
+def test_render_refuses_a_lock_that_is_missing_or_a_directory(tmp_path: Path) -> None:
+    for lock, why in ((tmp_path / "nofile.yaml", "does not exist"), (tmp_path, "is a directory")):
+        result = CliRunner().invoke(cli, ["render", "--profile", "minimal", "--lock", str(lock)])
+        assert result.exit_code == 2
+        assert f"Invalid value for '--lock': File '{lock}' {why}." in result.stderr
 
 
 def test_resolver_follows_the_token_flow(registry: str) -> None:
