@@ -153,6 +153,9 @@ def _check_setting(algorithm: str, name: str, value: str) -> tuple[str, str]:
     return "", ""
 
 
+MAX_GRID_POINTS = 1_000_000  # a grid larger than this is never run to the end on a laptop
+
+
 def _check_grid(parameters: Sequence[Parameter], max_trial_count: int | None) -> list[str]:
     problems = []
     for index, parameter in enumerate(parameters):
@@ -164,6 +167,17 @@ def _check_grid(parameters: Sequence[Parameter], max_trial_count: int | None) ->
             )
     if problems:
         return problems
+    # Count before listing: a tiny step (1e-300) would otherwise ask numpy for 1e300 points.
+    total = 1
+    for index, parameter in enumerate(parameters):
+        points = _grid_points(parameter)
+        total *= points
+        if points > MAX_GRID_POINTS or total > MAX_GRID_POINTS:
+            problems.append(
+                f"spec.parameters[{index}].feasibleSpace.step: the grid would have more than "
+                f"{MAX_GRID_POINTS} points; use a larger step or a narrower range"
+            )
+            return problems
     count = grid_size(parameters)
     if max_trial_count is not None and max_trial_count > count:
         problems.append(
@@ -171,6 +185,18 @@ def _check_grid(parameters: Sequence[Parameter], max_trial_count: int | None) ->
             "(grid cannot run more trials than grid points)"
         )
     return problems
+
+
+def _grid_points(parameter: Parameter) -> int:
+    """Points of one parameter's grid axis, computed without listing them (an upper bound for
+    doubles, where the last point may be dropped)."""
+    if parameter.type == INT:
+        step = int(parameter.step) if parameter.step else 1
+        return max(0, (int(parameter.max) - int(parameter.min)) // step + 1)
+    if parameter.type == DOUBLE:
+        span = (float(parameter.max) - float(parameter.min)) / float(parameter.step)
+        return int(span) + 2 if math.isfinite(span) and span < 1e18 else 10**18
+    return len(parameter.values)
 
 
 def grid_values(parameters: Sequence[Parameter]) -> dict[str, list[Any]]:

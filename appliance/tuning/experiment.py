@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -267,6 +268,9 @@ def _objective(spec: dict[str, Any], p: _Problems) -> Objective | None:
     if goal is not None and (isinstance(goal, bool) or not isinstance(goal, (int, float))):
         p.add("spec.objective.goal", f"must be a number, got {_kind(goal)}")
         goal = None
+    elif goal is not None and not math.isfinite(goal):
+        p.add("spec.objective.goal", f"must be a finite number, got {goal}")
+        goal = None
     additional = []
     for i, entry in enumerate(p.sequence(raw.get("additionalMetricNames"),
                                          "spec.objective.additionalMetricNames")):
@@ -412,6 +416,9 @@ def _parameter(name: str, kind: str, space: dict[str, Any], where: str,
             continue
         try:
             parsed[field_name] = number(text)
+            if not math.isfinite(parsed[field_name]):
+                p.add(f"{where}.{field_name}", f"{text!r} is not a finite number")
+                del parsed[field_name]
         except ValueError:
             p.add(f"{where}.{field_name}", f"{text!r} is not {'an integer' if kind == INT else 'a number'}")
     if "min" in parsed and "max" in parsed:

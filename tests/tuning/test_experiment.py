@@ -424,3 +424,30 @@ def test_documents_and_files(tmp_path: Path, kit: Any) -> None:
     with pytest.raises(InvalidDocument) as caught:
         experiments.load(two)
     assert caught.value.problems == ["document: expected one Experiment, found 2 documents"]
+
+
+def test_grid_too_large_is_refused_before_listing_it(kit: Any) -> None:
+    grid = {"algorithmName": "grid"}
+    tiny = [{"name": "x", "parameterType": "double",
+             "feasibleSpace": {"min": "0.1", "max": "0.3", "step": "1e-300"}}]
+    assert problems(kit.manifest(algorithm=grid, parameters=tiny)) == [
+        "spec.parameters[0].feasibleSpace.step: the grid would have more than 1000000 points; "
+        "use a larger step or a narrower range"
+    ]
+    # Two axes of 1001 points each: fine alone, too many together; the second axis is named.
+    wide = [{"name": n, "parameterType": "int",
+             "feasibleSpace": {"min": "0", "max": "1000", "step": "1"}} for n in ("x", "y")]
+    assert problems(kit.manifest(algorithm=grid, parameters=wide,
+                                 args=["${trialParameters.x}", "${trialParameters.y}"])) == [
+        "spec.parameters[1].feasibleSpace.step: the grid would have more than 1000000 points; "
+        "use a larger step or a narrower range"
+    ]
+
+
+def test_non_finite_goal_and_bounds_are_refused(kit: Any) -> None:
+    data = kit.manifest(objective={"type": "maximize", "objectiveMetricName": "accuracy",
+                                   "goal": float("nan")})
+    assert problems(data) == ["spec.objective.goal: must be a finite number, got nan"]
+    inf = [{"name": "x", "parameterType": "double", "feasibleSpace": {"min": "0", "max": "inf"}}]
+    assert problems(kit.manifest(parameters=inf)) == [
+        "spec.parameters[0].feasibleSpace.max: 'inf' is not a finite number"]
