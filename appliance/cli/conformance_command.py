@@ -10,7 +10,7 @@ from appliance import targets
 from appliance.cli.context import pass_console
 from appliance.conformance import report, runner
 from appliance.conformance.areas import AREA_NAMES
-from appliance.conformance.invocation import RunOptions
+from appliance.conformance.invocation import MAX_WORKERS, RunOptions
 from appliance.console import Console
 from appliance.errors import ApplianceError, BadInput, CheckFailed
 from appliance.runtime.output import write_text
@@ -26,7 +26,7 @@ from appliance.runtime.output import write_text
               help="Profile of an ephemeral stack (ignored when a running stack is tested).")
 @click.option("--area", "areas", multiple=True, type=click.Choice(AREA_NAMES),
               help="Run only this area (repeatable; default: all).")
-@click.option("-n", "--workers", type=click.IntRange(min=0), default=0, show_default=True,
+@click.option("-n", "--workers", type=click.IntRange(0, MAX_WORKERS), default=0, show_default=True,
               help="pytest-xdist worker processes (0: serial).")
 @click.option("--junitxml", type=click.Path(dir_okay=False, path_type=Path),
               help="Write JUnit XML here (missing directories are created).")

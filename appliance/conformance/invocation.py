@@ -14,6 +14,9 @@ PLUGIN = "conformance.plugin"
 SUITE_NAME = "appliance-conformance"
 
 
+MAX_WORKERS = 64  # xdist overflows on absurd counts; a laptop has far fewer cores
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """What `appliance conformance` was asked to do."""
@@ -28,8 +31,9 @@ class RunOptions:
     pytest_args: tuple[str, ...] = ()
 
     def validate(self) -> None:
-        if self.workers < 0:
-            raise BadInput(f"-n {self.workers}: not a worker count", "", "use -n 0 (serial) or -n 2")
+        if not 0 <= self.workers <= MAX_WORKERS:
+            raise BadInput(f"-n {self.workers}: not a worker count",
+                           f"expected 0 to {MAX_WORKERS}", "use -n 0 (serial) or -n 2")
         suite_areas.select(self.areas)
 
 

@@ -14,7 +14,7 @@ from appliance.conformance import invocation, report, results, stacks
 from appliance.conformance.invocation import RunOptions
 from appliance.conformance.results import ConformanceResult
 from appliance.console import Console
-from appliance.errors import ExternalCommandFailed
+from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.runtime.output import check_file
 
 POLL_SECONDS = 0.2
@@ -22,6 +22,7 @@ POLL_SECONDS = 0.2
 # 4 usage error, 5 nothing collected.
 _RAN = (0, 1)
 _NOTHING_COLLECTED = 5
+_USAGE_ERROR = 4  # pytest.ExitCode.USAGE_ERROR: arguments it does not accept
 
 
 def run(options: RunOptions, console: Console) -> ConformanceResult:
@@ -60,6 +61,10 @@ def run(options: RunOptions, console: Console) -> ConformanceResult:
         problems: list[str] = list(missing)
         if code not in _RAN and invocation.modules(options, suite):
             output = _tail(log)
+            if code == _USAGE_ERROR and not tests:
+                # Arguments after `--` reach pytest as given: its refusal is the user's bad usage.
+                raise BadInput("pytest refused the arguments", _usage_message(output),
+                               "fix the pytest arguments after `--` (see `pytest --help`)")
             if code != _NOTHING_COLLECTED and not tests:
                 raise ExternalCommandFailed(argv, output, f"pytest exit code {code}: the suite did not run")
             problems.append(f"pytest exit code {code}: {output.splitlines()[-1] if output else ''}")
@@ -74,6 +79,13 @@ def run(options: RunOptions, console: Console) -> ConformanceResult:
         problems=tuple(problems),
         junit_xml=junit_xml,
     )
+
+
+def _usage_message(output: str) -> str:
+    """pytest's own one-line complaint (`pytest: error: ...`), else its last output line."""
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "error:" in line]
+    return (errors or lines or ["no output"])[-1]
 
 
 def _pytest(argv: list[str], log: Path, events: Path, console: Console) -> int:

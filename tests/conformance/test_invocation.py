@@ -78,7 +78,9 @@ def test_negative_workers_are_bad_input() -> None:
     with pytest.raises(BadInput, match=r"^-n -1: not a worker count$") as bad:
         RunOptions(workers=-1).validate()
     assert (bad.value.render(), bad.value.exit_code) == (
-        "-n -1: not a worker count (fix: use -n 0 (serial) or -n 2)", 2)
+        "-n -1: not a worker count: expected 0 to 64 (fix: use -n 0 (serial) or -n 2)", 2)
+    with pytest.raises(BadInput, match=r"^-n 99999999999999999999: not a worker count$"):
+        RunOptions(workers=99999999999999999999).validate()
 
 
 JUNIT = '<?xml version="1.0" encoding="utf-8"?><testsuites name="pytest tests"/>'
