@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from appliance.config.strict import unknown_fields
 from appliance.errors import BadInput, InvalidDocument
 from appliance.paths import REPO_ROOT
 
@@ -74,7 +75,7 @@ def decode(data: Any, source: Path) -> Profile:
     problems: list[str] = []
     if not isinstance(data, dict):
         raise InvalidDocument(str(source), ["document: expected a mapping"])
-    _unknown(data, {"apiVersion", "kind", "metadata", "spec"}, "", problems)
+    unknown_fields(data, {"apiVersion", "kind", "metadata", "spec"}, "", problems)
     if data.get("apiVersion") != API_VERSION:
         problems.append(f"apiVersion: expected {API_VERSION!r}, got {data.get('apiVersion')!r}")
     if data.get("kind") != "Profile":
@@ -85,7 +86,7 @@ def decode(data: Any, source: Path) -> Profile:
     if not isinstance(metadata, dict):
         problems.append("metadata: expected a mapping with a name")
     else:
-        _unknown(metadata, {"name", "description"}, "metadata.", problems)
+        unknown_fields(metadata, {"name", "description"}, "metadata.", problems)
         name = metadata.get("name") or ""
         description = str(metadata.get("description") or "")
         if not isinstance(name, str) or not name:
@@ -102,7 +103,7 @@ def decode(data: Any, source: Path) -> Profile:
     if not isinstance(spec, dict):
         problems.append("spec: expected a mapping with components")
     else:
-        _unknown(spec, {"components", "posture"}, "spec.", problems)
+        unknown_fields(spec, {"components", "posture"}, "spec.", problems)
         posture = spec.get("posture", "restricted")
         if posture not in POSTURES:
             problems.append(f"spec.posture: expected one of {', '.join(POSTURES)}, got {posture!r}")
@@ -125,8 +126,3 @@ def decode(data: Any, source: Path) -> Profile:
     if problems:
         raise InvalidDocument(str(source), problems, "see profiles/ for valid examples")
     return Profile(str(name), description, tuple(components), source, str(posture))
-
-
-def _unknown(data: dict[str, Any], allowed: set[str], prefix: str, problems: list[str]) -> None:
-    for key in sorted(set(data) - allowed, key=str):
-        problems.append(f"{prefix}{key}: unknown field")

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from appliance.config.strict import unknown_fields
 from appliance.errors import BadInput, InvalidDocument
 
 API_VERSION = "appliance.dev/v1alpha1"
@@ -97,7 +98,7 @@ def decode(data: Any, source: str = "<policy>") -> Policy:
     problems: list[str] = []
     if not isinstance(data, dict):
         raise InvalidDocument(source, ["document: expected a mapping (a GatePolicy)"], FIX)
-    _unknown(data, {"apiVersion", "kind", "metadata", "spec"}, "", problems)
+    unknown_fields(data, {"apiVersion", "kind", "metadata", "spec"}, "", problems)
     if data.get("apiVersion") != API_VERSION:
         problems.append(f"apiVersion: expected {API_VERSION!r}, got {data.get('apiVersion')!r}")
     if data.get("kind") != KIND:
@@ -107,7 +108,7 @@ def decode(data: Any, source: str = "<policy>") -> Policy:
     if not isinstance(spec, dict):
         problems.append("spec: expected a mapping")
         raise InvalidDocument(source, problems, FIX)
-    _unknown(
+    unknown_fields(
         spec,
         {"primaryMetric", "direction", "minImprovement", "required", "thresholds", "fairness",
          "latency"},
@@ -142,7 +143,7 @@ def _metadata_name(metadata: Any, problems: list[str]) -> str:
     if not isinstance(metadata, dict):
         problems.append("metadata: expected a mapping with a name")
         return ""
-    _unknown(metadata, {"name", "description"}, "metadata.", problems)
+    unknown_fields(metadata, {"name", "description"}, "metadata.", problems)
     return _string(metadata.get("name"), "metadata.name", problems)
 
 
@@ -188,7 +189,7 @@ def _thresholds(value: Any, problems: list[str]) -> tuple[Threshold, ...]:
         if not isinstance(item, dict):
             problems.append(f"{path}: expected a mapping {{metric, min and/or max}}")
             continue
-        _unknown(item, {"metric", "min", "max"}, f"{path}.", problems)
+        unknown_fields(item, {"metric", "min", "max"}, f"{path}.", problems)
         metric = _string(item.get("metric"), f"{path}.metric", problems)
         low = _bound(item, "min", path, problems)
         high = _bound(item, "max", path, problems)
@@ -216,7 +217,7 @@ def _fairness(value: Any, problems: list[str]) -> tuple[Fairness, ...]:
         if not isinstance(item, dict):
             problems.append(f"{path}: expected a mapping {{metric, maxGap}}")
             continue
-        _unknown(item, {"metric", "maxGap"}, f"{path}.", problems)
+        unknown_fields(item, {"metric", "maxGap"}, f"{path}.", problems)
         metric = _string(item.get("metric"), f"{path}.metric", problems)
         if "maxGap" not in item:
             problems.append(f"{path}.maxGap: required")
@@ -233,15 +234,10 @@ def _latency(value: Any, problems: list[str]) -> Latency | None:
     if not isinstance(value, dict):
         problems.append("spec.latency: expected a mapping {metric, max}")
         return None
-    _unknown(value, {"metric", "max"}, "spec.latency.", problems)
+    unknown_fields(value, {"metric", "max"}, "spec.latency.", problems)
     metric = _string(value.get("metric", DEFAULT_LATENCY_METRIC), "spec.latency.metric", problems)
     if "max" not in value:
         problems.append("spec.latency.max: required (milliseconds)")
         return None
     ceiling = _non_negative(value["max"], "spec.latency.max", problems)
     return Latency(metric, ceiling) if ceiling is not None else None
-
-
-def _unknown(data: dict[str, Any], allowed: set[str], prefix: str, problems: list[str]) -> None:
-    for key in sorted(set(map(str, data)) - allowed):
-        problems.append(f"{prefix}{key}: unknown field")
