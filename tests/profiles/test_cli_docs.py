@@ -10,21 +10,14 @@ from pathlib import Path
 
 import pytest
 import yaml
+from cli_in_process import run
 
-from appliance.cli import main
 from appliance.config import profile as profiles
 from appliance.inventory import inventory
 from appliance.paths import REPO_ROOT
 from appliance.render import Bundle, render_profile
 
 DOC = REPO_ROOT / "docs" / "profiles.md"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
 
 
 def blocks(language: str) -> list[str]:

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import io
-from pathlib import Path
 
 import pytest
+from cli_in_process import run, write
 
-from appliance.cli import main
 from appliance.errors import InvalidDocument
 from appliance.review import loader, shapes
 
 CM = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a, namespace: n}\n"
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 def test_empty_input_is_bad_input_not_a_pass(tmp_path, capsys, monkeypatch) -> None:

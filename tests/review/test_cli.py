@@ -6,9 +6,7 @@ import json
 import sys
 from pathlib import Path
 
-import pytest
-
-from appliance.cli import main
+from cli_in_process import run, write
 
 CLEAN = """apiVersion: v1
 kind: ConfigMap
@@ -20,19 +18,6 @@ kind: Secret
 metadata: {name: creds, namespace: apps}
 stringData: {secretkey: minio123}
 """
-
-
-def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as info:
-        main(args)
-    out, err = capsys.readouterr()
-    return int(info.value.code or 0), out, err
-
-
-def write(tmp_path: Path, name: str, text: str) -> str:
-    path = tmp_path / name
-    path.write_text(text)
-    return str(path)
 
 
 def test_exit_0_when_nothing_at_or_above_fail_on(tmp_path, capsys) -> None:
