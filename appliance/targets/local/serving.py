@@ -15,7 +15,7 @@ from appliance.runtime.state import RunDir
 from appliance.serving.deployments import Deployments, ModelRef, ServerCommand, stub_server_command
 from appliance.serving.engine import ServingEngine
 from appliance.stack import Stack
-from appliance.targets.local.target import _locked
+from appliance.targets.local.target import stack_lock
 
 
 def read_bytes(store: ObjectStore, uri: str) -> bytes:
@@ -80,6 +80,6 @@ def engine(stack: Stack, server_command: ServerCommand = stub_server_command) ->
     # Model servers read s3:// artifacts with the stack's credentials, passed in the environment
     # (never on a command line, where `ps` would show them).
     env = {**os.environ, **store.env()}
-    lock: Callable[[], Any] = partial(_locked, stack.name)
+    lock: Callable[[], Any] = partial(stack_lock, stack.name)
     deployments = Deployments(run_dir, lock, partial(describe, store), env, server_command)
     return ServingEngine(deployments, partial(registry, store), partial(follower_command, run_dir))

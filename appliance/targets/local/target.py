@@ -28,7 +28,7 @@ BUCKETS = (DEFAULT_BUCKET,)
 
 
 @contextmanager
-def _locked(name: str) -> Iterator[None]:
+def stack_lock(name: str) -> Iterator[None]:
     """Serialise up/down/state changes of one stack name across processes.
 
     The lock file is removed by `down` (so nothing of a stack is left behind); a waiter that
@@ -80,7 +80,7 @@ class LocalTarget:
 
     def up(self, name: str, profile: Profile, port: int | None, console: Console) -> StackStatus:
         run_dir = RunDir(name)
-        with _locked(name):
+        with stack_lock(name):
             # A corrupt or foreign state file is an error here (unlike in `down`): starting over
             # it would orphan whatever the old state described.
             existing = run_dir.load()
@@ -231,7 +231,7 @@ class LocalTarget:
 
     def down(self, name: str, console: Console) -> bool:
         run_dir = RunDir(name)
-        with _locked(name):
+        with stack_lock(name):
             if not run_dir.exists():
                 _remove_lock(name)
                 return False
