@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import fcntl
-import json
 import os
 import sys
 import time
@@ -295,6 +294,3 @@ def _tail(path: Path, lines: int = 20) -> str:
     except OSError:
         return ""
 
-
-def status_json(status: StackStatus) -> str:
-    return json.dumps(status.to_dict(), indent=2, sort_keys=True)
