@@ -1,69 +1,49 @@
-"""Prerequisite checks: one line per check, each with a fix hint, grouped by the targets needing it."""
+"""Prerequisite checks every target shares (Python, packages, ports, disk), and tool probes targets use."""
 
 from __future__ import annotations
 
 import importlib.metadata
 import shutil
 import sys
-from dataclasses import dataclass
 
 from appliance import paths
 from appliance.runtime.process import CommandRunner, free_port
+from appliance.targets.interface import Check
 
 PACKAGES = ("click", "pyyaml", "moto", "minio", "kfp", "kserve", "optuna", "kubernetes")
 MIN_FREE_DISK = 2 * 1024**3
 
 
-@dataclass(frozen=True)
-class Check:
-    name: str
-    ok: bool
-    detail: str
-    fix: str
-    needed_by: frozenset[str]
+def common_checks() -> list[Check]:
+    """What every target needs of this machine; each target adds its own (Target.preflight)."""
+    return [_python(), *(_package(name) for name in PACKAGES), _ports(), _disk()]
 
 
-def run_checks(runner: CommandRunner | None = None) -> list[Check]:
-    runner = runner or CommandRunner()
-    both = frozenset({"local", "kind"})
-    kind_only = frozenset({"kind"})
-    checks = [_python(both)]
-    checks += [_package(name, both) for name in PACKAGES]
-    checks.append(_ports(both))
-    checks.append(_disk(both))
-    checks.append(_docker(runner, kind_only))
-    checks.append(_tool(runner, "kind", ["kind", "version"], kind_only,
-                        "install kind: https://kind.sigs.k8s.io/docs/user/quick-start/"))
-    checks.append(_tool(runner, "kubectl", ["kubectl", "version", "--client"], kind_only,
-                        "install kubectl: https://kubernetes.io/docs/tasks/tools/"))
-    return checks
-
-
-def _python(needed: frozenset[str]) -> Check:
+def _python() -> Check:
     version = ".".join(map(str, sys.version_info[:3]))
     ok = sys.version_info >= (3, 11)
-    return Check("python", ok, version, "install Python 3.11 or newer", needed)
+    return Check("python", ok, version, "install Python 3.11 or newer")
 
 
-def _package(name: str, needed: frozenset[str]) -> Check:
+def _package(name: str) -> Check:
     try:
         version = importlib.metadata.version(name)
     except importlib.metadata.PackageNotFoundError:
         return Check(f"package {name}", False, "not installed",
-                     "run 'make install' (or pip install -e .)", needed)
-    return Check(f"package {name}", True, version, "", needed)
+                     "run 'make install' (or pip install -e .)")
+    return Check(f"package {name}", True, version, "")
 
 
-def _ports(needed: frozenset[str]) -> Check:
+def _ports() -> Check:
     try:
         port = free_port()
     except OSError as exc:
         return Check("free ports on 127.0.0.1", False, str(exc),
-                     "free loopback ports or check the firewall", needed)
-    return Check("free ports on 127.0.0.1", True, f"e.g. {port}", "", needed)
+                     "free loopback ports or check the firewall")
+    return Check("free ports on 127.0.0.1", True, f"e.g. {port}", "")
 
 
-def _disk(needed: frozenset[str]) -> Check:
+def _disk() -> Check:
     home = paths.home()
     probe = home
     while not probe.exists() and probe != probe.parent:
@@ -71,29 +51,25 @@ def _disk(needed: frozenset[str]) -> Check:
     free = shutil.disk_usage(probe).free
     ok = free >= MIN_FREE_DISK
     return Check("disk space", ok, f"{free / 1024**3:.1f} GiB free at {probe}",
-                 f"free at least {MIN_FREE_DISK // 1024**3} GiB or set APPLIANCE_HOME", needed)
+                 f"free at least {MIN_FREE_DISK // 1024**3} GiB or set APPLIANCE_HOME")
 
 
-def _docker(runner: CommandRunner, needed: frozenset[str]) -> Check:
+def docker_daemon(runner: CommandRunner) -> Check:
     if shutil.which("docker") is None:
-        return Check("docker daemon", False, "docker not found", "install Docker", needed)
+        return Check("docker daemon", False, "docker not found", "install Docker")
     result = runner.run(["docker", "info", "--format", "{{.ServerVersion}}"], timeout=15,
                         check=False)
     if result.returncode != 0:
         first = (result.output.strip().splitlines() or ["not reachable"])[-1]
         return Check("docker daemon", False, first[:120],
-                     "start the Docker daemon (or use --target local)", needed)
-    return Check("docker daemon", True, result.output.strip(), "", needed)
+                     "start the Docker daemon (or use --target local)")
+    return Check("docker daemon", True, result.output.strip(), "")
 
 
-def _tool(runner: CommandRunner, name: str, argv: list[str], needed: frozenset[str],
-          fix: str) -> Check:
+def tool(runner: CommandRunner, name: str, argv: list[str], fix: str) -> Check:
     if shutil.which(name) is None:
-        return Check(name, False, "not found", fix, needed)
+        return Check(name, False, "not found", fix)
     result = runner.run(argv, timeout=15, check=False)
     first = (result.output.strip().splitlines() or [""])[0]
-    return Check(name, result.returncode == 0, first[:120], fix, needed)
+    return Check(name, result.returncode == 0, first[:120], fix)
 
-
-def can_run(checks: list[Check], target: str) -> bool:
-    return all(c.ok for c in checks if target in c.needed_by)

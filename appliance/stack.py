@@ -2,26 +2,52 @@
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from appliance.config.profile import Profile
 from appliance.errors import MissingPrerequisite
 from appliance.objectstore import ObjectStore
 
+if TYPE_CHECKING:
+    from appliance.pipelines.interface import PipelinesEngine
+    from appliance.serving.interface import ServingEngine
+    from appliance.tuning.interface import TuningEngine
+
+COMPONENT_ENGINES = ("pipelines", "tuning", "serving")
+E = TypeVar("E")
+
+
+@dataclass(frozen=True)
+class Engines:
+    """The engines a target provides: a factory per component (importing lazily: kfp and Optuna
+    are slow to import), or None with `missing` saying why that target refuses it on purpose."""
+
+    pipelines: Callable[[Stack], PipelinesEngine] | None = None
+    tuning: Callable[[Stack], TuningEngine] | None = None
+    serving: Callable[[Stack], ServingEngine] | None = None
+    missing: str = "not available on this target"
+
+    def factory(self, component: str) -> Callable[[Stack], Any] | None:
+        if component not in COMPONENT_ENGINES:
+            raise KeyError(component)
+        found: Callable[[Stack], Any] | None = getattr(self, component)
+        return found
+
 
 @dataclass
 class Stack:
-    """A running stack. Engines are attached by the target; absent components raise."""
+    """A running stack. Engines come from the target's `Engines`; absent components raise."""
 
     name: str
     target: str
     profile: Profile
     object_store: ObjectStore
     run_dir: Path
-    _engines: dict[str, Any] = field(default_factory=dict, repr=False)
+    engines: Engines = field(default_factory=Engines, repr=False)
+    _built: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def require(self, component: str) -> None:
         if not self.profile.has(component):
@@ -32,31 +58,26 @@ class Stack:
             )
 
     @property
-    def pipelines(self) -> Any:
-        self.require("pipelines")
-        return self._engine("pipelines")
+    def pipelines(self) -> PipelinesEngine:
+        return self._engine("pipelines", self.engines.pipelines)
 
     @property
-    def tuning(self) -> Any:
-        self.require("tuning")
-        return self._engine("tuning")
+    def tuning(self) -> TuningEngine:
+        return self._engine("tuning", self.engines.tuning)
 
     @property
-    def serving(self) -> Any:
-        self.require("serving")
-        return self._engine("serving")
+    def serving(self) -> ServingEngine:
+        return self._engine("serving", self.engines.serving)
 
-    def _engine(self, component: str) -> Any:
-        """Engines live in appliance/targets/<target>/<component>.py as `engine(stack)`."""
-        if component not in self._engines:
-            module_name = f"appliance.targets.{self.target}.{component}"
-            try:
-                module = importlib.import_module(module_name)
-            except ModuleNotFoundError as exc:
-                if exc.name != module_name:
-                    raise
-                raise MissingPrerequisite(
-                    f"the {component} engine is not available on the {self.target} target yet"
-                ) from exc
-            self._engines[component] = module.engine(self)
-        return self._engines[component]
+    def _engine(self, component: str, factory: Callable[[Stack], E] | None) -> E:
+        self.require(component)
+        if factory is None:
+            raise MissingPrerequisite(
+                f"the {component} engine is not available on the {self.target} target",
+                self.engines.missing,
+                "use --target local",
+            )
+        if component not in self._built:
+            self._built[component] = factory(self)
+        built: E = self._built[component]
+        return built

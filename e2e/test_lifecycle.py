@@ -164,7 +164,7 @@ def test_bad_input_exit_codes(cli) -> None:
     assert unknown_profile.returncode == 2
     assert "unknown profile 'gigantic'" in unknown_profile.stderr
     kind = cli("up", "--target", "kind")
-    assert kind.returncode == 3 and "the kind target is not built yet" in kind.stderr
+    assert kind.returncode == 3 and "✗ kind target: not built yet (fix: use --target local)" in kind.stderr
     bad_name = cli("up", "--name", "Bad_Name")
     assert bad_name.returncode == 2 and "invalid stack name" in bad_name.stderr
     for result in (unknown_target, unknown_profile, kind, bad_name):

@@ -84,7 +84,7 @@ def raw_runner(path: Path, root: Path) -> Callable[[], None]:
 
 
 def appliance_runner(path: Path, root: Path) -> Callable[[], None]:
-    from appliance.targets.local.pipelines import LocalPipelinesEngine
+    from appliance.targets.local.pipelines.engine import LocalPipelinesEngine
 
     engine = LocalPipelinesEngine(root)
 

@@ -94,7 +94,8 @@ def main() -> int:
                                 str(server_port), "--name", "bench", "--run-dir", tmp], server_log)
         config = root / "front.json"
         write_atomic(config, json.dumps({"backend": f"http://127.0.0.1:{server_port}", "generation": 1}))
-        front = process.spawn([sys.executable, "-m", "appliance.serving.front", "--name", "bench", "--port",
+        front = process.spawn([sys.executable, "-m",
+            "appliance.targets.local.serving.front", "--name", "bench", "--port",
                                str(front_port), "--config", str(config), "--run-dir", tmp], front_log)
         try:
             wait_http(server_port, "/v2/models/bench/ready", server, server_log)

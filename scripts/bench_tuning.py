@@ -6,7 +6,7 @@ interleaved:
 
   optuna     study.optimize(objective, n_trials=N, n_jobs=P); the objective runs the trainer with
              subprocess.run and parses its last `accuracy=` line (the least a harness can do)
-  appliance  TuningEngine.run(experiment): Katib validation, trial rendering, process groups,
+  appliance  LocalTuningEngine.run(experiment): Katib validation, trial rendering, process groups,
              output capture to files, Katib's TEXT collector, in-order reconciles, Katib status
 
 Prints each side's median wall time and the ratio appliance/optuna; the goal is <= 1.2.
@@ -26,7 +26,7 @@ from typing import Any
 
 import optuna
 
-from appliance.tuning.engine import TuningEngine
+from appliance.targets.local.tuning.engine import LocalTuningEngine
 from appliance.tuning.experiment import parse
 from stubs import dataset
 
@@ -73,7 +73,7 @@ def experiment(trials: int, parallel: int, sleep_ms: int, data: Path, out: Path)
 
 def run_engine(spec: dict[str, Any], work: Path) -> tuple[float, float]:
     started = time.perf_counter()
-    result = TuningEngine(work).run(parse(spec))
+    result = LocalTuningEngine(work).run(parse(spec))
     elapsed = time.perf_counter() - started
     best = result.best["observation"]["metrics"][0]["max"]
     assert result.status["trialsSucceeded"] == spec["spec"]["maxTrialCount"], result.status

@@ -1,6 +1,6 @@
 """Experiment (not a test, not a benchmark): how many trials the reference experiments need, per seed.
 
-Runs conformance/experiments/{random,tpe,grid}.yaml through the local TuningEngine with
+Runs conformance/experiments/{random,tpe,grid}.yaml through the local LocalTuningEngine with
 random_state set to each seed, on a local copy of the stub dataset (models written to a temp
 dir), and prints per seed the experiment's reason, its trial count (status.trials: the trial that
 reached the goal plus those already running beside it, 3 in parallel) and the best point.
@@ -22,13 +22,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from appliance.tuning.engine import TuningEngine  # noqa: E402 - after the path fix
+from appliance.targets.local.tuning.engine import LocalTuningEngine  # noqa: E402 - after the path fix
 from conformance import experiments as references  # noqa: E402
 from stubs import dataset  # noqa: E402
 
 
 def sweep(name: str, seeds: range, work: Path, data: Path) -> list[tuple[int, str, int, tuple[str, ...]]]:
-    engine = TuningEngine(work / "engine", {"PYTHONPATH": str(ROOT)})
+    engine = LocalTuningEngine(work / "engine", {"PYTHONPATH": str(ROOT)})
     rows = []
     for seed in seeds:
         manifest = references.manifest(name, str(data), str(work / "models" / name / str(seed)),

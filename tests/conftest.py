@@ -50,11 +50,12 @@ def session_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 @pytest.fixture(scope="session")
 def local_stack(session_home: Path) -> Iterator[Stack]:
     """A running local stack (profile standard) shared by one worker's tests; torn down after."""
+    from appliance.targets.interface import UpOptions
     from appliance.targets.local.target import LocalTarget
 
     target = LocalTarget()
     console = Console(quiet=True)
-    target.up("test", profiles.load("standard"), None, console)
+    target.up("test", profiles.load("standard"), UpOptions(), console)
     try:
         yield target.stack("test")
     finally:

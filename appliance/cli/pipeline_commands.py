@@ -43,7 +43,7 @@ def run(console: Console, pipeline: str, params: tuple[str, ...], as_json: bool,
 
     loaded = loader.load(pipeline)
     typed = arguments.check(loaded, arguments.parse_pairs(params), text=True)
-    stack = targets.get("local").stack(name)
+    stack = targets.open_stack(name)
     console.info(f"running pipeline {loaded.name!r} on stack {name!r}")
     result = stack.pipelines.run(loaded, typed, caching=cache, retries=retries)
     console.report(json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str)
@@ -190,7 +190,7 @@ def rollback(console: Console, model: str, name: str) -> None:
 def _registry(name: str) -> Registry:
     from appliance.gates.registry import Registry
 
-    return Registry(targets.get("local").stack(name).object_store)
+    return Registry(targets.open_stack(name).object_store)
 
 
 commands = [run, gate, registry]

@@ -13,19 +13,18 @@ from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput
 from appliance.runtime.state import validate_name
-from appliance.serving.deployments import Deployment
-from appliance.serving.engine import ServingEngine
-from appliance.serving.follow import DEFAULT_INTERVAL
+from appliance.serving.interface import ServingEngine
+from appliance.serving.records import DEFAULT_INTERVAL, Deployment
+from appliance.stacks import DEFAULT_STACK
 
 stack_option = click.option(
-    "--stack", "stack_name", default="default", show_default=True,
+    "--stack", "stack_name", default=DEFAULT_STACK, show_default=True,
     callback=lambda c, p, v: validate_name(v), help="Name of the stack that serves.",
 )
 
 
 def _engine(stack_name: str) -> ServingEngine:
-    engine: ServingEngine = targets.get("local").stack(stack_name).serving
-    return engine
+    return targets.open_stack(stack_name).serving
 
 
 def _describe(deployment: Deployment) -> str:
@@ -50,7 +49,7 @@ def deploy(console: Console, name: str, model_uri: str, stack_name: str) -> None
     verb = "rolled out" if existing else "deployed"
     with console.step(f"{'rollout of' if existing else 'deploy'} {name} -> {model_uri}"):
         engine.deploy(name, model_uri)
-    deployment = engine.deployments.require(name)
+    deployment = engine.require(name)
     console.info(f"{name} {verb}: version {deployment.model.version}")
     console.report(_describe(deployment))
 
@@ -131,7 +130,7 @@ def rollback(console: Console, name: str, stack_name: str) -> None:
     engine = _engine(stack_name)
     with console.step(f"rollback of {name}"):
         engine.rollback(name)
-    deployment = engine.deployments.require(name)
+    deployment = engine.require(name)
     console.info(f"{name} serves version {deployment.model.version} again")
     console.report(_describe(deployment))
 
@@ -169,8 +168,8 @@ def sync(console: Console, model: str, stack_name: str) -> None:
 @pass_console
 def follow(console: Console, model: str, interval: float, stack_name: str) -> None:
     """Keep deployment MODEL on the registry's champion, in the background (stopped by down)."""
-    component = _engine(stack_name).follow(model, interval)
-    console.ok(f"following the registry champion of {model} every {interval:g}s (pid {component.pid}); "
+    follower = _engine(stack_name).follow(model, interval)
+    console.ok(f"following the registry champion of {model} every {interval:g}s ({follower.detail}); "
                f"a promotion serves within {interval:g}s plus one rollout")
 
 

@@ -7,15 +7,16 @@ import shlex
 
 import click
 
-from appliance import targets
+from appliance import stacks, targets
 from appliance.cli.context import pass_console
 from appliance.config import profile as profiles
 from appliance.console import Console
-from appliance.errors import CheckFailed
-from appliance.runtime.state import list_stacks, validate_name
-from appliance.targets.interface import StackStatus
+from appliance.errors import BadInput, CheckFailed, MissingPrerequisite
+from appliance.runtime.state import validate_name
+from appliance.stacks import DEFAULT_STACK
+from appliance.targets.interface import StackStatus, UpOptions
 
-DEFAULT_NAME = "default"
+DEFAULT_NAME = DEFAULT_STACK
 
 name_option = click.option(
     "--name", "--stack", "name", default=DEFAULT_NAME, show_default=True,
@@ -24,7 +25,7 @@ name_option = click.option(
 )
 target_option = click.option(
     "--target", type=click.Choice(targets.TARGETS),
-    help="Where the stack runs (default: local unless Docker and kind are usable).",
+    help="Where the stack runs (default: $APPLIANCE_TARGET, else local).",
 )
 
 
@@ -39,8 +40,24 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
     """Start a stack in the background (idempotent)."""
     chosen = targets.get(target)
     loaded = profiles.load(profile)
+    recorded = stacks.recorded_target(name)
+    if recorded is not None and recorded != chosen.name:
+        raise BadInput(
+            f"stack {name!r} is already up on the {recorded} target",
+            "a running stack is not moved to another target",
+            f"run 'appliance down --name {name}' first, or pick another --name",
+        )
+    blocking = [check for check in chosen.preflight(loaded) if check.blocking]
+    if blocking:
+        for check in blocking:
+            console.fail(f"{check.name}: {check.detail}" + (f" (fix: {check.fix})" if check.fix else ""))
+        raise MissingPrerequisite(
+            f"the {chosen.name} target cannot start here",
+            f"{len(blocking)} prerequisite check(s) failed (listed above)",
+            f"fix them (appliance doctor --target {chosen.name}), or use --target local",
+        )
     console.info(f"starting stack {name!r} on target {chosen.name!r} (profile {loaded.name})")
-    status = chosen.up(name, loaded, port, console)
+    status = chosen.up(name, loaded, UpOptions(port=port), console)
     _print_status(console, status)
 
 
@@ -50,11 +67,12 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
 @pass_console
 def status(console: Console, name: str, as_json: bool) -> None:
     """Components, endpoints, probed health and uptime of a stack (exit 1 when unhealthy or not up)."""
-    current = targets.get("local").status(name)
+    record = stacks.read(name)
+    current = targets.get(record.target).status(name) if record is not None else None
     if current is None:
         if as_json:
             console.report(json.dumps({"name": name, "up": False}))
-        others = [s for s in list_stacks() if s != name]
+        others = [s for s in stacks.names() if s != name]
         hint = f" (running: {', '.join(others)})" if others else ""
         # Exit 1, as for an unhealthy stack: scripts use `status` as a health check.
         raise CheckFailed(f"no stack named {name!r} is up{hint}", "", f"run 'appliance up --name {name}'")
@@ -75,7 +93,8 @@ def status(console: Console, name: str, as_json: bool) -> None:
 @pass_console
 def down(console: Console, name: str) -> None:
     """Stop everything `up` started and remove its state."""
-    if targets.get("local").down(name, console):
+    # The recorded target, else local (whose down also cleans a run dir with lost state).
+    if targets.get(stacks.recorded_target(name)).down(name, console):
         console.ok(f"stack {name!r} is down; no process, port or state left")
     else:
         console.info(f"no stack named {name!r} is up; nothing to do")
@@ -86,7 +105,7 @@ def down(console: Console, name: str) -> None:
 @pass_console
 def env(console: Console, name: str) -> None:
     """Print shell exports pointing AWS tools at the stack's object store: eval "$(appliance env)"."""
-    store = targets.get("local").stack(name).object_store
+    store = targets.open_stack(name).object_store
     lines = [f"export {key}={shlex.quote(value)}" for key, value in store.env().items()]
     console.report("\n".join(lines))
 
@@ -99,7 +118,8 @@ def _print_status(console: Console, status: StackStatus, to_stdout: bool = False
     width = max((len(c.name) for c in status.components), default=0)
     for c in status.components:
         mark = "✓" if c.healthy else "✗"
-        lines.append(f"  {mark} {c.name:<{width}}  {c.endpoint:<28} {c.detail} (pid {c.pid})")
+        where = f" (pid {c.pid})" if c.pid is not None else ""
+        lines.append(f"  {mark} {c.name:<{width}}  {c.endpoint:<28} {c.detail}{where}")
     text = "\n".join(lines)
     if to_stdout:
         console.report(text)

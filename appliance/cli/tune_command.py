@@ -12,18 +12,19 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
-from appliance import paths, targets
+from appliance import paths, stacks, targets
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed, MissingPrerequisite
 from appliance.runtime.output import check_file, write_text
 from appliance.runtime.state import validate_name
+from appliance.stacks import DEFAULT_STACK
 
 if TYPE_CHECKING:
-    from appliance.tuning.engine import ExperimentResult, Progress, TuningEngine
+    from appliance.tuning.interface import TuningEngine
     from appliance.tuning.model import Experiment
+    from appliance.tuning.result import ExperimentResult, Progress
 
-DEFAULT_STACK = "default"
 
 
 @click.command("tune")
@@ -80,12 +81,13 @@ def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | 
 
 def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[TuningEngine, str]:
     """The stack's engine when one is up; without a stack only if no trial needs the object store."""
-    from appliance.tuning.engine import TuningEngine
+    from appliance.targets.local.tuning.engine import LocalTuningEngine
 
     name = stack_name or DEFAULT_STACK
-    local = targets.get("local")
-    status = local.status(name)
-    if status is not None:
+    record = stacks.read(name)
+    target = targets.get(record.target) if record is not None else None
+    status = target.status(name) if target is not None else None
+    if target is not None and status is not None:
         if not status.healthy:
             raise MissingPrerequisite(
                 f"stack {name!r} is not healthy",
@@ -93,7 +95,7 @@ def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[Tuni
                 f"run 'appliance status --name {name}', then 'appliance down --name {name}' and "
                 "'appliance up' again",
             )
-        stack = local.stack(name)
+        stack = target.stack(name)
         return stack.tuning, f"stack {name}"
     if stack_name is not None:
         # A named stack that does not exist is bad input (exit 2), as for every other command;
@@ -105,7 +107,8 @@ def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[Tuni
             "they read and write the stack's object store",
             "run 'appliance up' first (or pass --name STACK)",
         )
-    return TuningEngine(paths.home() / "tuning"), "no stack: the trials need no object store"
+    # No stack: the trials run on this machine, as on the local target.
+    return LocalTuningEngine(paths.home() / "tuning"), "no stack: the trials need no object store"
 
 
 def _write_output(path: Path, result: ExperimentResult) -> None:

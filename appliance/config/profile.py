@@ -37,6 +37,18 @@ class Profile:
     def has(self, component: str) -> bool:
         return component in self.components
 
+    def to_document(self) -> dict[str, Any]:
+        """The profile as a document `decode` accepts: what a stack records of its profile."""
+        metadata: dict[str, Any] = {"name": self.name}
+        if self.description:
+            metadata["description"] = self.description
+        return {
+            "apiVersion": API_VERSION,
+            "kind": "Profile",
+            "metadata": metadata,
+            "spec": {"components": list(self.components), "posture": self.posture},
+        }
+
 
 def available() -> list[str]:
     # profiles/ also holds the component catalog and the image lock: list only Profile documents.

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
-from appliance import targets
+from appliance import stacks, targets
 from appliance.config import profile as profiles
+from appliance.config.profile import Profile
 from appliance.console import Console
-from appliance.errors import ApplianceError, MissingPrerequisite
-from appliance.targets.interface import Target
+from appliance.errors import ApplianceError, BadInput, MissingPrerequisite
+from appliance.stacks import DEFAULT_STACK
+from appliance.targets.interface import Target, UpOptions
 
 EPHEMERAL_PREFIX = "conformance-"
-# The stack `appliance up` starts without --name: "the running stack" of issue 7.
-DEFAULT_STACK = "default"
 
 
 @dataclass(frozen=True)
@@ -31,8 +31,9 @@ class StackInfo:
 
 
 def attach(target_name: str | None, name: str, console: Console) -> StackInfo:
-    """A running stack by name; a clear error (exit 2) when no such stack is up."""
-    target = targets.get(target_name)
+    """A running stack by name, on the target it runs on; a clear error (exit 2) when no such stack
+    is up or it runs on another target than --target says."""
+    target = _recorded(target_name, stacks.require(name))
     stack = target.stack(name)
     status = target.status(name)
     if status is not None and not status.healthy:
@@ -44,8 +45,13 @@ def attach(target_name: str | None, name: str, console: Console) -> StackInfo:
 
 def running_default(target_name: str | None) -> tuple[StackInfo | None, str]:
     """The `default` stack when it is up and healthy, else None; and why, for the user."""
-    target = targets.get(target_name)
     try:
+        record = stacks.read(DEFAULT_STACK)
+        if record is None:
+            return None, f"no stack {DEFAULT_STACK!r} is running"
+        if target_name and record.target != target_name:
+            return None, f"stack {DEFAULT_STACK!r} runs on the {record.target} target, not {target_name}"
+        target = targets.get(record.target)
         status = target.status(DEFAULT_STACK)
         if status is None:
             return None, f"no stack {DEFAULT_STACK!r} is running"
@@ -89,7 +95,7 @@ def choose(
     fresh = ephemeral_name()
     told.info(f"{why}: starting ephemeral stack {fresh!r} ({target.name}, profile {loaded.name}); "
               "it is stopped at the end")
-    return start_ephemeral(target_name, profile, console, fresh)
+    return start_ephemeral(target_name, loaded, console, fresh)
 
 
 def ephemeral_name() -> str:
@@ -97,14 +103,14 @@ def ephemeral_name() -> str:
 
 
 def start_ephemeral(
-    target_name: str | None, profile: str, console: Console, name: str | None = None
+    target_name: str | None, profile: str | Profile, console: Console, name: str | None = None
 ) -> StackInfo:
     """Start a stack under a fresh name; the caller must `stop` it (also on failure)."""
     target = targets.get(target_name)
-    loaded = profiles.load(profile)
+    loaded = profile if isinstance(profile, Profile) else profiles.load(profile)
     name = name or ephemeral_name()
     try:
-        target.up(name, loaded, None, console)
+        target.up(name, loaded, UpOptions(), console)
     except BaseException:
         # Clean up what a half-finished `up` left; the error worth showing is the first one.
         with contextlib.suppress(ApplianceError):
@@ -122,6 +128,13 @@ def stop(info: StackInfo, console: Console) -> None:
 
 def _target(info: StackInfo) -> Target:
     return targets.get(info.target)
+
+
+def _recorded(target_name: str | None, record: stacks.StackRecord) -> Target:
+    if target_name and record.target != target_name:
+        raise BadInput(f"stack {record.name!r} runs on the {record.target} target, not {target_name}",
+                       "", f"omit --target, or pass --target {record.target}")
+    return targets.get(record.target)
 
 
 @contextmanager

@@ -73,9 +73,15 @@ class StackState:
     profile: str
     created: float
     components: dict[str, Component] = field(default_factory=dict)
+    # The decoded profile the stack was started with (a Profile document) and the file it came
+    # from: later commands use it as it was, never re-resolving the name among shipped profiles.
+    profile_document: dict[str, Any] | None = None
+    profile_source: str = ""
+    # Target-specific settings recorded at `up` (e.g. kind's kubeconfig and forward ports).
+    settings: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        data = {
             "apiVersion": API_VERSION,
             "kind": STATE_KIND,
             "name": self.name,
@@ -84,6 +90,12 @@ class StackState:
             "created": self.created,
             "components": {k: c.to_dict() for k, c in sorted(self.components.items())},
         }
+        if self.profile_document is not None:
+            data["profileDocument"] = self.profile_document
+            data["profileSource"] = self.profile_source
+        if self.settings:
+            data["settings"] = self.settings
+        return data
 
     @classmethod
     def from_dict(cls, data: Any, source: Path) -> StackState:
@@ -108,6 +120,9 @@ class StackState:
                 components={
                     str(k): Component.from_dict(v) for k, v in (data.get("components") or {}).items()
                 },
+                profile_document=_optional_mapping(data.get("profileDocument")),
+                profile_source=str(data.get("profileSource") or ""),
+                settings=_optional_mapping(data.get("settings")) or {},
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise BadInput(
@@ -115,6 +130,14 @@ class StackState:
                 f"bad or missing field {exc}",
                 f"run 'appliance down --name {source.parent.name}' to clean it up",
             ) from exc
+
+
+def _optional_mapping(value: Any) -> dict[str, Any] | None:
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"expected a mapping, got {type(value).__name__}")
+    return dict(value)
 
 
 def write_atomic(path: Path, text: str, mode: int = 0o644) -> None:

@@ -1,17 +1,16 @@
-"""The serving engine a Stack hands out: the deployment lifecycle, predictions, and registry sync."""
+"""The serving engine targets share: predictions and registry sync over a target's deployment backend."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Protocol
 
 import requests
 
 from appliance.errors import BadInput, ExternalCommandFailed
-from appliance.runtime.state import Component
-from appliance.serving.deployments import Deployment, Deployments, Health, validate_name
 from appliance.serving.endpoint import Endpoint
+from appliance.serving.interface import DeploymentBackend
+from appliance.serving.records import Deployment, Follower, Health, SyncResult, validate_name
 
 PREDICT_TIMEOUT = 60.0
 # (model, interval) -> the follower's argv and environment (the target knows how to find its stack).
@@ -28,18 +27,12 @@ class ChampionSource(Protocol):
     def champion(self, model: str) -> Any: ...
 
 
-@dataclass(frozen=True)
-class SyncResult:
-    deployment: Deployment
-    changed: bool
-
-
-class ServingEngine:
-    """`stack.serving`: deploy(name, model_uri) / rollout / rollback / delete -> Endpoint, predict, sync."""
+class BackendServingEngine:
+    """A ServingEngine (serving/interface.py) over a target's DeploymentBackend."""
 
     def __init__(
         self,
-        deployments: Deployments,
+        deployments: DeploymentBackend,
         registry: Callable[[], ChampionSource],
         follower_command: FollowerCommand | None = None,
     ) -> None:
@@ -65,6 +58,9 @@ class ServingEngine:
 
     def get(self, name: str) -> Deployment | None:
         return self.deployments.get(name)
+
+    def require(self, name: str) -> Deployment:
+        return self.deployments.require(name)
 
     def list(self) -> list[tuple[Deployment, Health]]:
         return [(d, self.deployments.health(d)) for d in self.deployments.all()]
@@ -118,7 +114,7 @@ class ServingEngine:
                 return SyncResult(current, changed=False)
         return SyncResult(self.deployments.deploy(model, entry.model_uri), changed=True)
 
-    def follow(self, model: str, interval: float) -> Component:
+    def follow(self, model: str, interval: float) -> Follower:
         """Keep deployment `model` on the registry's champion: a background sync every `interval` s."""
         validate_name(model)
         if not 0.1 <= interval <= 3600:

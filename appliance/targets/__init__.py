@@ -1,47 +1,63 @@
-"""Targets: where a stack runs. One interface, one implementation per target."""
+"""Targets: where a stack runs. One interface, one implementation per target, chosen explicitly."""
 
 from __future__ import annotations
 
-import shutil
+import os
+from enum import StrEnum
+from typing import NoReturn
 
+from appliance import stacks
 from appliance.errors import BadInput
-from appliance.runtime.process import CommandRunner
+from appliance.stack import Stack
 from appliance.targets.interface import Target
 
-TARGETS = ("local", "kind")
+DEFAULT_TARGET = "local"
+TARGET_ENV = "APPLIANCE_TARGET"
 
 
-def docker_reachable(runner: CommandRunner | None = None) -> bool:
-    if shutil.which("docker") is None:
-        return False
+class TargetChoice(StrEnum):
+    LOCAL = "local"
+    KIND = "kind"
+
+    def create(self) -> Target:
+        # Imported here: each target pulls in its own machinery, which other targets never need.
+        if self is TargetChoice.LOCAL:
+            from appliance.targets.local.target import LocalTarget
+
+            return LocalTarget()
+        if self is TargetChoice.KIND:
+            from appliance.targets.kind.target import KindTarget
+
+            return KindTarget()
+        _unreachable(self)
+
+
+def _unreachable(choice: NoReturn) -> NoReturn:
+    raise AssertionError(f"unhandled target {choice!r}")
+
+
+TARGETS = tuple(choice.value for choice in TargetChoice)
+
+
+def get(name: str | None = None) -> Target:
+    """The target asked for (--target, else $APPLIANCE_TARGET), else local: never guessed."""
+    chosen = name or os.environ.get(TARGET_ENV) or DEFAULT_TARGET
     try:
-        result = (runner or CommandRunner()).run(["docker", "info"], timeout=10, check=False)
-    except Exception:
-        return False
-    return result.returncode == 0
+        return TargetChoice(chosen).create()
+    except ValueError:
+        source = "--target" if name else f"${TARGET_ENV}"
+        raise BadInput(
+            f"unknown target {chosen!r} ({source})",
+            f"targets: {', '.join(TARGETS)}",
+            "use --target local (no Docker needed)",
+        ) from None
 
 
-def default_target(runner: CommandRunner | None = None) -> str:
-    """local unless Docker and kind are both usable (and the kind target is built)."""
-    from appliance.targets.kind.target import KIND_TARGET_BUILT
-
-    if KIND_TARGET_BUILT and shutil.which("kind") and docker_reachable(runner):
-        return "kind"
-    return "local"
+def for_stack(name: str) -> Target:
+    """The target a running stack was started on (its state says)."""
+    return get(stacks.require(name).target)
 
 
-def get(name: str | None) -> Target:
-    chosen = name or default_target()
-    if chosen == "local":
-        from appliance.targets.local.target import LocalTarget
-
-        return LocalTarget()
-    if chosen == "kind":
-        from appliance.targets.kind.target import KindTarget
-
-        return KindTarget()
-    raise BadInput(
-        f"unknown target {chosen!r}",
-        f"targets: {', '.join(TARGETS)}",
-        "use --target local (no Docker needed)",
-    )
+def open_stack(name: str) -> Stack:
+    """The handle of a running stack, from whichever target runs it."""
+    return for_stack(name).stack(name)

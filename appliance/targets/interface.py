@@ -1,8 +1,9 @@
-"""The Target interface every target implements, and the status records it returns."""
+"""The Target interface every target implements, its options, and the records it returns."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.config.profile import Profile
@@ -13,13 +14,42 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True)
+class UpOptions:
+    """What `up` may be asked besides the stack's name and profile; each target reads its own."""
+
+    port: int | None = None  # local: the object store's port; clusters: its forwarded port
+    retain: bool = False  # clusters: keep what was created when `up` fails (for debugging)
+    timeout: float | None = None  # clusters: cap on the whole bring-up, in seconds
+    context: str | None = None  # kube: the kubeconfig context of the existing cluster
+    node_image: str | None = None  # kind: override the pinned node image
+    stubs_image: str | None = None  # clusters: the stubs image reference
+    registry_cache: bool = False  # kind: pull-through registry mirrors
+
+
+@dataclass(frozen=True)
+class Check:
+    """One prerequisite check: what was checked, what was found, and the fix when it failed.
+    A failed check with severity "warn" is shown but does not stop `up`."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    severity: str = "error"
+
+    @property
+    def blocking(self) -> bool:
+        return not self.ok and self.severity == "error"
+
+
+@dataclass(frozen=True)
 class ComponentStatus:
     name: str
     endpoint: str
     healthy: bool
     detail: str
-    pid: int
-    uptime_seconds: float
+    pid: int | None = None  # process-backed components only (the local target)
+    uptime_seconds: float | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
@@ -29,7 +59,7 @@ class ComponentStatus:
             "healthy": self.healthy,
             "detail": self.detail,
             "pid": self.pid,
-            "uptime_seconds": round(self.uptime_seconds, 1),
+            "uptime_seconds": None if self.uptime_seconds is None else round(self.uptime_seconds, 1),
             **({"extra": self.extra} if self.extra else {}),
         }
 
@@ -62,7 +92,11 @@ class Target(Protocol):
 
     name: str
 
-    def up(self, name: str, profile: Profile, port: int | None, console: Console) -> StackStatus:
+    def preflight(self, profile: Profile | None = None) -> list[Check]:
+        """What this target needs of the machine (`doctor` prints it; `up` refuses on errors)."""
+        ...
+
+    def up(self, name: str, profile: Profile, options: UpOptions, console: Console) -> StackStatus:
         """Start the stack (idempotent for the same request); return its status."""
         ...
 
@@ -76,4 +110,8 @@ class Target(Protocol):
 
     def stack(self, name: str) -> Stack:
         """A handle for a running stack (object store, engines)."""
+        ...
+
+    def collect_diagnostics(self, name: str, out_dir: Path) -> list[Path]:
+        """Write what explains the stack's state (logs, events, status) under out_dir."""
         ...

@@ -12,6 +12,7 @@ from pathlib import Path
 from appliance.config import profile as profiles
 from appliance.console import Console
 from appliance.stack import Stack
+from appliance.targets.interface import UpOptions
 from appliance.targets.local.target import LocalTarget
 
 
@@ -105,7 +106,7 @@ def test_only_an_absent_component_skips_a_suite_test(
     tmp_path: Path, appliance_home: Path
 ) -> None:
     target, console = LocalTarget(), Console(quiet=True)
-    target.up("small", profiles.load("minimal"), None, console)
+    target.up("small", profiles.load("minimal"), UpOptions(), console)
     try:
         results = tmp_path / "results.jsonl"
         done = run_pytest(tmp_path, AREA_TESTS, "--stack", "small", "--conformance-results", str(results))
@@ -204,7 +205,7 @@ def test_without_stack_the_running_default_stack_is_tested_and_left_running(
             (pathlib.Path(__file__).parent / "name.txt").write_text(stack.name + " " + stack.profile.name)
     """
     target, console = LocalTarget(), Console(quiet=True)
-    target.up("default", profiles.load("minimal"), None, console)
+    target.up("default", profiles.load("minimal"), UpOptions(), console)
     try:
         done = run_pytest(tmp_path, source, "--stack-profile", "standard", "-p", "no:xdist")
         after = target.status("default")

@@ -55,6 +55,25 @@ class FakeTarget:
 def target(monkeypatch: pytest.MonkeyPatch) -> FakeTarget:
     fake = FakeTarget()
     monkeypatch.setattr("appliance.targets.get", lambda name: fake)
+
+    def read(name: str) -> Any:
+        """The stack index as the fake target's stacks would leave it."""
+        if name == "default":
+            if fake.default == "absent":
+                return None
+            if fake.default == "corrupt":
+                raise BadInput("state.json is corrupted", "bad or missing field 'pid'")
+            return SimpleNamespace(name=name, target=fake.name)
+        return SimpleNamespace(name=name, target=fake.name) if name == "dev" else None
+
+    def require(name: str) -> Any:
+        found = read(name)
+        if found is None:
+            raise BadInput(f"no stack named {name!r} is up")
+        return found
+
+    monkeypatch.setattr("appliance.stacks.read", read)
+    monkeypatch.setattr("appliance.stacks.require", require)
     return fake
 
 

@@ -13,7 +13,7 @@ from kfp.local import config
 
 from appliance.pipelines import loader
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED
-from appliance.targets.local.pipelines import LocalPipelinesEngine
+from appliance.targets.local.pipelines.engine import LocalPipelinesEngine
 
 DATA = Path(__file__).parent / "data"
 

@@ -11,7 +11,7 @@ from kfp import compiler
 
 from appliance.errors import BadInput, InvalidDocument, MissingPrerequisite
 from appliance.pipelines import arguments, loader
-from appliance.pipelines.localize import localize, pip_requirements, requirement_problem
+from appliance.targets.local.pipelines.localize import localize, pip_requirements, requirement_problem
 
 DATA = Path(__file__).parent / "data"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 from itertools import count
 
-from appliance.pipelines.logs import TaskCapture, strip_ansi
+from appliance.targets.local.pipelines.logs import TaskCapture, strip_ansi
 
 CYAN, GREEN, RED, RESET = "\033[96m", "\033[92m", "\033[91m", "\033[0m"
 

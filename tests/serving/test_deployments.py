@@ -14,10 +14,10 @@ import requests
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.gates.registry import check_model_name
 from appliance.runtime import process
-from appliance.serving.deployments import Deployment, Health, ModelRef, validate_name
-from appliance.serving.engine import ServingEngine
+from appliance.serving.interface import ServingEngine
 from appliance.stack import Stack
 from appliance.targets.interface import ComponentStatus
+from appliance.targets.local.serving.deployments import Deployment, Health, ModelRef, validate_name
 from appliance.targets.local.target import LocalTarget, stray_pids
 
 
@@ -257,7 +257,7 @@ HTTPServer(("127.0.0.1", int(sys.argv[1])), Handler).serve_forever()
 def test_a_port_taken_before_the_server_binds_is_retried_on_another(
     local_stack: Stack, models: dict[str, str], tmp_path: Any
 ) -> None:
-    from appliance.targets.local.serving import engine as local_engine
+    from appliance.targets.local.serving.engine import engine as local_engine
 
     script = tmp_path / "fake_server.py"
     script.write_text(FAKE_SERVER)

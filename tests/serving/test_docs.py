@@ -15,7 +15,7 @@ import pytest
 from appliance.cli import main
 from appliance.console import Console
 from appliance.runtime import process
-from appliance.serving.deployments import Deployments
+from appliance.targets.local.serving.deployments import Deployments
 from appliance.targets.local.target import LocalTarget
 
 DOC = Path(__file__).resolve().parents[2] / "docs" / "serving.md"

@@ -8,7 +8,8 @@ from appliance.config import profile as profiles
 from appliance.console import Console
 from appliance.runtime import process
 from appliance.runtime.state import RunDir
-from appliance.serving.engine import ServingEngine
+from appliance.serving.interface import ServingEngine
+from appliance.targets.interface import UpOptions
 from appliance.targets.local.target import LocalTarget, stray_pids
 from stubs import model as stub_model
 
@@ -16,7 +17,7 @@ from stubs import model as stub_model
 def test_down_stops_every_serving_process_and_frees_every_port(appliance_home: Path, tmp_path: Path) -> None:
     target = LocalTarget()
     console = Console(quiet=True)
-    target.up("serve-down", profiles.load("serving"), None, console)
+    target.up("serve-down", profiles.load("serving"), UpOptions(), console)
     try:
         stack = target.stack("serve-down")
         engine: ServingEngine = stack.serving

@@ -107,7 +107,8 @@ def _start_front(tmp_path: Path, backend: str) -> RunningFront:
     write_atomic(config, json.dumps({"backend": backend, "generation": 1}))
     port = process.free_port()
     log = tmp_path / "front.log"
-    pid = process.spawn([sys.executable, "-m", "appliance.serving.front", "--name", "m", "--port", str(port),
+    pid = process.spawn([sys.executable, "-m",
+            "appliance.targets.local.serving.front", "--name", "m", "--port", str(port),
                          "--config", str(config), "--run-dir", str(tmp_path)], log)
     front = RunningFront(pid, port, config, log)
 
@@ -204,7 +205,8 @@ def test_a_bad_config_on_reload_is_refused_and_the_backend_kept(
 
 def test_a_missing_config_at_start_exits_2_naming_the_file(tmp_path: Path) -> None:
     done = subprocess.run(
-        [sys.executable, "-m", "appliance.serving.front", "--name", "m", "--port", str(process.free_port()),
+        [sys.executable, "-m",
+            "appliance.targets.local.serving.front", "--name", "m", "--port", str(process.free_port()),
          "--config", str(tmp_path / "absent.json"), "--run-dir", str(tmp_path)],
         capture_output=True, text=True, timeout=60,
     )

@@ -14,9 +14,9 @@ from appliance.errors import BadInput
 from appliance.gates import policy
 from appliance.gates.registry import Entry, Registry
 from appliance.runtime import process
-from appliance.serving.deployments import ModelRef
-from appliance.serving.engine import ServingEngine
+from appliance.serving.interface import ServingEngine
 from appliance.stack import Stack
+from appliance.targets.local.serving.deployments import ModelRef
 from appliance.targets.local.target import LocalTarget
 from stubs import model as stub_model
 

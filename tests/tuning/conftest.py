@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from appliance.tuning.engine import TuningEngine
+from appliance.targets.local.tuning.engine import LocalTuningEngine
 
 TRIAL = str(Path(__file__).parent / "data" / "trial.py")
 
@@ -71,8 +71,8 @@ def categorical(name: str, *values: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-def engine(tmp_path: Path) -> TuningEngine:
-    return TuningEngine(tmp_path / "work")
+def engine(tmp_path: Path) -> LocalTuningEngine:
+    return LocalTuningEngine(tmp_path / "work")
 
 
 class Kit:

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from appliance.targets.local.tuning.engine import LocalTuningEngine, Progress, trial_name
 from appliance.tuning import experiment as experiments
-from appliance.tuning.engine import Progress, TuningEngine, trial_name
 
 
 def states(result: Any) -> dict[str, str]:
@@ -33,7 +33,7 @@ def assignments(result: Any) -> list[dict[str, str]]:
     return [{a["name"]: a["value"] for a in t["spec"]["parameterAssignments"]} for t in result.trials]
 
 
-def test_goal_reached_wins_over_the_trial_budget(kit: Any, engine: TuningEngine) -> None:
+def test_goal_reached_wins_over_the_trial_budget(kit: Any, engine: LocalTuningEngine) -> None:
     # Three grid points, three trials at once: the budget and the goal are met at the same time.
     data = kit.manifest(
         parameters=[kit.categorical("x", "0.2", "0.95", "0.5")],
@@ -51,7 +51,7 @@ def test_goal_reached_wins_over_the_trial_budget(kit: Any, engine: TuningEngine)
     assert counters(result) == {"trials": 3, "trialsSucceeded": 3}
 
 
-def test_goal_stops_creating_trials(kit: Any, engine: TuningEngine) -> None:
+def test_goal_stops_creating_trials(kit: Any, engine: LocalTuningEngine) -> None:
     data = kit.manifest(args=["--print=accuracy=0.99", "--tag=${trialParameters.x}"],
                         objective={"type": "maximize", "goal": 0.9, "objectiveMetricName": "accuracy"},
                         maxTrialCount=10)
@@ -60,7 +60,7 @@ def test_goal_stops_creating_trials(kit: Any, engine: TuningEngine) -> None:
     assert counters(result) == {"trials": 1, "trialsSucceeded": 1}
 
 
-def test_the_failure_budget_fails_the_experiment(kit: Any, engine: TuningEngine) -> None:
+def test_the_failure_budget_fails_the_experiment(kit: Any, engine: LocalTuningEngine) -> None:
     data = kit.manifest(args=["--print=accuracy=${trialParameters.x}", "--exit=3"],
                         maxTrialCount=5, maxFailedTrialCount=2)
     result = engine.run(data)
@@ -77,7 +77,7 @@ def test_the_failure_budget_fails_the_experiment(kit: Any, engine: TuningEngine)
     assert conditions == [("Created", "True"), ("Running", "False"), ("Failed", "True")]
 
 
-def test_metrics_unavailable_counts_as_failed_and_completed(kit: Any, engine: TuningEngine) -> None:
+def test_metrics_unavailable_counts_as_failed_and_completed(kit: Any, engine: LocalTuningEngine) -> None:
     data = kit.manifest(args=["--print=loss=0.5", "--tag=${trialParameters.x}"], maxTrialCount=4,
                         maxFailedTrialCount=2)
     result = engine.run(data)
@@ -91,7 +91,7 @@ def test_metrics_unavailable_counts_as_failed_and_completed(kit: Any, engine: Tu
 
 
 def test_metrics_unavailable_trials_get_replacements_yet_count_toward_the_budget(
-    kit: Any, engine: TuningEngine
+    kit: Any, engine: LocalTuningEngine
 ) -> None:
     # Two at once, budget two, every trial without metrics. The first MetricsUnavailable trial
     # is replaced (creation ignores MetricsUnavailable), the second completes the budget
@@ -110,7 +110,7 @@ def test_metrics_unavailable_trials_get_replacements_yet_count_toward_the_budget
 
 
 def test_a_missing_command_fails_its_trial_and_the_experiment_goes_on(
-    kit: Any, engine: TuningEngine
+    kit: Any, engine: LocalTuningEngine
 ) -> None:
     data = kit.manifest(
         parameters=[kit.categorical("cmd", "no-such-trainer-xyz", "python")],
@@ -128,7 +128,7 @@ def test_a_missing_command_fails_its_trial_and_the_experiment_goes_on(
                                     "executable file not found in $PATH")
 
 
-def test_grid_runs_every_point_once(kit: Any, engine: TuningEngine) -> None:
+def test_grid_runs_every_point_once(kit: Any, engine: LocalTuningEngine) -> None:
     data = kit.manifest(
         parameters=[{"name": "x", "parameterType": "double",
                      "feasibleSpace": {"min": "0.1", "max": "0.3", "step": "0.1"}},
@@ -144,7 +144,7 @@ def test_grid_runs_every_point_once(kit: Any, engine: TuningEngine) -> None:
     assert result.best["observation"]["metrics"][0]["max"] == "0.30000000000000004"
 
 
-def test_each_parameter_type_reaches_the_trial_as_a_string(kit: Any, engine: TuningEngine,
+def test_each_parameter_type_reaches_the_trial_as_a_string(kit: Any, engine: LocalTuningEngine,
                                                           tmp_path: Path) -> None:
     record = tmp_path / "args.json"
     parameters = [
@@ -175,7 +175,7 @@ def test_same_random_state_same_trials_in_the_same_order(kit: Any, tmp_path: Pat
         algorithm={"algorithmName": "tpe", "algorithmSettings": [{"name": "random_state", "value": "4"}]},
         parallelTrialCount=3, maxTrialCount=9,
     )
-    runs = [TuningEngine(tmp_path / f"w{i}").run(data) for i in range(2)]
+    runs = [LocalTuningEngine(tmp_path / f"w{i}").run(data) for i in range(2)]
     first, second = ([(t["metadata"]["name"], t["spec"]["parameterAssignments"]) for t in r.trials]
                      for r in runs)
     assert first == second and len(first) == 9
@@ -191,7 +191,7 @@ def test_trial_names_are_katib_shaped_and_reproducible() -> None:
 
 
 def test_medianstop_stops_trials_below_the_mean_of_earlier_averages(
-    kit: Any, engine: TuningEngine
+    kit: Any, engine: LocalTuningEngine
 ) -> None:
     # Trial v prints 0.0v, then 0.v three times. With min_trials_required=2 and start_step=2,
     # trials created after two successes get the rule "best of the first two reports < mean of
@@ -233,7 +233,7 @@ def test_medianstop_stops_trials_below_the_mean_of_earlier_averages(
     assert result.status["trialsEarlyStopped"] == 1
 
 
-def test_file_collector_text_and_json(kit: Any, engine: TuningEngine) -> None:
+def test_file_collector_text_and_json(kit: Any, engine: LocalTuningEngine) -> None:
     path = "/var/log/katib/metrics.json"
     data = kit.manifest(
         args=[f"--file={path}", '--file-line={"accuracy": "${trialParameters.x}"}',
@@ -259,7 +259,7 @@ def test_file_collector_text_and_json(kit: Any, engine: TuningEngine) -> None:
         "name": "accuracy", "min": "0.25", "max": "0.5", "latest": "0.5"}
 
 
-def test_a_json_metrics_file_that_is_not_json_fails_the_trial(kit: Any, engine: TuningEngine) -> None:
+def test_a_json_metrics_file_that_is_not_json_fails_the_trial(kit: Any, engine: LocalTuningEngine) -> None:
     path = "/var/log/katib/m.json"
     data = kit.manifest(args=[f"--file={path}", "--file-line=accuracy=1", "--tag=${trialParameters.x}"],
                         maxTrialCount=1,
@@ -273,7 +273,7 @@ def test_a_json_metrics_file_that_is_not_json_fails_the_trial(kit: Any, engine: 
 
 
 def test_backoff_limit_retries_and_metrics_come_from_the_last_attempt(
-    kit: Any, engine: TuningEngine
+    kit: Any, engine: LocalTuningEngine
 ) -> None:
     data = kit.manifest(args=["--fail-first-attempt", "--print=accuracy=0.7", "--tag=${trialParameters.x}"],
                         maxTrialCount=1, job={"backoffLimit": 1})
@@ -291,7 +291,7 @@ def test_backoff_limit_retries_and_metrics_come_from_the_last_attempt(
 
 
 def test_active_deadline_fails_the_trial_and_ends_its_processes(
-    kit: Any, engine: TuningEngine, tmp_path: Path
+    kit: Any, engine: LocalTuningEngine, tmp_path: Path
 ) -> None:
     pidfile = tmp_path / "pids.json"
     data = kit.manifest(args=["--print=accuracy=0.5", f"--spawn-sleeper={pidfile}", "--sleep=30",
@@ -324,7 +324,7 @@ def test_trial_environment_substitution_and_run_spec(kit: Any, tmp_path: Path) -
         maxTrialCount=1, name="envs",
     )
     data["spec"]["trialTemplate"]["trialParameters"].append({"name": "me", "reference": "${trialSpec.Name}"})
-    result = TuningEngine(tmp_path / "work", {"TUNE_STORE": "http://127.0.0.1:9"}).run(data)
+    result = LocalTuningEngine(tmp_path / "work", {"TUNE_STORE": "http://127.0.0.1:9"}).run(data)
     (trial,) = result.trials
     name = trial["metadata"]["name"]
     facts = json.loads(record.read_text())
@@ -349,7 +349,7 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
-def test_interrupting_stops_every_trial_and_what_it_spawned(kit: Any, engine: TuningEngine,
+def test_interrupting_stops_every_trial_and_what_it_spawned(kit: Any, engine: LocalTuningEngine,
                                                             tmp_path: Path) -> None:
     pidfiles = tmp_path / "pids"
     pidfiles.mkdir()
@@ -390,10 +390,10 @@ def test_one_run_per_experiment_name(kit: Any, tmp_path: Path) -> None:
     with open(root / ".exp.lock", "w") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         with pytest.raises(BadInput, match="experiment 'exp' is already running"):
-            TuningEngine(root).run(kit.manifest())
+            LocalTuningEngine(root).run(kit.manifest())
 
 
-def test_progress_reports_counts_and_best(kit: Any, engine: TuningEngine) -> None:
+def test_progress_reports_counts_and_best(kit: Any, engine: LocalTuningEngine) -> None:
     seen: list[Progress] = []
     engine.run(kit.manifest(maxTrialCount=2), progress=seen.append)
     last = seen[-1]

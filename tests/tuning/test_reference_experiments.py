@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from appliance.stack import Stack
-from appliance.tuning.engine import ExperimentResult, TuningEngine
+from appliance.targets.local.tuning.engine import ExperimentResult, LocalTuningEngine
 from conformance import experiments as references
 from stubs import dataset, train
 
@@ -106,7 +106,7 @@ def test_medianstop_stops_exactly_the_trials_its_rule_says(tmp_path: Path) -> No
     data = tmp_path / "train.csv"
     data.write_bytes(dataset.generate(**references.DATASET))
     spec = references.manifest("medianstop", str(data), str(tmp_path / "models"))
-    result = TuningEngine(tmp_path / "work").run(spec)
+    result = LocalTuningEngine(tmp_path / "work").run(spec)
     parallel = spec["spec"]["parallelTrialCount"]
     assert result.condition["reason"] == "ExperimentMaxTrialsReached"
     averages: dict[int, float] = {}

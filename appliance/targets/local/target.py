@@ -2,59 +2,26 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import sys
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-from appliance import paths
-from appliance.config import profile as profiles
 from appliance.config.profile import Profile
 from appliance.console import Console
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.objectstore import DEFAULT_BUCKET, ObjectStore
 from appliance.runtime import process
+from appliance.runtime.locks import remove_stack_lock, stack_lock
 from appliance.runtime.state import Component, RunDir, StackState
 from appliance.stack import Stack
-from appliance.targets.interface import ComponentStatus, StackStatus
+from appliance.stacks import profile_of
+from appliance.targets.interface import Check, ComponentStatus, StackStatus, UpOptions
+from appliance.targets.local.engines import ENGINES
 
 OBJECT_STORE = "object-store"
 START_TIMEOUT = 60.0
 BUCKETS = (DEFAULT_BUCKET,)
-
-
-@contextmanager
-def stack_lock(name: str) -> Iterator[None]:
-    """Serialise up/down/state changes of one stack name across processes.
-
-    The lock file is removed by `down` (so nothing of a stack is left behind); a waiter that
-    then holds a lock on the removed file notices the inode changed and locks the new file.
-    """
-    lock_dir = paths.stacks_dir()
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = lock_dir / f".{name}.lock"
-    while True:
-        handle = open(lock_path, "a")
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            same = os.fstat(handle.fileno()).st_ino == os.stat(lock_path).st_ino
-        except FileNotFoundError:
-            same = False
-        if same:
-            break
-        handle.close()
-    try:
-        yield
-    finally:
-        handle.close()
-
-
-def _remove_lock(name: str) -> None:
-    """Called with the lock held, as the last step of `down`."""
-    (paths.stacks_dir() / f".{name}.lock").unlink(missing_ok=True)
 
 
 def marker(run_dir: RunDir) -> str:
@@ -77,7 +44,12 @@ def stray_pids(run_dir: RunDir) -> list[int]:
 class LocalTarget:
     name = "local"
 
-    def up(self, name: str, profile: Profile, port: int | None, console: Console) -> StackStatus:
+    def preflight(self, profile: Profile | None = None) -> list[Check]:
+        """Nothing beyond Python and the installed packages (doctor checks those for every target)."""
+        return []
+
+    def up(self, name: str, profile: Profile, options: UpOptions, console: Console) -> StackStatus:
+        port = options.port
         run_dir = RunDir(name)
         with stack_lock(name):
             # A corrupt or foreign state file is an error here (unlike in `down`): starting over
@@ -106,6 +78,9 @@ class LocalTarget:
         conflicts = []
         if existing.profile != profile.name:
             conflicts.append(f"profile {existing.profile!r} (asked: {profile.name!r})")
+        elif existing.profile_document not in (None, profile.to_document()):
+            # Same name, other components or posture (e.g. a file named like a shipped profile).
+            conflicts.append(f"another profile named {profile.name!r} (from {existing.profile_source})")
         if port is not None and store is not None and store.port != port:
             conflicts.append(f"port {store.port} (asked: {port})")
         if conflicts:
@@ -119,7 +94,8 @@ class LocalTarget:
         self, run_dir: RunDir, profile: Profile, port: int | None, console: Console
     ) -> StackStatus:
         run_dir.create()
-        state = StackState(run_dir.name, self.name, profile.name, time.time())
+        state = StackState(run_dir.name, self.name, profile.name, time.time(),
+                           profile_document=profile.to_document(), profile_source=str(profile.source))
         # Written first so that an interrupted `up` leaves state that `down` can clean.
         run_dir.save(state)
         try:
@@ -232,11 +208,11 @@ class LocalTarget:
         run_dir = RunDir(name)
         with stack_lock(name):
             if not run_dir.exists():
-                _remove_lock(name)
+                remove_stack_lock(name)
                 return False
             state = self._load_quietly(run_dir, console)
             self._teardown(run_dir, state)
-            _remove_lock(name)
+            remove_stack_lock(name)
             return True
 
     def _load_quietly(self, run_dir: RunDir, console: Console) -> StackState | None:
@@ -269,10 +245,24 @@ class LocalTarget:
         return Stack(
             name=name,
             target=self.name,
-            profile=profiles.load(state.profile),
+            profile=profile_of(state),
             object_store=self._object_store(run_dir, store),
             run_dir=run_dir.path,
+            engines=ENGINES,
         )
+
+    def collect_diagnostics(self, name: str, out_dir: Path) -> list[Path]:
+        """The stack's state file and every process log, copied as they are now."""
+        run_dir = RunDir(name)
+        out_dir.mkdir(parents=True, exist_ok=True)
+        written = []
+        sources = [run_dir.state_file, *sorted(run_dir.logs.glob("*.log"))] if run_dir.exists() else []
+        for source in sources:
+            if source.is_file():
+                target = out_dir / source.name
+                target.write_bytes(source.read_bytes())
+                written.append(target)
+        return written
 
 
 def probe_http(url: str, timeout: float = 2.0) -> tuple[bool, str]:

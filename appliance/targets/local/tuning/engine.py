@@ -18,18 +18,18 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import BadInput
+from appliance.targets.local.tuning.runner import FAILED as JOB_FAILED
+from appliance.targets.local.tuning.runner import TrialRun
 from appliance.tuning import experiment as experiments
 from appliance.tuning import metrics, template
 from appliance.tuning.algorithms import Suggester, SuggestionFailed
 from appliance.tuning.earlystopping import MedianStop
 from appliance.tuning.model import UNAVAILABLE, Experiment
-from appliance.tuning.runner import FAILED as JOB_FAILED
-from appliance.tuning.runner import TrialRun
+from appliance.tuning.result import ExperimentResult, Progress
 from appliance.tuning.status import (
     CREATED_REASON,
     EARLY_STOPPED,
@@ -55,54 +55,6 @@ NAME_ALPHABET = "bcdfghjklmnpqrstvwxz2456789"  # Kubernetes' random-suffix alpha
 EVENT_POLL_SECONDS = 0.5
 
 
-@dataclass(frozen=True)
-class Progress:
-    """A snapshot for a live progress line."""
-
-    experiment: str
-    condition: str
-    trials: int
-    done: int  # trials whose process ended (accounted for or waiting for earlier trials)
-    running: int
-    succeeded: int
-    failed: int
-    early_stopped: int
-    metrics_unavailable: int
-    best_trial: str = ""
-    best_value: str = ""
-    metric: str = ""
-
-
-@dataclass
-class ExperimentResult:
-    """The finished experiment as Katib would show it, plus its trials."""
-
-    experiment: Experiment
-    document: dict[str, Any]
-    trials: list[dict[str, Any]] = field(default_factory=list)
-    work_dir: Path | None = None
-
-    @property
-    def status(self) -> dict[str, Any]:
-        return dict(self.document["status"])
-
-    @property
-    def condition(self) -> dict[str, str]:
-        """The terminal condition (Succeeded or Failed)."""
-        for item in self.document["status"]["conditions"]:
-            if item["type"] in (SUCCEEDED, FAILED) and item["status"] == "True":
-                return dict(item)
-        return {}
-
-    @property
-    def succeeded(self) -> bool:
-        return self.condition.get("type") == SUCCEEDED
-
-    @property
-    def best(self) -> dict[str, Any]:
-        return dict(self.document["status"].get("currentOptimalTrial") or {})
-
-
 def trial_name(experiment: str, index: int, taken: set[str]) -> str:
     """`<experiment>-<8 chars>` like Katib, derived from the index so reruns give the same names."""
     salt = 0
@@ -125,7 +77,7 @@ def trial_environment(base: Mapping[str, str]) -> dict[str, str]:
     return env
 
 
-class TuningEngine:
+class LocalTuningEngine:
     """Runs Katib Experiments locally; trials get `env` (e.g. the object store's credentials)."""
 
     def __init__(self, work_root: Path, env: Mapping[str, str] | None = None) -> None:

@@ -19,21 +19,18 @@ from typing import TYPE_CHECKING, Any
 
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
-from appliance.pipelines.localize import localize, task_names, with_job_id
-from appliance.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
+from appliance.targets.local.pipelines.localize import localize, task_names, with_job_id
+from appliance.targets.local.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
 
 if TYPE_CHECKING:
-    from appliance.stack import Stack
+    pass
 
 # kfp.local keeps its configuration in a process-global singleton and swaps sys.stdout-bound
 # logging handlers and builtins.print while it runs: runs in one process take turns.
 _RUN_LOCK = threading.Lock()
 _FAILURE = "finished with status FAILURE"
 
-
-def engine(stack: Stack) -> LocalPipelinesEngine:
-    return LocalPipelinesEngine(stack.run_dir / "pipelines", stack.object_store.env())
 
 
 class LocalPipelinesEngine:

@@ -11,11 +11,16 @@ from typing import Any
 
 from appliance.errors import BadInput
 from appliance.objectstore import ObjectStore
+from appliance.runtime.locks import stack_lock
 from appliance.runtime.state import RunDir
-from appliance.serving.deployments import Deployments, ModelRef, ServerCommand, stub_server_command
-from appliance.serving.engine import ServingEngine
+from appliance.serving.engine import BackendServingEngine
 from appliance.stack import Stack
-from appliance.targets.local.target import stack_lock
+from appliance.targets.local.serving.deployments import (
+    Deployments,
+    ModelRef,
+    ServerCommand,
+    stub_server_command,
+)
 
 
 def read_bytes(store: ObjectStore, uri: str) -> bytes:
@@ -67,14 +72,15 @@ def registry(store: ObjectStore) -> Any:
 
 def follower_command(run_dir: RunDir, model: str, interval: float) -> tuple[list[str], dict[str, str]]:
     """The follower finds its stack by name under the same APPLIANCE_HOME as this process."""
-    argv = [sys.executable, "-m", "appliance.serving.follow", "--stack", run_dir.name, "--model", model,
+    argv = [sys.executable, "-m",
+            "appliance.targets.local.serving.follow", "--stack", run_dir.name, "--model", model,
             "--interval", f"{interval:g}", "--run-dir", str(run_dir.path)]
     home = run_dir.path.parent.parent  # <home>/stacks/<name>
     env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
     return argv, {**env, "APPLIANCE_HOME": str(home)}
 
 
-def engine(stack: Stack, server_command: ServerCommand = stub_server_command) -> ServingEngine:
+def engine(stack: Stack, server_command: ServerCommand = stub_server_command) -> BackendServingEngine:
     run_dir = RunDir(stack.name, stack.run_dir.parent)
     store = stack.object_store
     # Model servers read s3:// artifacts with the stack's credentials, passed in the environment
@@ -82,4 +88,4 @@ def engine(stack: Stack, server_command: ServerCommand = stub_server_command) ->
     env = {**os.environ, **store.env()}
     lock: Callable[[], Any] = partial(stack_lock, stack.name)
     deployments = Deployments(run_dir, lock, partial(describe, store), env, server_command)
-    return ServingEngine(deployments, partial(registry, store), partial(follower_command, run_dir))
+    return BackendServingEngine(deployments, partial(registry, store), partial(follower_command, run_dir))

@@ -1,6 +1,6 @@
 """The registry follower: a background process that keeps a deployment serving the registry's champion.
 
-`python -m appliance.serving.follow --stack NAME --model MODEL --interval S --run-dir DIR`
+`python -m appliance.targets.local.serving.follow --stack NAME --model MODEL --interval S --run-dir DIR`
 
 Every S seconds it reads the champion of MODEL and calls `sync`, which rolls deployment MODEL out
 (with no failed request) when the champion's model URI differs from the served one or the
@@ -25,8 +25,7 @@ from typing import Any, Protocol
 
 from appliance.errors import ApplianceError, ExternalCommandFailed
 from appliance.gates.registry import CorruptObject, StoreUnreachable
-
-DEFAULT_INTERVAL = 2.0
+from appliance.serving.records import DEFAULT_INTERVAL
 
 
 class Syncer(Protocol):
@@ -71,7 +70,7 @@ def follow(
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m appliance.serving.follow",
+    parser = argparse.ArgumentParser(prog="python -m appliance.targets.local.serving.follow",
                                      description="Keep a deployment serving the registry's champion.")
     parser.add_argument("--stack", required=True)
     parser.add_argument("--model", required=True)
@@ -79,6 +78,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--run-dir", required=True, type=Path, help="the stack's run dir")
     args = parser.parse_args(argv)
 
+    from appliance.gates.registry import Registry
     from appliance.targets.local.target import LocalTarget
 
     stop = threading.Event()
@@ -86,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     stack = LocalTarget().stack(args.stack)
     engine = stack.serving
-    registry = engine.registry()
+    registry = Registry(stack.object_store)
 
     trace = os.environ.get("APPLIANCE_FOLLOW_TRACE") == "1"
 

@@ -2,7 +2,7 @@
 
 A deployment NAME is two processes, both recorded as components of the stack:
 
-- `serve/NAME`: the front (appliance/serving/front.py) on a port that never changes; its record
+- `serve/NAME`: the front (appliance/targets/local/serving/front.py) on a port that never changes; its record
   holds the deployment (model URI, version, the previous model for rollback, v1/v2 URLs);
 - `serve/NAME/model`: the current model server (the stub KServe server) on a port of its own.
 
@@ -30,17 +30,14 @@ from typing import Any
 import requests
 
 from appliance.errors import BadInput, ExternalCommandFailed
-from appliance.gates.registry import MODEL_NAME
 from appliance.runtime import process
 from appliance.runtime.state import Component, RunDir, StackState, write_atomic
 from appliance.serving.endpoint import FRONT_STATUS_PATH, Endpoint
+from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
 
 FRONT_ROLE = "serving-front"
 MODEL_ROLE = "serving-model"
 FOLLOWER_ROLE = "serving-follower"
-# A DNS label, as KServe InferenceService names are; short enough for component and log names.
-# The registry's model-name rule, so that `serve sync MODEL` accepts every registered model.
-NAME_PATTERN = MODEL_NAME
 
 ServerCommand = Callable[[str, str, int, str], list[str]]
 StackLock = Callable[[], AbstractContextManager[object]]
@@ -50,16 +47,6 @@ def stub_server_command(name: str, model_uri: str, port: int, run_dir: str) -> l
     """The stub KServe model server (stubs/server.py) serving `model_uri` as model `name`."""
     return [sys.executable, "-m", "stubs.server", "--model-uri", model_uri, "--port", str(port),
             "--name", name, "--run-dir", run_dir]
-
-
-def validate_name(name: str) -> str:
-    if not isinstance(name, str) or not NAME_PATTERN.match(name):
-        raise BadInput(
-            f"invalid deployment name {name!r}",
-            "names are DNS labels: 1-45 lowercase letters, digits or '-', starting and ending alphanumeric",
-            "pick a name such as 'iris' or 'churn-v2'",
-        )
-    return name
 
 
 def front_key(name: str) -> str:
@@ -75,47 +62,21 @@ def follower_key(name: str) -> str:
 
 
 @dataclass(frozen=True)
-class ModelRef:
-    """A model artifact: where it is and the version it declares."""
+class LocalDeployment(Deployment):
+    """A deployment on the local target: its front proxy and current model server processes."""
 
-    uri: str
-    version: str
-
-    def to_dict(self) -> dict[str, str]:
-        return {"model_uri": self.uri, "version": self.version}
-
-
-@dataclass(frozen=True)
-class Health:
-    healthy: bool
-    detail: str
-
-
-@dataclass(frozen=True)
-class Deployment:
-    """What the state records about one deployment."""
-
-    name: str
-    endpoint: Endpoint
-    model: ModelRef
-    previous: ModelRef | None
-    generation: int
     front_pid: int
     front_port: int
     front_started: float
     model_pid: int
     model_url: str
 
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            **self.model.to_dict(),
-            "previous": self.previous.to_dict() if self.previous else None,
-            "generation": self.generation,
-            "url": self.endpoint.url,
-            "v1_url": self.endpoint.v1_url,
-            "v2_url": self.endpoint.v2_url,
-        }
+
+@dataclass(frozen=True)
+class LocalFollower(Follower):
+    """A follower on the local target is a background process."""
+
+    pid: int
 
 
 def _ref(extra: Mapping[str, Any], uri_key: str, version_key: str) -> ModelRef | None:
@@ -123,7 +84,7 @@ def _ref(extra: Mapping[str, Any], uri_key: str, version_key: str) -> ModelRef |
     return ModelRef(str(uri), str(extra.get(version_key, ""))) if uri else None
 
 
-def read_deployment(state: StackState, name: str) -> Deployment | None:
+def read_deployment(state: StackState, name: str) -> LocalDeployment | None:
     front = state.components.get(front_key(name))
     if front is None or front.extra.get("role") != FRONT_ROLE:
         return None
@@ -132,7 +93,7 @@ def read_deployment(state: StackState, name: str) -> Deployment | None:
     current = _ref(extra, "model_uri", "version")
     if current is None:
         return None
-    return Deployment(
+    return LocalDeployment(
         name=name,
         endpoint=Endpoint(name, front.endpoint),
         model=current,
@@ -240,10 +201,10 @@ class Deployments:
             )
         return state
 
-    def get(self, name: str) -> Deployment | None:
+    def get(self, name: str) -> LocalDeployment | None:
         return read_deployment(self._state(), validate_name(name))
 
-    def require(self, name: str) -> Deployment:
+    def require(self, name: str) -> LocalDeployment:
         found = self.get(name)
         if found is None:
             known = ", ".join(d.name for d in self.all()) or "none"
@@ -261,6 +222,11 @@ class Deployments:
         return [d for d in (read_deployment(state, n) for n in names) if d is not None]
 
     def health(self, deployment: Deployment) -> Health:
+        if not isinstance(deployment, LocalDeployment):
+            found = self.get(deployment.name)
+            if found is None:
+                return Health(False, "not deployed")
+            deployment = found
         if not process.is_alive(deployment.front_pid, self.marker):
             return Health(False, "front not running")
         if not process.is_alive(deployment.model_pid, self.marker):
@@ -269,7 +235,7 @@ class Deployments:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def deploy(self, name: str, model_uri: str) -> Deployment:
+    def deploy(self, name: str, model_uri: str) -> LocalDeployment:
         """Create the deployment, or roll it out to `model_uri` when it exists."""
         validate_name(name)
         ref = self._describe(model_uri)
@@ -279,11 +245,11 @@ class Deployments:
                 return self._create(name, ref)
             return self._rollout(current, ref)
 
-    def rollout(self, name: str, model_uri: str) -> Deployment:
+    def rollout(self, name: str, model_uri: str) -> LocalDeployment:
         self.require(name)
         return self.deploy(name, model_uri)
 
-    def rollback(self, name: str) -> Deployment:
+    def rollback(self, name: str) -> LocalDeployment:
         """Roll out the previous model again (a second rollback returns to where it started)."""
         with self._deployment_lock(validate_name(name)):
             current = self.require(name)
@@ -322,8 +288,8 @@ class Deployments:
 
     def start_follower(
         self, name: str, interval: float, argv: list[str], env: Mapping[str, str]
-    ) -> Component:
-        """Start the follower of `name` (appliance/serving/follow.py); a running one is restarted."""
+    ) -> Follower:
+        """Start the follower of `name` (follow.py beside this module); a running one is restarted."""
         self.stop_follower(validate_name(name))
         log = self.run_dir.logs / f"serve-{name}-follow.log"
         pid = self._spawn(argv, log, env)
@@ -341,7 +307,7 @@ class Deployments:
         except BaseException:
             process.stop(pid, self.marker)
             raise
-        return component
+        return LocalFollower(name, interval, f"pid {pid}", pid)
 
     def stop_follower(self, name: str) -> bool:
         found = self._state().components.get(follower_key(name))
@@ -358,7 +324,7 @@ class Deployments:
 
     # -- steps -------------------------------------------------------------------------------
 
-    def _create(self, name: str, ref: ModelRef) -> Deployment:
+    def _create(self, name: str, ref: ModelRef) -> LocalDeployment:
         model = self._start_model(name, ref, generation=1)
         try:
             front = self._start_new_front(name, model.endpoint)
@@ -381,7 +347,7 @@ class Deployments:
         assert deployment is not None
         return deployment
 
-    def _rollout(self, current: Deployment, ref: ModelRef) -> Deployment:
+    def _rollout(self, current: LocalDeployment, ref: ModelRef) -> LocalDeployment:
         name = current.name
         generation = current.generation + 1
         model = self._start_model(name, ref, generation)
@@ -407,7 +373,7 @@ class Deployments:
         assert deployment is not None
         return deployment
 
-    def _switch(self, current: Deployment, backend: str, generation: int) -> tuple[int, int, float]:
+    def _switch(self, current: LocalDeployment, backend: str, generation: int) -> tuple[int, int, float]:
         """Point the front at `backend`; restart the front on its port if it died. Returns its pid, port."""
         name = current.name
         if not process.is_alive(current.front_pid, self.marker):
@@ -497,7 +463,8 @@ class Deployments:
 
     def _start_front(self, name: str, port: int, backend: str, generation: int) -> Component:
         config = self._write_config(name, backend, generation)
-        argv = [sys.executable, "-m", "appliance.serving.front", "--name", name, "--port", str(port),
+        argv = [sys.executable, "-m",
+            "appliance.targets.local.serving.front", "--name", name, "--port", str(port),
                 "--config", str(config), "--run-dir", self.marker]
         log = self._front_log(name)
         # The front needs no credentials: it only forwards HTTP on loopback.

@@ -1,6 +1,6 @@
 """The stable front of one deployment: a keep-alive HTTP proxy whose backend switches on SIGHUP.
 
-`python -m appliance.serving.front --name NAME --port P --config FILE --run-dir DIR`
+`python -m appliance.targets.local.serving.front --name NAME --port P --config FILE --run-dir DIR`
 
 The front listens on 127.0.0.1:P for the deployment's whole life. Its backend (the current model
 server) is named in a JSON config file, `{"backend": "http://127.0.0.1:Q", "generation": N}`,
@@ -249,7 +249,7 @@ async def serve(front: Front, port: int) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m appliance.serving.front",
+    parser = argparse.ArgumentParser(prog="python -m appliance.targets.local.serving.front",
                                      description="Stable keep-alive front proxy of one deployment.")
     parser.add_argument("--name", required=True, help="deployment name")
     parser.add_argument("--port", required=True, type=int, help=f"port on {LOOPBACK}")

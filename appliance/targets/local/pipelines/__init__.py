@@ -1,0 +1,1 @@
+"""The local pipelines engine: kfp.local in this interpreter, with the stack's object store."""

@@ -1,0 +1,1 @@
+"""The local tuning engine: Katib Experiment semantics with trials as local process groups."""
