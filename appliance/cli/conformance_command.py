@@ -18,7 +18,8 @@ from appliance.runtime.output import write_text
 
 @click.command("conformance")
 @click.option("--target", type=click.Choice(targets.TARGETS),
-              help="Target of the stack (default: the stack's own; new stacks: $APPLIANCE_TARGET, else local).")
+              help="Target of the stack (default: the stack's own; new stacks: $APPLIANCE_TARGET, "
+                   "else local).")
 @click.option("--stack", "stack_name", metavar="NAME",
               help="A running stack to test (default: the stack 'default' when it is up and "
                    "healthy, else an ephemeral one started and stopped by this run).")

@@ -152,7 +152,7 @@ def test_a_refused_engine_says_why(tmp_path: Path) -> None:
                   ObjectStore(endpoint="http://127.0.0.1:9", access_key="a", secret_key="b"),
                   tmp_path, ENGINES)
     with pytest.raises(MissingPrerequisite, match="the tuning engine is not available on the kind target"):
-        stack.tuning
+        _ = stack.tuning
     minimal = Stack("m", "local", profiles.load("minimal"), stack.object_store, tmp_path)
     with pytest.raises(MissingPrerequisite, match="stack 'm' has no serving component"):
-        minimal.serving
+        _ = minimal.serving
