@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.catalog.model import (
     CLUSTER_SCOPED_KINDS,
     Allow,
@@ -124,7 +125,7 @@ def load_catalog(path: Path | None = None) -> Catalog:
 def _load_cached(path_text: str) -> Catalog:
     path = Path(path_text)
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(path.read_text(encoding="utf-8"), str(path))
     except FileNotFoundError as exc:
         raise BadInput(f"catalog {path} not found", "", "restore profiles/catalog.yaml") from exc
     except yaml.YAMLError as exc:

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.config.strict import unknown_fields
 from appliance.errors import BadInput, InvalidDocument
 from appliance.paths import REPO_ROOT
@@ -71,7 +72,7 @@ def load(name_or_path: str) -> Profile:
                 "pass one of those names or the path of a profile file",
             )
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data = safe_yaml.load(path.read_text(encoding="utf-8"), str(path))
     except yaml.YAMLError as exc:
         raise BadInput(f"{path} is not valid YAML", " ".join(str(exc).split()),
                        "fix the YAML at the line shown") from exc

@@ -9,6 +9,7 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.config.strict import unknown_fields
 from appliance.errors import BadInput, InvalidDocument
 
@@ -88,7 +89,7 @@ def load(path: str | Path) -> Policy:
 
 def loads(text: str, source: str = "<policy>") -> Policy:
     try:
-        data = yaml.safe_load(text)
+        data = safe_yaml.load(text, source)
     except yaml.YAMLError as exc:
         raise BadInput(f"{source} is not valid YAML", " ".join(str(exc).split()), FIX) from exc
     return decode(data, source)

@@ -15,6 +15,7 @@ import yaml
 from google.protobuf import json_format
 from kfp.pipeline_spec import pipeline_spec_pb2
 
+from appliance import safe_yaml
 from appliance.errors import BadInput, MissingPrerequisite
 
 PYTHON_SUFFIXES = (".py",)
@@ -166,7 +167,7 @@ def _where(exc: Exception, path: Path) -> str:
 
 def from_yaml(path: Path) -> Pipeline:
     try:
-        documents = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+        documents = [d for d in safe_yaml.load_all(path.read_text(encoding="utf-8"), str(path)) if d]
     except yaml.YAMLError as exc:
         raise BadInput(f"{path} is not valid YAML", " ".join(str(exc).split()), FIX) from exc
     except (OSError, UnicodeDecodeError) as exc:

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.catalog.decode import CATALOG_PATH
 from appliance.catalog.model import Catalog, Component, ResourceRef, SourceUse
 from appliance.config.profile import Profile
@@ -57,7 +58,7 @@ def _component_objects(
 
 def load_builtin(path: Path) -> list[dict[str, Any]]:
     try:
-        docs = [d for d in yaml.safe_load_all(path.read_text(encoding="utf-8")) if d]
+        docs = [d for d in safe_yaml.load_all(path.read_text(encoding="utf-8"), str(path)) if d]
     except yaml.YAMLError as exc:
         raise InvalidDocument(str(path), [f"not valid YAML: {exc}".replace("\n", " ")]) from exc
     return docs

@@ -10,6 +10,7 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.errors import BadInput, InvalidDocument
 from appliance.review.model import Finding, Suppression
 
@@ -67,7 +68,7 @@ _Loader.add_constructor("tag:yaml.org,2002:timestamp", _timestamp)
 def load_file(path: str, known_rules: set[str]) -> list[ExceptionRecord]:
     file = FsPath(path)
     try:
-        data = yaml.load(file.read_text(encoding="utf-8"), Loader=_Loader)
+        data = safe_yaml.load(file.read_text(encoding="utf-8"), path, _Loader)
     except FileNotFoundError:
         raise BadInput(f"{path}: no such exceptions file", fix="check --exceptions") from None
     except yaml.YAMLError as exc:

@@ -15,6 +15,7 @@ import yaml
 
 from appliance.errors import BadInput, InvalidDocument
 from appliance.review.model import Path
+from appliance.safe_yaml import AliasBudgetExceeded, check_aliases
 
 # PyYAML's C-accelerated loader when libyaml is present (it is in our wheels); pure Python otherwise.
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
@@ -23,17 +24,7 @@ _SEPARATOR_END = " \t\r\n"
 _FIX = "fix the documents at the lines shown: each must be valid YAML and a Kubernetes object " \
        "with apiVersion and kind"
 _SCHEMA_TOKEN = "openAPIV3Schema:"
-# Nodes that YAML aliases may add beyond the document's own: Kubernetes manifests do not need
-# aliases, and nested aliases ("billion laughs") expand exponentially for anything that walks them.
-ALIAS_BUDGET = 10_000
-
-
-class AliasBudgetExceeded(Exception):
-    """A document whose aliases expand past ALIAS_BUDGET nodes, or refer to themselves."""
-
-    def __init__(self, message: str, line: int) -> None:
-        super().__init__(message)
-        self.line = line  # 0-based, within the parsed text
+_NO_ALIASES = "Kubernetes manifests do not need aliases; write the values out"
 
 
 @dataclass
@@ -169,7 +160,7 @@ def _load_text(text: str, source: str) -> list[Document]:
             problems.append(_describe(exc, line))
             continue
         except AliasBudgetExceeded as exc:
-            problems.append(f"line {line + exc.line}: {exc}")
+            problems.append(f"line {line + exc.line}: {exc} ({_NO_ALIASES})")
             continue
         documents += _objects(obj, source, len(documents), line, chunk, node, problems)
     if problems:
@@ -227,46 +218,6 @@ def _load_with_node(chunk: str) -> tuple[Any, yaml.Node | None]:
         loader.dispose()
 
 
-def check_aliases(root: yaml.Node) -> None:
-    """Refuse a node graph whose aliases expand past ALIAS_BUDGET extra nodes or form a cycle.
-    Linear in the graph: each node's expanded size is computed once (iteratively, so deep
-    nesting cannot exhaust the stack)."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
-    while stack:
-        node, done = stack.pop()
-        key = id(node)
-        children = _children(node)
-        if done:
-            active.discard(key)
-            sizes[key] = 1 + sum(sizes[id(c)] for c in children)
-            continue
-        if key in sizes:
-            continue
-        if key in active:
-            raise AliasBudgetExceeded("a YAML alias refers to the node that contains it "
-                                      "(Kubernetes manifests do not use aliases)",
-                                      node.start_mark.line)
-        active.add(key)
-        stack.append((node, True))
-        stack += [(c, False) for c in children if id(c) not in sizes]
-    extra = sizes[id(root)] - len(sizes)
-    if extra > ALIAS_BUDGET:
-        raise AliasBudgetExceeded(
-            f"YAML aliases expand this document by {extra} nodes, more than the {ALIAS_BUDGET} "
-            "allowed (Kubernetes manifests do not need aliases; write the values out)",
-            root.start_mark.line)
-
-
-def _children(node: yaml.Node) -> list[yaml.Node]:
-    if isinstance(node, yaml.SequenceNode):
-        return list(node.value)
-    if isinstance(node, yaml.MappingNode):
-        return [part for pair in node.value for part in pair]
-    return []
-
-
 def _prune_schemas(chunk: str) -> str:
     """Blank out every `openAPIV3Schema:` block (its more-indented lines), keeping line count."""
     parts: list[str] = []
@@ -307,7 +258,7 @@ def _load_whole(text: str, source: str) -> list[Document]:
     except yaml.YAMLError as exc:
         problems.append(_describe(exc, 1))
     except AliasBudgetExceeded as exc:
-        problems.append(f"line {1 + exc.line}: {exc}")
+        problems.append(f"line {1 + exc.line}: {exc} ({_NO_ALIASES})")
     finally:
         loader.dispose()
     if problems:

@@ -11,6 +11,7 @@ from typing import Any
 import requests
 import yaml
 
+from appliance import safe_yaml
 from appliance.errors import ExternalCommandFailed, InvalidDocument
 from appliance.paths import REPO_ROOT
 
@@ -146,7 +147,7 @@ def load_lock(path: Path = LOCK_PATH) -> dict[str, str]:
     if not path.is_file():
         return {}
     try:
-        data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
+        data: Any = safe_yaml.load(path.read_text(encoding="utf-8"), str(path))
     except yaml.YAMLError as exc:
         raise InvalidDocument(str(path), [f"not valid YAML: {exc}".replace("\n", " ")]) from exc
     problems: list[str] = []

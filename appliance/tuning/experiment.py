@@ -12,6 +12,7 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.errors import BadInput, InvalidDocument
 from appliance.tuning import algorithms, earlystopping, template
 from appliance.tuning.metrics import TWO_GROUPS
@@ -141,7 +142,7 @@ def load(path: str | Path) -> Experiment:
     except OSError as exc:
         raise BadInput(f"{file}: cannot be read", exc.strerror or str(exc)) from exc
     try:
-        documents = [d for d in yaml.safe_load_all(text) if d is not None]
+        documents = [d for d in safe_yaml.load_all(text, str(file)) if d is not None]
     except yaml.YAMLError as exc:
         raise BadInput(f"{file} is not valid YAML", str(exc).replace("\n", " ")) from exc
     if len(documents) != 1:
