@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean install
+.PHONY: demo test unit lint bench clean install
 
 install: $(STAMP)
 
@@ -20,9 +20,14 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q
 
+# The fast tier alone: no process, no port, no stack (tests/conftest.py enforces it).
+unit: $(STAMP)
+	$(BIN)/python -m pytest -n 2 -q -m "not integration"
+
 lint: $(STAMP)
 	$(BIN)/ruff check appliance stubs conformance e2e tests scripts
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
 bench: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/bench.py

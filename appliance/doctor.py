@@ -5,10 +5,27 @@ from __future__ import annotations
 import importlib.metadata
 import shutil
 import sys
+from dataclasses import dataclass
 
 from appliance import paths
 from appliance.runtime.process import CommandRunner, free_port
-from appliance.targets.interface import Check
+
+
+@dataclass(frozen=True)
+class Check:
+    """One prerequisite check: what was checked, what was found, and the fix when it failed.
+    A failed check with severity "warn" is shown but does not stop `up`."""
+
+    name: str
+    ok: bool
+    detail: str
+    fix: str = ""
+    severity: str = "error"
+
+    @property
+    def blocking(self) -> bool:
+        return not self.ok and self.severity == "error"
+
 
 PACKAGES = ("click", "pyyaml", "moto", "minio", "kfp", "kserve", "optuna", "kubernetes")
 MIN_FREE_DISK = 2 * 1024**3

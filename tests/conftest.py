@@ -94,3 +94,50 @@ def run_console_examples(doc: Path, cwd: Path, env: dict[str, str]) -> int:
 def console_examples() -> Callable[[Path, Path, dict[str, str]], int]:
     """`run_console_examples`, as a fixture (test modules cannot import conftest)."""
     return run_console_examples
+
+
+# --- test tiers ----------------------------------------------------------------------------------
+# The fast tier (`pytest -m "not integration"`, `make unit`) starts no process: fakes stand at the
+# seams. A test that starts processes or stacks is in the integration tier: by its fixtures, by its
+# module (INTEGRATION_MODULES), or by an explicit @pytest.mark.integration. The guard below makes a
+# fast-tier test that starts a process fail, naming the fix, so the tiers cannot drift apart.
+INTEGRATION_FIXTURES = frozenset({"local_stack", "console_examples"})
+INTEGRATION_MODULES = frozenset({
+    "tests/conformance/test_outputs.py",
+    "tests/conformance/test_plugin.py",
+    "tests/foundation/test_readme.py",
+    "tests/pipelines/test_engine.py",
+    "tests/serving/test_docs.py",
+    "tests/serving/test_down.py",
+    "tests/serving/test_front.py",
+    "tests/stubs/test_cli.py",
+    "tests/stubs/test_determinism.py",
+    "tests/stubs/test_server.py",
+    "tests/stubs/test_train.py",
+    "tests/tuning/test_cli.py",
+    "tests/tuning/test_engine.py",
+    "tests/tuning/test_reference_experiments.py",
+})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    root = Path(__file__).resolve().parent.parent
+    for item in items:
+        module = Path(str(item.path)).resolve().relative_to(root).as_posix()
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if (module.startswith("e2e/") or module in INTEGRATION_MODULES
+                or fixtures & INTEGRATION_FIXTURES):
+            item.add_marker(pytest.mark.integration)
+
+
+class _NoProcess(subprocess.Popen):  # type: ignore[type-arg]
+    def __init__(self, args: object, *rest: object, **kwargs: object) -> None:
+        raise AssertionError(
+            f"a fast-tier test started a process ({args!r}): use a fake at the seam, or mark the "
+            "test integration (tests/conftest.py INTEGRATION_MODULES or @pytest.mark.integration)")
+
+
+@pytest.fixture(autouse=True)
+def _fast_tier_starts_no_process(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    if request.node.get_closest_marker("integration") is None:
+        monkeypatch.setattr(subprocess, "Popen", _NoProcess)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from appliance.config.profile import Profile
 from appliance.console import Console
+from appliance.doctor import Check
 
 if TYPE_CHECKING:
     from appliance.stack import Stack
@@ -24,22 +25,6 @@ class UpOptions:
     node_image: str | None = None  # kind: override the pinned node image
     stubs_image: str | None = None  # clusters: the stubs image reference
     registry_cache: bool = False  # kind: pull-through registry mirrors
-
-
-@dataclass(frozen=True)
-class Check:
-    """One prerequisite check: what was checked, what was found, and the fix when it failed.
-    A failed check with severity "warn" is shown but does not stop `up`."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    severity: str = "error"
-
-    @property
-    def blocking(self) -> bool:
-        return not self.ok and self.severity == "error"
 
 
 @dataclass(frozen=True)
