@@ -5,7 +5,6 @@ from __future__ import annotations
 import importlib
 import sys
 import traceback
-from pathlib import Path
 
 import click
 
@@ -17,7 +16,73 @@ from appliance.errors import EXIT_BAD_INPUT, EXIT_FAILED, ApplianceError
 __all__ = ["cli", "main", "pass_console"]
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+# Every command, registered explicitly: name -> (module under appliance.cli, attribute, summary).
+# A command's module is imported when the command runs, so `--version` and `--help` import no
+# engine (kfp, Optuna, minio, the renderer). tests/foundation/test_cli_registry.py checks that each
+# entry loads, is named as registered and has the short help shown here.
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "conformance": ("conformance_command", "conformance",
+          'Prove a stack works: object store, pipelines, tuning, serving, promotion gates.'),
+    "doctor": ("doctor_command", "doctor_cmd",
+          'Check prerequisites: one ✓/✗ line per check with a fix hint.'),
+    "down": ("stack_commands", "down",
+          'Stop everything `up` started and remove its state.'),
+    "env": ("stack_commands", "env",
+          "Print shell exports pointing AWS tools at the stack's object store: eval "
+          '"$(appliance env)".'),
+    "fetch": ("render_command", "fetch",
+          "Fill the upstream cache from pinned sources (online) and verify every file's "
+          'sha256.'),
+    "gate": ("pipeline_commands", "gate",
+          "Promotion gates: compare a challenger's metrics with the champion's under a "
+          'policy.'),
+    "registry": ("pipeline_commands", "registry",
+          "The model registry in the stack's object store: champion, history, decisions."),
+    "render": ("render_command", "render",
+          'Render a profile to hardened, validated Kubernetes manifests (offline, '
+          'deterministic).'),
+    "review": ("review_command", "review_cmd",
+          'Review manifests offline for Pod Security, RBAC, exposure, network policy, '
+          'images, resources and credentials.'),
+    "run": ("pipeline_commands", "run",
+          'Run a KFP v2 pipeline (FILE.py[:NAME] or compiled YAML) on a stack.'),
+    "serve": ("serve_command", "serve",
+          'Serve models on a stack over the KServe v1 and v2 protocols.'),
+    "status": ("stack_commands", "status",
+          'Components, endpoints, probed health and uptime of a stack (exit 1 when '
+          'unhealthy or not up).'),
+    "tune": ("tune_command", "tune",
+          'Run a Katib v1beta1 Experiment locally; exit 1 if it ends Failed.'),
+    "up": ("stack_commands", "up",
+          'Start a stack in the background (idempotent).'),
+}
+
+
+def load_command(name: str) -> click.Command:
+    module, attribute = COMMANDS[name][:2]
+    command: click.Command = getattr(importlib.import_module(f"appliance.cli.{module}"), attribute)
+    return command
+
+
+class LazyGroup(click.Group):
+    """A group whose commands come from COMMANDS, imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load_command(cmd_name) if cmd_name in COMMANDS else None
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        # Truncated as click truncates a loaded command's short help, for the same output.
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, click.utils.make_default_short_help(COMMANDS[name][2], limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="appliance")
 @click.option("-q", "--quiet", is_flag=True, help="Silence status lines on stderr.")
 @click.option("-v", "--verbose", is_flag=True, help="More detail; tracebacks on errors.")
@@ -25,19 +90,6 @@ __all__ = ["cli", "main", "pass_console"]
 def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Local-first ML platform appliance: up, conformance, review, down."""
     ctx.obj = Console(quiet=quiet, verbose=verbose)
-
-
-def _register() -> None:
-    # One module per command family (appliance/cli/*_command(s).py), each exposing `commands`;
-    # discovered so that families land without editing this file.
-    package_dir = Path(__file__).parent
-    for path in sorted(package_dir.glob("*_command*.py")):
-        module = importlib.import_module(f"appliance.cli.{path.stem}")
-        for command in module.commands:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> None:

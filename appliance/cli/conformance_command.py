@@ -96,4 +96,3 @@ def _write(path: Path, text: str, option: str, what: str, console: Console,
     console.info(f"{what} written to {path}")
 
 
-commands = [conformance]

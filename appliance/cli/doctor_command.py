@@ -33,4 +33,3 @@ def doctor_cmd(console: Console, target: str | None) -> None:
     console.ok(f"target {chosen.name!r} can run")
 
 
-commands = [doctor_cmd]

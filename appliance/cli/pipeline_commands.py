@@ -193,4 +193,3 @@ def _registry(name: str) -> Registry:
     return Registry(targets.open_stack(name).object_store)
 
 
-commands = [run, gate, registry]

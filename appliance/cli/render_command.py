@@ -172,4 +172,3 @@ def _fetch_images(console: Console, catalog: Catalog, profile_names: tuple[str, 
                                     "check the names and the network, then rerun")
 
 
-commands = [render, fetch]

@@ -137,4 +137,3 @@ def _write(console: Console, text: str, output: str | None) -> None:
     console.ok(f"wrote {output}")
 
 
-commands = [review_cmd]

@@ -185,4 +185,3 @@ def unfollow(console: Console, model: str, stack_name: str) -> None:
         console.info(f"{model} was not following the registry; nothing to do")
 
 
-commands = [serve]

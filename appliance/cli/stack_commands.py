@@ -127,4 +127,3 @@ def _print_status(console: Console, status: StackStatus, to_stdout: bool = False
         console.info(text)
 
 
-commands = [up, status, down, env]

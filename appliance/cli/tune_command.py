@@ -215,4 +215,3 @@ def summary(result: ExperimentResult) -> str:
     return "\n".join(lines)
 
 
-commands = [tune]

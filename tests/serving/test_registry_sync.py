@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from appliance.cli import cli
+from appliance.cli import COMMANDS
 from appliance.errors import BadInput
 from appliance.gates import policy
 from appliance.gates.registry import Entry, Registry
@@ -64,7 +64,7 @@ def test_sync_and_the_follower_serve_the_champion_and_promotions_never_rejected_
     assert none.value.fix == ("promote one with a gated pipeline, e.g. appliance run "
                               "conformance/pipelines/train_gate_promote.py --param model=churn, "
                               "then sync")
-    assert "run" in cli.commands and (ROOT / "conformance/pipelines/train_gate_promote.py").is_file()
+    assert "run" in COMMANDS and (ROOT / "conformance/pipelines/train_gate_promote.py").is_file()
 
     # Explicit sync (what `appliance serve sync churn` runs after a promotion).
     assert registry.gate_and_promote("churn", entries["1"], POLICY)[1] is not None
