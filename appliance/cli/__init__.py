@@ -7,7 +7,6 @@ import sys
 import traceback
 
 import click
-from click.utils import make_default_short_help
 
 from appliance import __version__
 from appliance.cli.context import pass_console
@@ -78,7 +77,7 @@ class LazyGroup(click.Group):
         # Truncated as click truncates a loaded command's short help, for the same output.
         names = self.list_commands(ctx)
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, make_default_short_help(COMMANDS[name][2], limit)) for name in names]
+        rows = [(name, click.Command(name, help=COMMANDS[name][2]).get_short_help_str(limit)) for name in names]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
