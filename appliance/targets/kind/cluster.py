@@ -35,7 +35,7 @@ WAIT_TIMED_OUT = "WARNING: Timed out waiting for Ready"
 # Known failure texts of kind and Docker → (why, fix); first match wins.
 _HINTS: tuple[tuple[str, str, str], ...] = (
     ("Cannot connect to the Docker daemon", "the Docker daemon is not running",
-     "start Docker (Linux: sudo systemctl start docker; macOS/Windows: start Docker Desktop)"),
+     "start Docker: 'sudo systemctl start docker' on Linux, Docker Desktop on macOS/Windows"),
     ("permission denied while trying to connect to the Docker daemon",
      "this user may not use the Docker socket",
      "add the user to the docker group (sudo usermod -aG docker $USER) and log in again"),
@@ -197,7 +197,7 @@ class KindCluster:
     def create(self, config: Path, retain: bool = False, wait: str = CREATE_WAIT,
                timeout: float = CREATE_TIMEOUT) -> Created:
         """Create the cluster; the caller must still check the node (kind's --wait does not fail)."""
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        self.run_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
         result = self._run(create_argv(self.name, config, self.kubeconfig, retain, wait), timeout)
         if not self.kubeconfig.exists():
             raise ExternalCommandFailed(create_argv(self.name, config, self.kubeconfig, retain, wait),

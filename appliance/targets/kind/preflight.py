@@ -254,10 +254,10 @@ def _gib(n: int) -> str:
 def docker_checks(facts: HostFacts, components: Collection[str], node_image: str) -> list[Check]:
     if facts.docker is None:
         return [Check("docker", False, "not installed",
-                      f"install Docker Engine 28.0 or newer ({versions.DOCKER_INSTALL}) or Docker Desktop")]
+                      f"install Docker Engine 28.0 or newer, or Docker Desktop: {versions.DOCKER_INSTALL}")]
     info = parse_docker_info(facts.docker)
     if isinstance(info, str):
-        fix = "start Docker (Linux: sudo systemctl start docker; macOS/Windows: start Docker Desktop)"
+        fix = "start Docker: 'sudo systemctl start docker' on Linux, Docker Desktop on macOS/Windows"
         if "permission denied" in info:
             fix = "add your user to the docker group (sudo usermod -aG docker $USER) and log in again"
         return [Check("docker daemon", False, info, fix)]
@@ -280,15 +280,15 @@ def docker_checks(facts: HostFacts, components: Collection[str], node_image: str
 def _docker_api(facts: HostFacts) -> Check:
     api = parse_docker_api(facts.docker_version) if facts.docker_version else None
     need = ".".join(map(str, versions.DOCKER_API_MINIMUM))
-    fix = f"upgrade Docker to Engine 28.0 or newer (API {need}; 'docker save --platform' needs it)"
+    fix = f"upgrade Docker to Engine 28.0 or newer; 'docker save --platform' needs API {need}"
     if api is None:
         return Check("docker API", False, "the daemon reported no API version", fix)
-    return Check("docker API", api >= versions.DOCKER_API_MINIMUM, f"{api[0]}.{api[1]} (need ≥ {need})", fix)
+    return Check("docker API", api >= versions.DOCKER_API_MINIMUM, f"{api[0]}.{api[1]}, need ≥ {need}", fix)
 
 
 def _memory(info: DockerInfo) -> Check:
-    fix = (f"give Docker at least {_gib(versions.MEMORY_WARN_BELOW)} "
-           "(Docker Desktop: Settings → Resources → Memory)")
+    fix = (f"give Docker at least {_gib(versions.MEMORY_WARN_BELOW)}; "
+           "Docker Desktop: Settings → Resources → Memory")
     if info.mem_total < versions.MEMORY_REFUSE_BELOW:
         return Check("docker memory", False, f"{_gib(info.mem_total)}; the stack needs at least "
                      f"{_gib(versions.MEMORY_REFUSE_BELOW)}", fix)
@@ -299,7 +299,7 @@ def _memory(info: DockerInfo) -> Check:
 
 
 def _cpus(info: DockerInfo) -> Check:
-    fix = f"give Docker {versions.CPUS_WARN_BELOW} CPUs (Docker Desktop: Settings → Resources → CPUs)"
+    fix = f"give Docker {versions.CPUS_WARN_BELOW} CPUs; Docker Desktop: Settings → Resources → CPUs"
     if info.ncpu < versions.CPUS_REFUSE_BELOW:
         return Check("docker CPUs", False, f"{info.ncpu}; at least {versions.CPUS_REFUSE_BELOW} needed", fix)
     if info.ncpu < versions.CPUS_WARN_BELOW:
@@ -443,8 +443,10 @@ def context_check(context: str, result: CommandResult, kubeconfig: Path | None =
     contexts = parse_contexts(result.output)
     if context in contexts:
         return Check("kube context", True, f"{context} in {where}")
-    known = ", ".join(contexts) if contexts else "none"
-    return Check("kube context", False, f"{context!r} is not in {where} (contexts: {known})",
+    if not contexts:
+        return Check("kube context", False, f"{context!r} is not in {where}; it has no contexts",
+                     "set KUBECONFIG to the kubeconfig file that has the context")
+    return Check("kube context", False, f"{context!r} is not in {where}; it has {', '.join(contexts)}",
                  "pass --context with one of those, or set KUBECONFIG to the file that has it")
 
 

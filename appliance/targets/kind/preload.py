@@ -22,9 +22,10 @@ INSPECT_TIMEOUT = 30.0
 PULL_TIMEOUT = 600.0
 SAVE_TIMEOUT = 600.0
 CRICTL_TIMEOUT = 60.0
-# Pull failures that a retry cannot fix (the name, the tag or the access is wrong).
+# Pull failures that a retry cannot fix: the name, tag or access is wrong, or there is no daemon to ask.
 _PERMANENT = ("manifest unknown", "not found: manifest", "pull access denied", "invalid reference format",
-              "repository does not exist", "unauthorized")
+              "repository does not exist", "unauthorized", "cannot connect to the docker daemon",
+              "permission denied while trying to connect to the docker daemon")
 _HINT_3795 = ("the node lacks images the archive should have held; with Docker's containerd image "
               "store (Docker 29 default) multi-platform archives import incompletely "
               "(kubernetes-sigs/kind#3795)")
@@ -49,6 +50,8 @@ class LocalImage:
 
 @dataclass(frozen=True)
 class Report:
+    """What was preloaded, pulled first, left to the node (digests); the archive if it was kept."""
+
     preloaded: tuple[str, ...]
     pulled: tuple[str, ...]
     by_digest: tuple[str, ...]
@@ -145,6 +148,7 @@ class Preloader:
         progress: Callable[[str], None] = lambda message: None,
         attempts: int = PULL_ATTEMPTS,
         backoff: float = PULL_BACKOFF_SECONDS,
+        keep_archive: bool = False,
     ) -> None:
         self.runner = runner
         self.cluster = cluster
@@ -155,6 +159,9 @@ class Preloader:
         self.progress = progress
         self.attempts = attempts
         self.backoff = backoff
+        # The archive is a third copy of every image (host store, node, tar): by default it goes once
+        # loaded; CI keeps it to cache warm runs.
+        self.keep_archive = keep_archive
 
     def _run(self, argv: list[str], timeout: float) -> CommandResult:
         return self.runner.run(argv, timeout=timeout, check=False)
@@ -177,6 +184,9 @@ class Preloader:
                                                 f"check that {ref} is published for {self.platform}")
                 return found
             if permanent_pull_failure(result.output):
+                known = explain(argv, result)
+                if known.fix:  # e.g. the daemon went away
+                    raise known
                 raise ExternalCommandFailed(argv, result.output, "the registry refused this reference",
                                             "check the image name, tag and registry login")
             if attempt == self.attempts:
@@ -234,7 +244,11 @@ class Preloader:
         if not present:
             return Report((), (), chosen.by_digest, None)
         archive = self.save(present)
-        self.progress(f"loading {len(present)} images into {self.cluster.node}")
-        self.cluster.load_archive(archive)
-        self.verify(chosen.preload)
-        return Report(chosen.preload, tuple(pulled), chosen.by_digest, archive)
+        try:
+            self.progress(f"loading {len(present)} images into {self.cluster.node}")
+            self.cluster.load_archive(archive)
+            self.verify(chosen.preload)
+        finally:
+            if not self.keep_archive:
+                archive.unlink(missing_ok=True)
+        return Report(chosen.preload, tuple(pulled), chosen.by_digest, archive if self.keep_archive else None)

@@ -131,7 +131,7 @@ def test_create_reports_kinds_warning_only_wait_timeout_as_not_ready(run_dir: Pa
     (kind_create_exists("appliance-dev"), "a kind cluster with this name already exists",
      "run 'appliance down' for this stack (or 'kind delete cluster --name <name>') and retry"),
     (kind_create_daemon_down("appliance-dev"), "the Docker daemon is not running",
-     "start Docker (Linux: sudo systemctl start docker; macOS/Windows: start Docker Desktop)"),
+     "start Docker: 'sudo systemctl start docker' on Linux, Docker Desktop on macOS/Windows"),
 ])
 def test_create_failures_carry_command_output_and_fix(run_dir: Path, output: str, why: str, fix: str) -> None:
     runner = FakeRunner().on(["kind", "create", "cluster"], output, returncode=1)

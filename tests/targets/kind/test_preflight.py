@@ -68,8 +68,8 @@ def test_no_docker_binary() -> None:
     runner = host(missing=("docker",))
     checks = run(runner)
     assert failed(checks) == [
-        "✗ docker: not installed (fix: install Docker Engine 28.0 or newer "
-        "(https://docs.docker.com/engine/install/) or Docker Desktop)"]
+        "✗ docker: not installed (fix: install Docker Engine 28.0 or newer, or Docker Desktop: "
+        "https://docs.docker.com/engine/install/)"]
     assert runner.called(["docker"]) == []
 
 
@@ -77,8 +77,8 @@ def test_daemon_down_is_one_line_with_dockers_own_words() -> None:
     runner = host(info=DOCKER_INFO_DAEMON_DOWN, info_rc=1)
     checks = run(runner)
     assert failed(checks) == [
-        f"✗ docker daemon: {DOCKER_DAEMON_DOWN} (fix: start Docker (Linux: sudo systemctl start docker; "
-        "macOS/Windows: start Docker Desktop))"]
+        f"✗ docker daemon: {DOCKER_DAEMON_DOWN} (fix: start Docker: 'sudo systemctl start docker' on Linux, "
+        "Docker Desktop on macOS/Windows)"]
     # no API version is asked of a daemon that is not there, and no memory/CPU verdicts are invented
     assert runner.called(["docker", "version"]) == []
     assert "docker memory" not in by_name(checks)
@@ -95,7 +95,7 @@ def test_a_user_outside_the_docker_group_is_told_how_to_join_it() -> None:
 def test_four_gib_docker_is_refused_and_six_and_a_half_warned() -> None:
     small = by_name(run(host(info=docker_info(mem_gib=4))))["docker memory"]
     assert small.line() == ("✗ docker memory: 4.0 GiB; the stack needs at least 6.0 GiB (fix: give Docker at "
-                            "least 8.0 GiB (Docker Desktop: Settings → Resources → Memory))")
+                            "least 8.0 GiB; Docker Desktop: Settings → Resources → Memory)")
     assert small.blocking
     tight = by_name(run(host(info=docker_info(mem_gib=6.5))))["docker memory"]
     assert (tight.ok, tight.severity, tight.blocking) == (False, "warn", False)
@@ -110,8 +110,8 @@ def test_cpus(ncpu: int, symbol: str) -> None:
 def test_docker_older_than_api_1_48_cannot_save_one_platform() -> None:
     check = by_name(run(host(info=docker_info(server_version="27.5.1"),
                              version=docker_version("27.5.1", "1.47"))))["docker API"]
-    assert check.line() == ("✗ docker API: 1.47 (need ≥ 1.48) (fix: upgrade Docker to Engine 28.0 or newer "
-                            "(API 1.48; 'docker save --platform' needs it))")
+    assert check.line() == ("✗ docker API: 1.47, need ≥ 1.48 (fix: upgrade Docker to Engine 28.0 or newer; "
+                            "'docker save --platform' needs API 1.48)")
     assert by_name(run(host(version=docker_version("28.0.0", "1.48"))))["docker API"].ok
 
 
@@ -235,9 +235,13 @@ def test_kube_context_found_or_listed() -> None:
     assert runner.called(["kubectl", "config"]) == [
         ("kubectl", "config", "get-contexts", "-o", "name", "--kubeconfig", "/k/config")]
     missing = preflight.kube_preflight(runner, "staging", which=runner.which)[1]
-    assert missing.line() == ("✗ kube context: 'staging' is not in $KUBECONFIG or ~/.kube/config "
-                              "(contexts: kind-ext, prod) (fix: pass --context with one of those, or set "
-                              "KUBECONFIG to the file that has it)")
+    assert missing.line() == ("✗ kube context: 'staging' is not in $KUBECONFIG or ~/.kube/config; it has "
+                              "kind-ext, prod (fix: pass --context with one of those, or set KUBECONFIG to "
+                              "the file that has it)")
+    empty = FakeRunner().on(["kubectl", "version"], kubectl_version_client()).on(["kubectl", "config"], "")
+    none = preflight.kube_preflight(empty, "kind-ext", which=empty.which)[1]
+    assert none.line() == ("✗ kube context: 'kind-ext' is not in $KUBECONFIG or ~/.kube/config; it has no "
+                           "contexts (fix: set KUBECONFIG to the kubeconfig file that has the context)")
 
 
 def test_kube_without_kubectl_stops_at_kubectl() -> None:

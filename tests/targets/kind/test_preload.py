@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 from fake_runner import (
+    DOCKER_DAEMON_DOWN,
     DOCKER_PULL_RATE_LIMIT,
     FakeRunner,
     crictl_images,
@@ -88,9 +89,9 @@ class World:
     def _write_archive(argv: tuple[str, ...]) -> None:
         Path(argv[argv.index("-o") + 1]).write_bytes(b"archive")
 
-    def preloader(self, architecture: str = "amd64") -> preload.Preloader:
+    def preloader(self, architecture: str = "amd64", keep_archive: bool = False) -> preload.Preloader:
         return preload.Preloader(self.runner, self.cluster, architecture, self.cache,
-                                 sleep=self.sleeps.append)
+                                 sleep=self.sleeps.append, keep_archive=keep_archive)
 
 
 def test_preload_pulls_what_is_missing_saves_one_platform_loads_and_verifies(tmp_path: Path) -> None:
@@ -112,16 +113,18 @@ def test_preload_pulls_what_is_missing_saves_one_platform_loads_and_verifies(tmp
         ("kind", "load", "image-archive", str(archive), "--name", "appliance-dev"),
         ("docker", "exec", NODE, "crictl", "images", "-o", "json"),
     ]
-    assert report == preload.Report((API, MYSQL), (API,), (PINNED,), archive)
-    assert archive.read_bytes() == b"archive"
-    assert not archive.with_suffix(".partial").exists()
+    assert report == preload.Report((API, MYSQL), (API,), (PINNED,), None)
+    assert list(world.cache.iterdir()) == []  # the third copy of every image is gone once loaded
     assert world.sleeps == []
 
 
-def test_an_unchanged_image_set_reuses_its_archive(tmp_path: Path) -> None:
+def test_a_kept_archive_is_reported_and_an_unchanged_image_set_reuses_it(tmp_path: Path) -> None:
     world = World(tmp_path, {MYSQL: "amd64"}, node_tags=["docker.io/library/mysql:8.4"])
-    world.preloader().run([MYSQL])
-    world.preloader().run([MYSQL])
+    first = world.preloader(keep_archive=True).run([MYSQL])
+    second = world.preloader(keep_archive=True).run([MYSQL])
+    assert first.archive is not None and first.archive == second.archive
+    assert first.archive.read_bytes() == b"archive"
+    assert not first.archive.with_suffix(".partial").exists()
     assert len(world.runner.called(["docker", "save"])) == 1
     assert len(world.runner.called(["kind", "load"])) == 2
 
@@ -173,6 +176,16 @@ def test_a_tag_that_does_not_exist_is_not_retried(tmp_path: Path) -> None:
     assert caught.value.why == "the registry refused this reference"
 
 
+def test_a_daemon_gone_mid_preload_is_not_retried(tmp_path: Path) -> None:
+    world = World(tmp_path, {})
+    world.runner.on(["docker", "image", "inspect", MYSQL], f"[]\n{DOCKER_DAEMON_DOWN}\n", returncode=1)
+    world.runner.on(["docker", "pull"], DOCKER_DAEMON_DOWN + "\n", returncode=1)
+    with pytest.raises(ExternalCommandFailed) as caught:
+        world.preloader().run([MYSQL])
+    assert world.sleeps == []
+    assert caught.value.why == "the Docker daemon is not running"
+
+
 def test_a_host_copy_for_another_platform_is_replaced_by_the_nodes_platform(tmp_path: Path) -> None:
     world = World(tmp_path, {}, node_tags=[preload.normalize(MYSQL)])
     world.runner.on(["docker", "image", "inspect", MYSQL], docker_inspect("sha256:amd", "amd64", MYSQL))
@@ -202,6 +215,7 @@ def test_a_load_failing_like_kind_3795_stops_before_verification(tmp_path: Path)
         world.preloader().run([MYSQL])
     assert "kubernetes-sigs/kind#3795" in caught.value.why
     assert world.runner.called(["docker", "exec"]) == []
+    assert list(world.cache.iterdir()) == []
 
 
 def test_an_inventory_of_digests_only_loads_nothing(tmp_path: Path) -> None:
