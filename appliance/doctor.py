@@ -6,25 +6,36 @@ import importlib.metadata
 import shutil
 import sys
 from dataclasses import dataclass
+from typing import Literal
 
 from appliance import paths
 from appliance.runtime.process import CommandRunner, free_port
+
+Severity = Literal["error", "warn"]
 
 
 @dataclass(frozen=True)
 class Check:
     """One prerequisite check: what was checked, what was found, and the fix when it failed.
-    A failed check with severity "warn" is shown but does not stop `up`."""
+    A failed `error` check refuses the target (exit 3); a failed `warn` check only warns."""
 
     name: str
     ok: bool
     detail: str
     fix: str = ""
-    severity: str = "error"
+    severity: Severity = "error"
 
     @property
     def blocking(self) -> bool:
         return not self.ok and self.severity == "error"
+
+    @property
+    def symbol(self) -> str:
+        return "✓" if self.ok else ("✗" if self.severity == "error" else "!")
+
+    def line(self) -> str:
+        text = f"{self.symbol} {self.name}: {self.detail}"
+        return f"{text} (fix: {self.fix})" if not self.ok and self.fix else text
 
 
 PACKAGES = ("click", "pyyaml", "moto", "minio", "kfp", "kserve", "optuna", "kubernetes")

@@ -7,41 +7,18 @@ import shutil
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from appliance import paths
+from appliance.doctor import Check
 from appliance.errors import ExternalCommandFailed, MissingPrerequisite
 from appliance.runtime.process import CommandResult, CommandRunner
 from appliance.targets.kind import versions
 from appliance.targets.kind.cluster import parse_version, version_argv
 from appliance.targets.kind.versions import GIB, show
 
-Severity = Literal["error", "warn"]
 CHECK_TIMEOUT = 15.0
 MLMD_IMAGE = "gcr.io/tfx-oss-public/ml_metadata_store_server:1.14.0"
-
-
-@dataclass(frozen=True)
-class Check:
-    """One verdict: a failed `error` check refuses the target (exit 3); a failed `warn` only warns."""
-
-    name: str
-    ok: bool
-    detail: str
-    fix: str = ""
-    severity: Severity = "error"
-
-    @property
-    def blocking(self) -> bool:
-        return not self.ok and self.severity == "error"
-
-    @property
-    def symbol(self) -> str:
-        return "✓" if self.ok else ("✗" if self.severity == "error" else "!")
-
-    def line(self) -> str:
-        text = f"{self.symbol} {self.name}: {self.detail}"
-        return f"{text} (fix: {self.fix})" if not self.ok and self.fix else text
 
 
 class PreflightFailed(MissingPrerequisite):
