@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from appliance.review.rules import CATALOG
+from appliance.review.rules.secrets import password_name, secret_name
 
 FIXTURES = Path(__file__).parent / "fixtures" / "rules"
 NON_PSS = sorted(rule for rule in CATALOG if not rule.startswith("pss."))
@@ -128,3 +129,26 @@ def test_configmap_secrets_by_name_and_by_shape(review_yaml) -> None:
         "ConfigMap pwd key pwd looks like a secret value",
         "ConfigMap settings key db_password looks like a secret value",
     ]
+
+
+# The examples docs/review.md gives for each choice about names ("Secrets in env and ConfigMaps").
+@pytest.mark.parametrize("name", [
+    "PGPASSWORD", "clientSecret", "GOOGLE_APPLICATION_CREDENTIALS", "DB_PWD", "db-pwd", "dbPwd",
+    "pwd", "SMTP_PASS", "DB_CREDS", "HF_TOKEN", "accessToken", "OAuth2Token", "JWT",
+    "ENCRYPTION_KEY", "AZURE_STORAGE_KEY", "azure_batch_key", "signingKey", "LICENSEKEY",
+    "API_KEY_VALUE"])
+def test_documented_secret_like_names(name) -> None:
+    assert secret_name(name)
+
+
+@pytest.mark.parametrize("name", [
+    "BYPASS", "TOKENIZER", "MAX_TOKENS", "JWT_AUDIENCE", "PUBLIC_KEY", "sshPubKey", "SSHPUBKEY",
+    "POD_LABEL_KEY", "SORT_KEY", "HOTKEY", "KEY", "AWS_ACCESS_KEY_ID", "kmsKeyId", "TOKEN_FILE",
+    "secretName", "PASSWORD_ENABLED", "password_validation.py", "PWD"])
+def test_documented_names_that_are_not_secret_like(name) -> None:
+    assert not secret_name(name)
+
+
+def test_documented_password_names() -> None:
+    assert [n for n in ("DB_PWD", "dbPwd", "SMTP_PASS", "key_passphrase", "BYPASS", "PWD", "pwd")
+            if password_name(n)] == ["DB_PWD", "dbPwd", "SMTP_PASS", "key_passphrase", "pwd"]
