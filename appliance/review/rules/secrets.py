@@ -106,7 +106,7 @@ def password_name(name: str) -> bool:
 
 @lru_cache(maxsize=4096)
 def secret_name(name: str) -> bool:
-    """A name whose value is a secret: see the rule table in docs/review.md."""
+    """A name whose value is a secret (docs/review.md, "Secrets in env and ConfigMaps")."""
     words = _words(name)
     if not words or words[-1] in _NOT_A_VALUE or _FILE_LIKE.search(name) or name == _SHELL_PWD:
         return False
