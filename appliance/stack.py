@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from appliance.config.profile import Profile
 from appliance.errors import MissingPrerequisite
-from appliance.objectstore import ObjectStore
 
 if TYPE_CHECKING:
+    from appliance.objectstore import ObjectStore
     from appliance.pipelines.interface import PipelinesEngine
     from appliance.serving.interface import ServingEngine
     from appliance.tuning.interface import TuningEngine

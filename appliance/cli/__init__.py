@@ -9,7 +9,7 @@ import traceback
 import click
 
 from appliance import __version__
-from appliance.cli.context import pass_console
+from appliance.cli.context import Session, TargetFactory, pass_console
 from appliance.console import Console
 from appliance.errors import EXIT_BAD_INPUT, EXIT_FAILED, ApplianceError
 
@@ -90,15 +90,17 @@ class LazyGroup(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, quiet: bool, verbose: bool) -> None:
     """Local-first ML platform appliance: up, conformance, review, down."""
-    ctx.obj = Console(quiet=quiet, verbose=verbose)
+    # main() may hand a target factory in (tests pass fakes); None means appliance.targets.get.
+    ctx.obj = Session(Console(quiet=quiet, verbose=verbose), ctx.obj if callable(ctx.obj) else None)
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Entry point: ApplianceErrors become one line and their exit code (traceback with -v)."""
+def main(argv: list[str] | None = None, target_factory: TargetFactory | None = None) -> None:
+    """Entry point: ApplianceErrors become one line and their exit code (traceback with -v).
+    `target_factory` replaces appliance.targets.get (tests pass fakes of the Target interface)."""
     args = list(sys.argv[1:] if argv is None else argv)
     verbose = "-v" in args or "--verbose" in args
     try:
-        cli.main(args=args, prog_name="appliance", standalone_mode=False)
+        cli.main(args=args, prog_name="appliance", standalone_mode=False, obj=target_factory)
     except ApplianceError as exc:
         if verbose:
             traceback.print_exc()

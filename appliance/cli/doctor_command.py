@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 
 from appliance import doctor, targets
+from appliance.cli import context
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import MissingPrerequisite
@@ -16,7 +17,7 @@ from appliance.errors import MissingPrerequisite
 @pass_console
 def doctor_cmd(console: Console, target: str | None) -> None:
     """Check prerequisites: one ✓/✗ line per check with a fix hint."""
-    chosen = targets.get(target)
+    chosen = context.target(target)
     checks = doctor.common_checks() + chosen.preflight(None)
     for check in checks:
         label = f"{check.name}: {check.detail}"

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from appliance import targets
+from appliance.cli import context
 from appliance.cli.context import pass_console
 from appliance.cli.stack_commands import name_option
 from appliance.console import Console
@@ -43,7 +43,7 @@ def run(console: Console, pipeline: str, params: tuple[str, ...], as_json: bool,
 
     loaded = loader.load(pipeline)
     typed = arguments.check(loaded, arguments.parse_pairs(params), text=True)
-    stack = targets.open_stack(name)
+    stack = context.open_stack(name)
     console.info(f"running pipeline {loaded.name!r} on stack {name!r}")
     result = stack.pipelines.run(loaded, typed, caching=cache, retries=retries)
     console.report(json.dumps(result.to_dict(), indent=2, sort_keys=True, default=str)
@@ -190,6 +190,6 @@ def rollback(console: Console, model: str, name: str) -> None:
 def _registry(name: str) -> Registry:
     from appliance.gates.registry import Registry
 
-    return Registry(targets.open_stack(name).object_store)
+    return Registry(context.open_stack(name).object_store)
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import click
 
-from appliance import targets
+from appliance.cli import context
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput
@@ -24,7 +24,7 @@ stack_option = click.option(
 
 
 def _engine(stack_name: str) -> ServingEngine:
-    return targets.open_stack(stack_name).serving
+    return context.open_stack(stack_name).serving
 
 
 def _describe(deployment: Deployment) -> str:

@@ -8,6 +8,7 @@ import shlex
 import click
 
 from appliance import stacks, targets
+from appliance.cli import context
 from appliance.cli.context import pass_console
 from appliance.config import profile as profiles
 from appliance.console import Console
@@ -38,7 +39,7 @@ target_option = click.option(
 @pass_console
 def up(console: Console, target: str | None, name: str, profile: str, port: int | None) -> None:
     """Start a stack in the background (idempotent)."""
-    chosen = targets.get(target)
+    chosen = context.target(target)
     loaded = profiles.load(profile)
     recorded = stacks.recorded_target(name)
     if recorded is not None and recorded != chosen.name:
@@ -68,7 +69,7 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
 def status(console: Console, name: str, as_json: bool) -> None:
     """Components, endpoints, probed health and uptime of a stack (exit 1 when unhealthy or not up)."""
     record = stacks.read(name)
-    current = targets.get(record.target).status(name) if record is not None else None
+    current = context.target(record.target).status(name) if record is not None else None
     if current is None:
         if as_json:
             console.report(json.dumps({"name": name, "up": False}))
@@ -94,7 +95,7 @@ def status(console: Console, name: str, as_json: bool) -> None:
 def down(console: Console, name: str) -> None:
     """Stop everything `up` started and remove its state."""
     # The recorded target, else local (whose down also cleans a run dir with lost state).
-    if targets.get(stacks.recorded_target(name)).down(name, console):
+    if context.target(stacks.recorded_target(name)).down(name, console):
         console.ok(f"stack {name!r} is down; no process, port or state left")
     else:
         console.info(f"no stack named {name!r} is up; nothing to do")
@@ -105,7 +106,7 @@ def down(console: Console, name: str) -> None:
 @pass_console
 def env(console: Console, name: str) -> None:
     """Print shell exports pointing AWS tools at the stack's object store: eval "$(appliance env)"."""
-    store = targets.open_stack(name).object_store
+    store = context.open_stack(name).object_store
     lines = [f"export {key}={shlex.quote(value)}" for key, value in store.env().items()]
     console.report("\n".join(lines))
 

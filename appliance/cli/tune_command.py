@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 import click
 import yaml
 
-from appliance import paths, stacks, targets
+from appliance import paths, stacks
+from appliance.cli import context
 from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed, MissingPrerequisite
@@ -85,7 +86,7 @@ def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[Tuni
 
     name = stack_name or DEFAULT_STACK
     record = stacks.read(name)
-    target = targets.get(record.target) if record is not None else None
+    target = context.target(record.target) if record is not None else None
     status = target.status(name) if target is not None else None
     if target is not None and status is not None:
         if not status.healthy:

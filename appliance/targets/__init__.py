@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import os
 from enum import StrEnum
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from appliance import stacks
 from appliance.errors import BadInput
-from appliance.stack import Stack
 from appliance.targets.interface import Target
+
+if TYPE_CHECKING:
+    from appliance.stack import Stack
 
 DEFAULT_TARGET = "local"
 TARGET_ENV = "APPLIANCE_TARGET"
