@@ -62,7 +62,8 @@ def test_status_env_and_down_find_the_stack_in_the_index(capsys: pytest.CaptureF
     assert code == 0 and json.loads(out)["components"][0]["name"] == "object-store"
     code, out, _ = run(["env", "--name", "s3"], fake, capsys)
     assert code == 0
-    assert "export AWS_ACCESS_KEY_ID=fake-key\n" in out and "export AWS_ENDPOINT_URL=http://127.0.0.1:9\n" in out
+    assert "export AWS_ACCESS_KEY_ID=fake-key\n" in out
+    assert "export AWS_ENDPOINT_URL=http://127.0.0.1:9\n" in out
     fake.healthy = False
     code, _, err = run(["status", "--name", "s3"], fake, capsys)
     assert code == 1 and "error: stack 's3' is unhealthy: object-store failed the health probe" in err
