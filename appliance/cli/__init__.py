@@ -23,6 +23,8 @@ __all__ = ["cli", "main", "pass_console"]
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "conformance": ("conformance_command", "conformance",
           'Prove a stack works: object store, pipelines, tuning, serving, promotion gates.'),
+    "diagnose": ("diagnose_command", "diagnose",
+                 "Write a stack's diagnostics (status, events, pod states, logs) to a folder."),
     "doctor": ("doctor_command", "doctor_cmd",
           'Check prerequisites: one ✓/✗ line per check with a fix hint.'),
     "down": ("stack_commands", "down",

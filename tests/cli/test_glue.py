@@ -96,3 +96,22 @@ def test_a_stack_on_another_target_is_not_started_again_elsewhere(
     assert code == 2
     assert "error: stack 's5' is already up on the kind target" in err
     assert local.calls == []
+
+
+def test_diagnose_writes_the_targets_collection(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    fake = FakeTarget()
+    code, _, err = run(["diagnose", "--stack", "gone"], fake, capsys)
+    assert code == 2 and "no stack named 'gone' is up: there is nothing to diagnose" in err
+    run(["up", "--name", "s6"], fake, capsys)
+    code, out, _ = run(["diagnose", "--stack", "s6", "-o", str(tmp_path / "diag")], fake, capsys)
+    assert code == 0 and out == f"{tmp_path / 'diag' / 'summary.txt'}\n"
+    assert fake.calls[-1] == ("collect_diagnostics", "s6")
+    assert (tmp_path / "diag" / "summary.txt").read_text() == "stack s6\n"
+
+
+def test_diagnose_defaults_to_a_timestamped_folder_kept_after_down(home: Path) -> None:
+    from appliance.cli.diagnose_command import default_dir
+
+    assert default_dir("dev", now=0.0) == home / "diagnostics" / "dev-19700101T000000Z"
