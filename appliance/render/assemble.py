@@ -42,6 +42,9 @@ def assemble(profile: Profile, catalog: Catalog) -> Result:
     workload_namespace = workload_namespace_object(profile, catalog)
     if workload_namespace is not None:
         objects.append(workload_namespace)
+        users = [c for c in profile.components if catalog.components[c].workload_labels is not None]
+        changes.append(Change(CATALOG_CHANGE, ResourceRef.of(workload_namespace), "",
+                              f"added: the workload namespace of {', '.join(users)}"))
     seen: dict[ResourceRef, str] = {}
     for obj in objects:
         ref = ResourceRef.of(obj)

@@ -9,7 +9,7 @@ import yaml
 
 from appliance.catalog.model import Patch
 from appliance.harden.model import containers, copy, pod_spec
-from appliance.harden.payload import dump_yaml
+from appliance.harden.payload import dump_json, dump_yaml
 
 
 class PatchError(Exception):
@@ -45,7 +45,7 @@ def apply_patch(obj: dict[str, Any], patch: Patch) -> dict[str, Any]:
             current = json.loads(data[key])
         except json.JSONDecodeError as exc:
             raise PatchError(f"data key {key!r} is not JSON: {exc}") from exc
-        data[key] = json.dumps(merge_patch(current, args["merge"]), indent=2) + "\n"
+        data[key] = dump_json(merge_patch(current, args["merge"]))
         return new
     if patch.op == "yaml-merge":
         data = new.get("data") or {}

@@ -195,6 +195,7 @@ def test_each_patch_is_recorded_where_it_edits_with_its_reason(tmp_path: Path,
          "remove-container: the proxy only fronts metrics"),
         ("ClusterStorageContainer/default", "spec.container.resources",
          "merge: laptop sizing of the container"),
+        ("Namespace/work", "", "added: the workload namespace of object-store"),
     ]
     assert {c.transform for c in assembled.changes} == {"catalog"}
     assert assembled.objects[-1] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {

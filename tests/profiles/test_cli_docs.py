@@ -50,7 +50,7 @@ def test_render_to_file_and_directory(upstream_cache: Path, tmp_path: Path, yaml
             "detail": "remove-container: kube-rbac-proxy only fronts the metrics endpoint, which stays on "
                       "127.0.0.1."} in report["changes"]
     patches = [c for c in report["changes"]
-               if c["transform"] == "catalog" and c["path"] != "metadata.namespace"]
+               if c["transform"] == "catalog" and c["path"] not in ("metadata.namespace", "")]
     assert patches and all(len(c["detail"].split(": ", 1)[1].split()) >= 5 for c in patches)
 
 
@@ -117,9 +117,11 @@ def test_docs_commands_run(upstream_cache: Path, tmp_path: Path, monkeypatch: py
 
 def test_docs_figures_match_the_inventory(bundles: dict[str, Bundle]) -> None:
     rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+\| (\d+ \| \d+) MiB \|$", DOC.read_text(), re.MULTILINE))
+    images = dict(re.findall(r"^\| `(\w+)` \| (\d+ \| \d+) \|$", DOC.read_text(), re.MULTILINE))
     for name, bundle in bundles.items():
         figures = inventory(name, bundle.objects)
         assert rows[name] == f"{figures.pods} | {figures.memory_requests_mib}", name
+        assert images[name] == f"{figures.images} | {figures.runtime_images}", name
 
 
 PROC = Path("/proc/self")

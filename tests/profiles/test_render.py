@@ -265,6 +265,10 @@ def test_workload_namespace_only_where_workloads_run(bundles: dict[str, Bundle])
         assert ns["metadata"]["labels"] == {
             "app.kubernetes.io/managed-by": "appliance", "appliance.dev/component": "workloads",
             "appliance.dev/profile": name, **extra, **restricted}
+    for name, users in (("serving", "serving"), ("standard", "tuning, serving")):
+        [added] = [c for c in bundles[name].changes if str(c.resource) == f"Namespace/{WORKLOADS}"
+                   and c.transform == "catalog"]
+        assert (added.path, added.detail) == ("", f"added: the workload namespace of {users}")
     assert sorted(policies(bundles["serving"], WORKLOADS)) == [
         "allow-dns", "allow-serving-object-store-egress", "default-deny"]
     assert sorted(policies(bundles["standard"], WORKLOADS)) == [
@@ -402,5 +406,5 @@ def test_every_change_is_recorded_with_a_reason(name: str, bundles: dict[str, Bu
         "catalog", "credentials", "exposure", "security-context", "service-account-token", "resources",
         "image-pull-policy", "image-digests", "pod-security-labels", "network-policies"}
     assert all(c.detail for c in changes)
-    patches = [c for c in changes if c.transform == "catalog" and c.path != "metadata.namespace"]
+    patches = [c for c in changes if c.transform == "catalog" and c.path not in ("metadata.namespace", "")]
     assert patches and all(len(c.detail.split(": ", 1)[1].split()) >= 5 for c in patches)
