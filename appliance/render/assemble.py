@@ -39,11 +39,12 @@ def assemble(profile: Profile, catalog: Catalog) -> Result:
             labels = obj.setdefault("metadata", {}).setdefault("labels", {})
             labels[COMPONENT_LABEL] = name
             objects.append(obj)
-    workload_namespace = workload_namespace_object(profile, catalog)
-    if workload_namespace is not None:
-        objects.append(workload_namespace)
-        users = [c for c in profile.components if catalog.components[c].workload_labels is not None]
-        changes.append(Change(CATALOG_CHANGE, ResourceRef.of(workload_namespace), "",
+    users = [c for c in profile.components
+             if c in catalog.components and catalog.components[c].workload_labels is not None]
+    if users and catalog.workload_namespace:
+        namespace = workload_namespace_object(catalog, users)
+        objects.append(namespace)
+        changes.append(Change(CATALOG_CHANGE, ResourceRef.of(namespace), "",
                               f"added: the workload namespace of {', '.join(users)}"))
     seen: dict[ResourceRef, str] = {}
     for obj in objects:
@@ -57,17 +58,14 @@ def assemble(profile: Profile, catalog: Catalog) -> Result:
     return Result(objects, changes)
 
 
-def workload_namespace_object(profile: Profile, catalog: Catalog) -> dict[str, Any] | None:
-    """The Namespace where the profile's workloads run, labelled for every component using it."""
-    name = catalog.workload_namespace_for(profile.components)
-    if not name:
-        return None
+def workload_namespace_object(catalog: Catalog, users: list[str]) -> dict[str, Any]:
+    """The Namespace where workloads run, with the labels each of its `users` needs."""
     labels: dict[str, str] = {}
-    for component in profile.components:
+    for component in users:
         labels.update(catalog.components[component].workload_labels or {})
     labels[COMPONENT_LABEL] = WORKLOADS_COMPONENT
     return {"apiVersion": "v1", "kind": "Namespace",
-            "metadata": {"name": name, "labels": dict(sorted(labels.items()))}}
+            "metadata": {"name": catalog.workload_namespace, "labels": dict(sorted(labels.items()))}}
 
 
 def _component_objects(

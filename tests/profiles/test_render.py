@@ -408,3 +408,16 @@ def test_every_change_is_recorded_with_a_reason(name: str, bundles: dict[str, Bu
     assert all(c.detail for c in changes)
     patches = [c for c in changes if c.transform == "catalog" and c.path not in ("metadata.namespace", "")]
     assert patches and all(len(c.detail.split(": ", 1)[1].split()) >= 5 for c in patches)
+
+
+def test_a_full_lock_pins_every_image_runtime_images_included(bundles: dict[str, Bundle],
+                                                              upstream_cache: Path) -> None:
+    # `appliance fetch --images` locks Bundle.images(); with every one locked, nothing stays a tag.
+    lock = {image: "sha256:" + "cd" * 32 for image in bundles["standard"].images()}
+    pinned = render_profile("standard", lock=lock)
+    assert pinned.images() == sorted(f"{image}@{lock[image]}" for image in lock)
+    api = {str(ResourceRef.of(o)): o for o in pinned.objects}["Deployment/kubeflow/ml-pipeline"]
+    env = {e["name"]: e.get("value") for e in api["spec"]["template"]["spec"]["containers"][0]["env"]}
+    digest = lock["ghcr.io/kubeflow/kfp-driver:2.17.0"]
+    assert (env["V2_DRIVER_IMAGE"], env["V2_LAUNCHER_IMAGE"]) == (
+        f"ghcr.io/kubeflow/kfp-driver:2.17.0@{digest}", f"ghcr.io/kubeflow/kfp-launcher:2.17.0@{digest}")
