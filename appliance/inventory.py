@@ -8,6 +8,7 @@ from typing import Any
 
 from appliance.harden import quantity
 from appliance.harden.model import containers, pod_spec
+from appliance.harden.runtime import runtime_images
 
 _CLUSTER_RBAC = ("ClusterRole", "ClusterRoleBinding")
 
@@ -23,6 +24,7 @@ class Inventory:
     init_containers: int
     images: int
     images_pinned: int
+    runtime_images: int  # images only controllers start (suggestions, step drivers, model servers)
     cpu_requests_millicores: int
     memory_requests_mib: int
     memory_limits_mib: int
@@ -63,7 +65,9 @@ def inventory(name: str, objects: list[dict[str, Any]]) -> Inventory:
     pods = n_containers = n_init = 0
     cpu = memory = memory_limits = Decimal(0)
     images: set[str] = set()
+    runtime: set[str] = set()
     for obj in objects:
+        runtime.update(image for image, _role in runtime_images(obj))
         found = pod_spec(obj)
         if found is None:
             continue
@@ -85,6 +89,7 @@ def inventory(name: str, objects: list[dict[str, Any]]) -> Inventory:
         init_containers=n_init,
         images=len(images),
         images_pinned=sum(1 for i in images if "@sha256:" in i),
+        runtime_images=len(runtime - images),
         cpu_requests_millicores=int(cpu * 1000),
         memory_requests_mib=int(memory / 2**20),
         memory_limits_mib=int(memory_limits / 2**20),
@@ -101,6 +106,7 @@ COLUMNS = (
     ("containers", "containers"),
     ("images", "images"),
     ("images_pinned", "by digest"),
+    ("runtime_images", "runtime images"),
     ("cpu_requests_millicores", "CPU req (m)"),
     ("memory_requests_mib", "mem req (MiB)"),
     ("crds", "CRDs"),

@@ -57,5 +57,5 @@ def test_demo_script(tmp_path: Path, cli) -> None:
         return
     review = (reports / "review.md").read_text().splitlines()
     assert review[4:7] == [
-        "| critical | high | medium | low | suppressed |", "|---|---|---|---|---|", "| 0 | 0 | 0 | 17 | 9 |",
+        "| critical | high | medium | low | suppressed |", "|---|---|---|---|---|", "| 0 | 0 | 0 | 30 | 13 |",
     ]

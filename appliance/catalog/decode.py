@@ -40,7 +40,10 @@ PATCH_OPS: dict[str, tuple[set[str], set[str]]] = {
     "remove-container": ({"container"}, set()),
     "replace-text": ({"old", "new"}, {"path"}),
     "json-merge": ({"key", "merge"}, set()),
+    "yaml-merge": ({"key", "merge"}, {"each"}),
 }
+# A DNS-1123 label: what a namespace name must be.
+_DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
 
@@ -139,7 +142,7 @@ def decode_catalog(data: Any, source: Path) -> Catalog:
         data,
         "catalog",
         {"apiVersion", "kind", "kubernetesVersion", "sources", "components", "comparison"},
-        {"defaultResources"},
+        {"defaultResources", "workloadNamespace"},
     )
     if top.get("apiVersion", API_VERSION) != API_VERSION:
         p.add("apiVersion", f"expected {API_VERSION!r}, got {top.get('apiVersion')!r}")
@@ -160,10 +163,26 @@ def decode_catalog(data: Any, source: Path) -> Catalog:
     comparison = p.string(top.get("comparison"), "comparison") if top else ""
     if comparison and comparison not in sources:
         p.add("comparison", f"unknown source {comparison!r}")
+    workloads = _workload_namespace(p, top.get("workloadNamespace"), components)
     _check_namespaces(p, components)
     if p.items:
         raise InvalidDocument(str(source), p.items, "fix the catalog fields named above")
-    return Catalog(version, defaults, sources, components, comparison, str(source))
+    return Catalog(version, defaults, sources, components, comparison, str(source), workloads)
+
+
+def _workload_namespace(p: _Problems, value: Any, components: dict[str, Component]) -> str:
+    users = [c.name for c in components.values() if c.workload_labels is not None]
+    if value is None:
+        if users:
+            p.add("workloadNamespace", f"required: {', '.join(users)} run workloads there")
+        return ""
+    name = p.string(value, "workloadNamespace")
+    if name and not _DNS_LABEL.match(name):
+        p.add("workloadNamespace", f"{name!r} is not a DNS-1123 label (a namespace name)")
+    for component in components.values():
+        if name in component.namespaces:
+            p.add("workloadNamespace", f"{name!r} is already owned by component {component.name!r}")
+    return name
 
 
 def _items(p: _Problems, value: Any, path: str) -> list[tuple[Any, Any]]:
@@ -221,7 +240,7 @@ def _component(
         raw,
         path,
         {"description", "namespaces"},
-        {"builtin", "sources", "credentials", "network", "exceptions"},
+        {"builtin", "sources", "credentials", "network", "exceptions", "workloads"},
     )
     uses = []
     for i, item in enumerate(m.get("sources") or []):
@@ -241,22 +260,27 @@ def _component(
     net = p.mapping(m.get("network", {}), f"{path}.network", set(), {"apiServer", "allow"})
     api = []
     for i, item in enumerate(net.get("apiServer") or []):
-        a = p.mapping(item, f"{path}.network.apiServer[{i}]", {"name", "pods"}, set())
+        a = p.mapping(item, f"{path}.network.apiServer[{i}]", {"name", "pods"}, {"namespace"})
         pods = _selector(p, a.get("pods"), f"{path}.network.apiServer[{i}].pods")
-        api.append(ApiServerAccess(p.string(a.get("name"), f"{path}.network.apiServer[{i}].name"), pods))
+        api.append(ApiServerAccess(p.string(a.get("name"), f"{path}.network.apiServer[{i}].name"), pods,
+                                   p.string(a.get("namespace"), f"{path}.network.apiServer[{i}].namespace",
+                                            required=False)))
     allows = []
     for i, item in enumerate(net.get("allow") or []):
         allows.append(_allow(p, item, f"{path}.network.allow[{i}]"))
     exceptions = []
     for i, item in enumerate(m.get("exceptions") or []):
-        e = p.mapping(item, f"{path}.exceptions[{i}]", {"rule", "resource", "reason"}, set())
+        e = p.mapping(item, f"{path}.exceptions[{i}]", {"rule", "resource", "reason"}, {"container"})
         ref = p.ref(e.get("resource"), f"{path}.exceptions[{i}].resource")
-        reason = p.string(e.get("reason"), f"{path}.exceptions[{i}].reason")
-        if reason and len(reason.split()) < 5:
-            p.add(f"{path}.exceptions[{i}].reason", "a justification, not a label (5+ words)")
+        reason = _reason(p, e.get("reason"), f"{path}.exceptions[{i}].reason")
         rule = p.string(e.get("rule"), f"{path}.exceptions[{i}].rule")
+        container = p.string(e.get("container"), f"{path}.exceptions[{i}].container", required=False)
         if ref is not None:
-            exceptions.append(ExceptionSpec(rule, ref, reason))
+            exceptions.append(ExceptionSpec(rule, ref, reason, container or None))
+    workload_labels = None
+    if "workloads" in m:
+        w = p.mapping(m["workloads"], f"{path}.workloads", set(), {"labels"})
+        workload_labels = p.str_map(w.get("labels"), f"{path}.workloads.labels")
     return Component(
         name,
         str(m.get("description", "")),
@@ -267,7 +291,15 @@ def _component(
         tuple(api),
         tuple(allows),
         tuple(exceptions),
+        workload_labels,
     )
+
+
+def _reason(p: _Problems, value: Any, path: str) -> str:
+    reason = p.string(value, path)
+    if reason and len(reason.split()) < 5:
+        p.add(path, "a justification, not a label (5+ words)")
+    return reason
 
 
 def _source_use(p: _Problems, raw: Any, path: str, sources: dict[str, Source]) -> SourceUse:
@@ -301,15 +333,16 @@ def _patch(p: _Problems, raw: Any, path: str) -> Patch | None:
         p.add(f"{path}.op", f"unknown op {op!r} (known: {', '.join(sorted(PATCH_OPS))})")
         return None
     required, optional = PATCH_OPS[str(op)]
-    m = p.mapping(raw, path, required | {"target", "op"}, optional)
+    m = p.mapping(raw, path, required | {"target", "op", "reason"}, optional)
     ref = p.ref(m.get("target"), f"{path}.target")
+    reason = _reason(p, m.get("reason"), f"{path}.reason") if "reason" in m else ""
     if op == "set-env":
         for j, env in enumerate(m.get("env") or []):
             p.mapping(env, f"{path}.env[{j}]", {"name"}, {"value", "valueFrom"})
     if ref is None:
         return None
-    args = {k: v for k, v in m.items() if k not in ("target", "op")}
-    return Patch(ref, str(op), args)
+    args = {k: v for k, v in m.items() if k not in ("target", "op", "reason")}
+    return Patch(ref, str(op), args, reason)
 
 
 def _selector(p: _Problems, value: Any, path: str) -> dict[str, Any]:

@@ -83,11 +83,12 @@ class Source:
 
 @dataclass(frozen=True)
 class Patch:
-    """One rewiring/sizing edit of one object (op-specific fields in `args`)."""
+    """One rewiring/sizing edit of one object (op-specific fields in `args`), and why."""
 
     target: ResourceRef
     op: str
     args: dict[str, Any]
+    reason: str = ""
 
 
 @dataclass(frozen=True)
@@ -130,10 +131,11 @@ class Allow:
 
 @dataclass(frozen=True)
 class ApiServerAccess:
-    """Pods that call the Kubernetes API server."""
+    """Pods that call the Kubernetes API server (in `namespace`; '' = the component's own)."""
 
     name: str
     pods: dict[str, Any]
+    namespace: str = ""
 
 
 @dataclass(frozen=True)
@@ -143,9 +145,17 @@ class ExceptionSpec:
     rule: str
     resource: ResourceRef
     reason: str
+    container: str | None = None  # only this container of the resource; None: all of it
+
+    def covers(self, rule: str, resource: ResourceRef, container: str | None = None) -> bool:
+        return (self.rule == rule and self.resource == resource
+                and (self.container is None or self.container == container))
 
     def as_record(self) -> dict[str, Any]:
-        return {"rule": self.rule, "resource": self.resource.as_record(), "reason": self.reason}
+        record = {"rule": self.rule, "resource": self.resource.as_record(), "reason": self.reason}
+        if self.container is not None:
+            record["container"] = self.container
+        return record
 
 
 @dataclass(frozen=True)
@@ -159,6 +169,8 @@ class Component:
     api_server: tuple[ApiServerAccess, ...] = ()
     allows: tuple[Allow, ...] = ()
     exceptions: tuple[ExceptionSpec, ...] = ()
+    # Labels this component needs on the workload namespace; None: it runs no workloads there.
+    workload_labels: dict[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -169,3 +181,11 @@ class Catalog:
     components: dict[str, Component]
     comparison: str
     path: str
+    # The appliance-owned namespace where users' workloads run (trials, predictors); '' = none.
+    workload_namespace: str = ""
+
+    def workload_namespace_for(self, components: tuple[str, ...]) -> str:
+        """The workload namespace when one of `components` runs workloads there, else ''."""
+        used = any(self.components[c].workload_labels is not None for c in components
+                   if c in self.components)
+        return self.workload_namespace if used else ""

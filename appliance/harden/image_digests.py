@@ -1,4 +1,5 @@
-"""Transform: pin images by digest from the lock file; images without a lock entry stay tags."""
+"""Transform: pin images by digest from the lock file; images without a lock entry stay tags.
+Runtime images (env, flags and config documents naming what controllers start) are pinned too."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from appliance.catalog.model import ResourceRef
+from appliance.harden import runtime
 from appliance.harden.model import Change, HardenContext, Result, containers, copy, pod_spec
 from appliance.sources.images import pin
 
@@ -41,6 +43,17 @@ def apply(objects: list[dict[str, Any]], ctx: HardenContext) -> Result:
             if pinned:
                 container["image"] = pinned
                 found.append(Change(NAME, ResourceRef.of(obj), f"{path}.image", f"{image} -> {pinned}"))
+        slots, payloads = runtime.image_slots(new)
+        before = len(found)
+        for slot in slots:
+            image = slot.get()
+            pinned = pin(image, ctx.image_lock)
+            if pinned:
+                slot.set(pinned)
+                found.append(Change(NAME, ResourceRef.of(obj), slot.path, f"{image} -> {pinned}"))
+        if len(found) > before:
+            for payload in payloads:
+                payload.commit()
         changes += found
         out.append(new if found else obj)
     return Result(out, changes)

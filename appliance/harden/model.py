@@ -45,8 +45,9 @@ class HardenContext:
     exceptions: tuple[ExceptionSpec, ...] = ()
     image_lock: dict[str, str] = field(default_factory=dict)
 
-    def excepted(self, rule: str, ref: ResourceRef) -> bool:
-        return any(e.rule == rule and e.resource == ref for e in self.exceptions)
+    def excepted(self, rule: str, ref: ResourceRef, container: str | None = None) -> bool:
+        """A catalog exception accepts `rule` for ref (for the named container, when given)."""
+        return any(e.covers(rule, ref, container) for e in self.exceptions)
 
 
 @dataclass(frozen=True)

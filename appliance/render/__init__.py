@@ -20,14 +20,16 @@ __all__ = ["Bundle", "context_for", "render_profile"]
 
 def context_for(profile: Profile, catalog: Catalog, lock: dict[str, str]) -> HardenContext:
     components = [catalog.components[name] for name in profile.components]
+    workloads = catalog.workload_namespace_for(profile.components)
     return HardenContext(
         profile=profile.name,
         posture=profile.posture,
         kubernetes_version=catalog.kubernetes_version,
-        owned_namespaces=tuple(ns for c in components for ns in c.namespaces),
+        owned_namespaces=tuple(ns for c in components for ns in c.namespaces) + (
+            (workloads,) if workloads else ()),
         default_resources=catalog.default_resources,
         credentials=tuple(spec for c in components for spec in c.credentials),
-        api_server=tuple((c.namespaces[0], a) for c in components for a in c.api_server),
+        api_server=tuple((a.namespace or c.namespaces[0], a) for c in components for a in c.api_server),
         allows=tuple(a for c in components for a in c.allows),
         exceptions=tuple(e for c in components for e in c.exceptions),
         image_lock=lock,
@@ -52,7 +54,8 @@ def render_profile(
     catalog = catalog or load_catalog()
     lock = load_lock(lock_path or LOCK_PATH) if lock is None else lock
     ctx = context_for(profile, catalog, lock)
-    hardened = harden(assemble(profile, catalog), ctx)
+    assembled = assemble(profile, catalog)
+    hardened = harden(assembled.objects, ctx)
     objects = ordered(hardened.objects)
     label(objects, profile.name)
     present = {ResourceRef.of(o) for o in objects}
@@ -67,7 +70,7 @@ def render_profile(
         components=profile.components,
         objects=objects,
         exceptions=[e.as_record() for e in sorted(ctx.exceptions, key=_exception_key)],
-        changes=hardened.changes,
+        changes=assembled.changes + hardened.changes,
     )
     if check:
         problems = hardened.unresolved + validate(objects, catalog.kubernetes_version)

@@ -102,10 +102,23 @@ class Bundle:
         return dump(self.objects)
 
     def images(self) -> list[str]:
+        """Every image the bundle runs: pod templates and the runtime images controllers start
+        (what a preload step loads and `appliance fetch --images` locks)."""
         from appliance.harden.image_digests import image_fields
 
         found = {c["image"] for o in self.objects for c, _ in image_fields(o) if c.get("image")}
+        found.update(self.runtime_images())
         return sorted(found)
+
+    def runtime_images(self) -> dict[str, list[str]]:
+        """Images controllers start after install -> what starts them (sorted)."""
+        from appliance.harden.runtime import runtime_images
+
+        found: dict[str, set[str]] = {}
+        for obj in self.objects:
+            for image, role in runtime_images(obj):
+                found.setdefault(image, set()).add(role)
+        return {image: sorted(roles) for image, roles in sorted(found.items())}
 
     def report(self) -> dict[str, Any]:
         """The hardening record: every change and every accepted exception."""

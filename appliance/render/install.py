@@ -2,6 +2,8 @@
 
 Rendering stays byte-deterministic and secret-free; a target calls `materialize` right before it
 applies the bundle, keeps the returned values (0600 file), and passes them back on re-install.
+Filled Secrets carry base64 `data` only: `stringData` is a write-only convenience that
+server-side apply would record as a field the appliance owns but the API server never returns.
 """
 
 from __future__ import annotations
@@ -50,42 +52,50 @@ def materialize(
     Secrets issued, and CA bundles patched into webhooks that ask for them."""
     known = dict(values or {})
     out = [copy(o) for o in objects]
+    issued: dict[ResourceRef, str] = {}  # generated TLS Secret -> its CA (PEM)
     for obj in out:
         if obj.get("kind") != "Secret":
             continue
+        # Literal upstream stringData too (the API server lets it win over data for a key).
+        plain: dict[str, str] = {str(k): str(v) for k, v in (obj.pop("stringData", None) or {}).items()}
         for key, credential in sorted(generated_keys(obj).items()):
             if credential not in known:
                 known[credential] = token()
-            obj.setdefault("stringData", {})[key] = known[credential]
+            plain[key] = known[credential]
         names = ((obj.get("metadata") or {}).get("annotations") or {}).get(GENERATED_TLS)
         if names:
-            _issue(obj, [n.strip() for n in names.split(",") if n.strip()], known)
-    secrets_by_ref = {ResourceRef.of(o): o for o in out if o.get("kind") == "Secret"}
+            plain.update(_issue(obj, [n.strip() for n in names.split(",") if n.strip()], known))
+            issued[ResourceRef.of(obj)] = plain["ca.crt"]
+        if plain:
+            data = {**(obj.get("data") or {}), **{key: _b64(value) for key, value in plain.items()}}
+            obj["data"] = dict(sorted(data.items()))
     for obj in out:
         source = ((obj.get("metadata") or {}).get("annotations") or {}).get(INJECT_CA_FROM)
         if not source:
             continue
         namespace, _, name = source.partition("/")
-        secret = secrets_by_ref.get(ResourceRef("Secret", namespace, name))
-        if secret is None or "ca.crt" not in (secret.get("stringData") or {}):
+        ca = issued.get(ResourceRef("Secret", namespace, name))
+        if ca is None:
             raise BadInput(f"{ResourceRef.of(obj)} asks for the CA of Secret {source}",
                            "that Secret is not a generated TLS Secret of this bundle",
                            "fix appliance.dev/inject-ca-from in the catalog")
-        bundle = base64.b64encode(secret["stringData"]["ca.crt"].encode()).decode()
         for webhook in obj.get("webhooks") or []:
-            webhook.setdefault("clientConfig", {})["caBundle"] = bundle
+            webhook.setdefault("clientConfig", {})["caBundle"] = _b64(ca)
     return Materialized(out, known)
 
 
-def _issue(secret: dict[str, Any], dns_names: list[str], known: dict[str, str]) -> None:
+def _b64(value: str) -> str:
+    return base64.b64encode(value.encode()).decode()
+
+
+def _issue(secret: dict[str, Any], dns_names: list[str], known: dict[str, str]) -> dict[str, str]:
+    """The TLS Secret's keys (PEM), issued once and reused from `known` afterwards."""
     ref = ResourceRef.of(secret)
     prefix = f"tls:{ref.namespace}/{ref.name}:"
     if not all(prefix + k in known for k in ("ca.crt", "tls.crt", "tls.key")):
         ca_pem, cert_pem, key_pem = issue_certificate(dns_names)
         known.update({prefix + "ca.crt": ca_pem, prefix + "tls.crt": cert_pem, prefix + "tls.key": key_pem})
-    data = secret.setdefault("stringData", {})
-    for key in ("ca.crt", "tls.crt", "tls.key"):
-        data[key] = known[prefix + key]
+    return {key: known[prefix + key] for key in ("ca.crt", "tls.crt", "tls.key")}
 
 
 def issue_certificate(dns_names: list[str]) -> tuple[str, str, str]:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import yaml
+
 from appliance.catalog.model import Patch
 from appliance.harden.model import containers, copy, pod_spec
+from appliance.harden.payload import dump_json, dump_yaml
 
 
 class PatchError(Exception):
@@ -42,7 +45,25 @@ def apply_patch(obj: dict[str, Any], patch: Patch) -> dict[str, Any]:
             current = json.loads(data[key])
         except json.JSONDecodeError as exc:
             raise PatchError(f"data key {key!r} is not JSON: {exc}") from exc
-        data[key] = json.dumps(merge_patch(current, args["merge"]), indent=2) + "\n"
+        data[key] = dump_json(merge_patch(current, args["merge"]))
+        return new
+    if patch.op == "yaml-merge":
+        data = new.get("data") or {}
+        key = args["key"]
+        if key not in data:
+            raise PatchError(f"data key {key!r} not found")
+        try:
+            document = yaml.safe_load(data[key])
+        except yaml.YAMLError as exc:
+            raise PatchError(f"data key {key!r} is not YAML: {exc}".replace("\n", " ")) from exc
+        if "each" in args:
+            items = _walk(document, str(args["each"]))
+            if not isinstance(items, list) or not items:
+                raise PatchError(f"{args['each']!r} in data key {key!r} is not a non-empty list")
+            items[:] = [merge_patch(item, args["merge"]) for item in items]
+        else:
+            document = merge_patch(document, args["merge"])
+        data[key] = dump_yaml(document)
         return new
     if patch.op == "replace-text":
         path = args.get("path", "")
@@ -77,6 +98,32 @@ def apply_patch(obj: dict[str, Any], patch: Patch) -> dict[str, Any]:
         spec = found[0]
         spec["containers"] = [c for c in spec["containers"] if c.get("name") != args["container"]]
     return new
+
+
+def patched_path(obj: dict[str, Any], patch: Patch) -> str:
+    """Where a patch edits its target, as a field path (for the hardening record)."""
+    args = patch.args
+    if patch.op in ("json-merge", "yaml-merge"):
+        each = f".{args['each']}[*]" if "each" in args else ""
+        return f"data[{args['key']}]{each}"
+    if patch.op == "replace-text":
+        return str(args.get("path", ""))
+    if patch.op == "merge":
+        return _merge_path(args["merge"])
+    found = pod_spec(obj)
+    if found is not None:
+        for container, path in containers(*found):
+            if container.get("name") == args["container"]:
+                return f"{path}.env" if patch.op in ("set-env", "remove-env") else path
+    return f"container {args['container']}"
+
+
+def _merge_path(merge: Any, prefix: str = "") -> str:
+    # The deepest single-key chain of a merge document: what it edits, in one path.
+    if isinstance(merge, dict) and len(merge) == 1:
+        [(key, value)] = merge.items()
+        return _merge_path(value, f"{prefix}.{key}" if prefix else str(key))
+    return prefix
 
 
 def _container(obj: dict[str, Any], name: str) -> dict[str, Any]:

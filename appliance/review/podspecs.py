@@ -6,6 +6,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+import yaml
+
 from appliance.review.model import Path
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -28,6 +30,12 @@ _ISVC_COMPONENTS = ("predictor", "transformer", "explainer")
 _ISVC_FRAMEWORKS = ("model", "sklearn", "xgboost", "tensorflow", "pytorch", "triton", "onnx",
                     "pmml", "lightgbm", "paddle", "huggingface", "art", "alibi")
 _ARGO_KINDS = {"Workflow", "WorkflowTemplate", "ClusterWorkflowTemplate", "CronWorkflow"}
+_KATIB_CONFIG_KEY = "katib-config.yaml"
+# katib-config sections Katib starts a container from, and that container's name. Metrics
+# collectors are reviewed only when init.controller.injectSecurityContext is off: when on, the
+# sidecar copies the trial container's securityContext, which the Experiment's review covers.
+_KATIB_SECTIONS = {"suggestions": "suggestion", "earlyStoppings": "early-stopping",
+                   "metricsCollectors": "metrics-logger-and-collector"}
 _SKIP_GENERIC = {"CustomResourceDefinition", "ConfigMap", "Secret"}
 
 
@@ -114,6 +122,13 @@ def pod_views(obj: dict[str, Any]) -> list[PodView]:
         return list(_trial_template(obj))
     if kind in _ARGO_KINDS:
         return list(_argo(obj, kind))
+    if kind == "ConfigMap":
+        return list(_katib_config(obj))
+    if kind == "ClusterStorageContainer" and isinstance(spec.get("container"), dict):
+        # KServe merges it into the storage-initializer init container of model pods.
+        ref = ContainerRef(str(spec["container"].get("name") or "storage-initializer"),
+                           "initContainers", ("spec", "container"), spec["container"])
+        return [PodView({}, ("metadata",), {}, ("spec",), (ref,), "storage initializer", 0)]
     if kind in _SKIP_GENERIC:
         return []
     return list(_generic(obj))
@@ -153,6 +168,41 @@ def _inference_service(obj: dict[str, Any]) -> Iterator[PodView]:
         # The component itself is the pod spec (KServe inlines PodSpec fields into it).
         yield pod_view(obj.get("metadata"), ("metadata",), body, path, role=component,
                        extra=extra)
+
+
+def _katib_config(obj: dict[str, Any]) -> Iterator[PodView]:
+    """The containers Katib starts from katib-config: each entry is a container template with
+    no pod-level fields (Katib v0.19 sets none); unset pull policy and resources get Katib's
+    defaults (config/v1beta1/defaults.go), as the running container does."""
+    text = _dict(obj.get("data")).get(_KATIB_CONFIG_KEY)
+    try:
+        config = yaml.safe_load(text) if isinstance(text, str) else None
+    except yaml.YAMLError:
+        return  # not a config this review can read; shapes of ConfigMaps are not Kubernetes'
+    if not isinstance(config, dict) or config.get("kind") != "KatibConfig":
+        return
+    controller = _dict(_dict(config.get("init")).get("controller"))
+    runtime = _dict(config.get("runtime"))
+    for section, name in _KATIB_SECTIONS.items():
+        if section == "metricsCollectors" and controller.get("injectSecurityContext") is True:
+            continue
+        for index, entry in enumerate(_list(runtime.get(section))):
+            if not isinstance(entry, dict):
+                continue
+            container = {"name": name, "imagePullPolicy": "IfNotPresent", **entry,
+                         "resources": _katib_resources(entry.get("resources"))}
+            path: Path = ("data", _KATIB_CONFIG_KEY, "runtime", section, index)
+            label = entry.get("algorithmName") or entry.get("kind") or index
+            yield PodView({}, ("metadata",), {}, ("spec",),
+                          (ContainerRef(name, "containers", path, container),),
+                          f"katib-config {section}[{label}]", 0)
+
+
+def _katib_resources(resources: Any) -> dict[str, Any]:
+    # Katib's defaults for an unset CPU or memory request or limit.
+    resources = _dict(resources)
+    defaults = {"requests": {"cpu": "50m", "memory": "10Mi"}, "limits": {"cpu": "500m", "memory": "100Mi"}}
+    return {part: {**values, **_dict(resources.get(part))} for part, values in defaults.items()}
 
 
 def _trial_template(obj: dict[str, Any]) -> Iterator[PodView]:

@@ -33,13 +33,18 @@ def test_shipped_catalog_covers_every_profile_component() -> None:
 def test_every_problem_reported_at_once(tmp_path: Path) -> None:
     data = {
         "apiVersion": "appliance.dev/v1alpha1", "kind": "Catalog", "kubernetesVersion": "latest",
-        "comparison": "nope", "surprise": 1,
+        "comparison": "nope", "surprise": 1, "workloadNamespace": "Work_Loads",
         "sources": {"s": {"file": "dir/s.yaml", "sha256": "abc", "git": {"repo": "r", "commit": "main",
                                                                            "paths": ["p"]}}},
         "components": {"c": {"description": "d", "namespaces": ["ns"], "sources": [
             {"source": "missing", "drop": ["Deployment/x"],
-             "patches": [{"target": "ConfigMap/ns/c", "op": "poke"}]}],
-            "exceptions": [{"rule": "r", "resource": "ClusterRole/ns/x", "reason": "because"}]}},
+             "patches": [{"target": "ConfigMap/ns/c", "op": "poke"},
+                         {"target": "ConfigMap/ns/c", "op": "yaml-merge", "key": "k", "merge": {}},
+                         {"target": "ConfigMap/ns/c", "op": "merge", "merge": {}, "reason": "why"}]}],
+            "workloads": {"labels": {"a": 1}},
+            "network": {"apiServer": [{"name": "x", "namespace": 7, "pods": {"matchLabels": {"a": "b"}}}]},
+            "exceptions": [{"rule": "r", "resource": "ClusterRole/ns/x", "reason": "because",
+                            "container": 5}]}},
     }
     with pytest.raises(InvalidDocument) as info:
         decode_catalog(data, tmp_path / "catalog.yaml")
@@ -51,12 +56,37 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         "sources.s.file: a plain file name (it names the cache entry)",
         "components.c.sources[0].source: unknown source 'missing' (known: s)",
         "components.c.sources[0].patches[0].op: unknown op 'poke' (known: container-merge, json-merge, "
-        "merge, remove-container, remove-env, replace-text, set-env)",
+        "merge, remove-container, remove-env, replace-text, set-env, yaml-merge)",
+        "components.c.sources[0].patches[1].reason: required field missing",
+        "components.c.sources[0].patches[2].reason: a justification, not a label (5+ words)",
         "components.c.sources[0].drop[0]: Deployment is namespaced: write Deployment/<namespace>/x",
+        "components.c.network.apiServer[0].namespace: expected a non-empty string",
         "components.c.exceptions[0].resource: ClusterRole is cluster-scoped: write ClusterRole/x",
         "components.c.exceptions[0].reason: a justification, not a label (5+ words)",
+        "components.c.exceptions[0].container: expected a non-empty string",
+        "components.c.workloads.labels: expected a mapping of strings to strings",
         "comparison: unknown source 'nope'",
+        "workloadNamespace: 'Work_Loads' is not a DNS-1123 label (a namespace name)",
     ]
+
+
+def test_workload_namespace_is_declared_once_and_owned_by_no_component(tmp_path: Path) -> None:
+    def catalog(**top: Any) -> dict[str, Any]:
+        return {"apiVersion": "appliance.dev/v1alpha1", "kind": "Catalog", "kubernetesVersion": "1.32",
+                "comparison": "s", **top,
+                "sources": {"s": {"file": "s.yaml", "sha256": "a" * 64, "url": "https://example.org/s"}},
+                "components": {"c": {"description": "d", "namespaces": ["ns"], "workloads": {}}}}
+
+    with pytest.raises(InvalidDocument) as info:
+        decode_catalog(catalog(), tmp_path / "catalog.yaml")
+    assert info.value.problems == ["workloadNamespace: required: c run workloads there"]
+    with pytest.raises(InvalidDocument) as info:
+        decode_catalog(catalog(workloadNamespace="ns"), tmp_path / "catalog.yaml")
+    assert info.value.problems == ["workloadNamespace: 'ns' is already owned by component 'c'"]
+    decoded = decode_catalog(catalog(workloadNamespace="work"), tmp_path / "catalog.yaml")
+    assert (decoded.workload_namespace, decoded.components["c"].workload_labels) == ("work", {})
+    assert decoded.workload_namespace_for(("c",)) == "work"
+    assert decoded.workload_namespace_for(()) == ""
 
 
 WORKLOAD = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "w", "namespace": "old"},
@@ -90,6 +120,18 @@ def test_patch_operations() -> None:
     out = apply_patch(config, Patch(ResourceRef("ConfigMap", "", "c"), "json-merge",
                                     {"key": "a.json", "merge": {"x": {"z": None, "w": 3}}}))
     assert out["data"]["a.json"] == '{\n  "x": {\n    "y": 1,\n    "w": 3\n  }\n}\n'
+    katib = {"kind": "ConfigMap", "metadata": {"name": "k"},
+             "data": {"k.yaml": "kind: K\nruntime:\n  items:\n  - {name: a}\n  - {name: b, x: 1}\n"}}
+    each = apply_patch(katib, Patch(ResourceRef("ConfigMap", "", "k"), "yaml-merge",
+                                    {"key": "k.yaml", "each": "runtime.items",
+                                     "merge": {"x": 2, "y": {"z": 3}}}))
+    assert each["data"]["k.yaml"] == ("kind: K\nruntime:\n  items:\n"
+                                      "  - name: a\n    x: 2\n    y:\n      z: 3\n"
+                                      "  - name: b\n    x: 2\n    y:\n      z: 3\n")
+    whole = apply_patch(katib, Patch(ResourceRef("ConfigMap", "", "k"), "yaml-merge",
+                                     {"key": "k.yaml", "merge": {"kind": None, "init": {"on": True}}}))
+    assert yaml.safe_load(whole["data"]["k.yaml"]) == {
+        "runtime": {"items": [{"name": "a"}, {"name": "b", "x": 1}]}, "init": {"on": True}}
     assert containers_of(WORKLOAD)[0]["env"][0] == {"name": "A", "value": "1"}  # input untouched
 
 
@@ -102,6 +144,62 @@ def test_patch_operations() -> None:
 def test_stale_patches_are_errors(op: str, args: dict[str, Any], message: str) -> None:
     with pytest.raises(PatchError, match=message.replace("[", r"\[").replace("]", r"\]")):
         patched(op, **args)
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    ({"key": "absent.yaml", "merge": {}}, "data key 'absent.yaml' not found"),
+    ({"key": "k.yaml", "each": "runtime.none", "merge": {}}, "path 'none' not found"),
+    ({"key": "k.yaml", "each": "runtime", "merge": {}},
+     "'runtime' in data key 'k.yaml' is not a non-empty list"),
+    ({"key": "bad.yaml", "merge": {}}, "data key 'bad.yaml' is not YAML"),
+])
+def test_stale_yaml_merges_are_errors(args: dict[str, Any], message: str) -> None:
+    config = {"kind": "ConfigMap", "metadata": {"name": "k"},
+              "data": {"k.yaml": "runtime: {items: []}\n", "bad.yaml": "a: [1\n"}}
+    with pytest.raises(PatchError, match=message):
+        apply_patch(config, Patch(ResourceRef("ConfigMap", "", "k"), "yaml-merge", args))
+
+
+def test_each_patch_is_recorded_where_it_edits_with_its_reason(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    namespaced = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainer",
+                  "metadata": {"name": "default", "namespace": "old"}, "spec": {"container": {"name": "c"}}}
+    text = yaml.safe_dump_all([WORKLOAD, namespaced])
+    (tmp_path / "up.yaml").write_text(text)
+    monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path))
+    data = {
+        "apiVersion": "appliance.dev/v1alpha1", "kind": "Catalog", "kubernetesVersion": "1.32",
+        "comparison": "up", "workloadNamespace": "work",
+        "sources": {"up": {"file": "up.yaml", "sha256": hashlib.sha256(text.encode()).hexdigest(),
+                           "url": "https://example.org/up.yaml"}},
+        "components": {"object-store": {
+            "description": "d", "namespaces": ["new"], "workloads": {"labels": {"x": "y"}},
+            "sources": [{"source": "up", "namespaces": {"old": "new"}, "patches": [
+                {"target": "Deployment/new/w", "op": "set-env", "container": "main",
+                 "env": [{"name": "A", "value": "2"}], "reason": "the variable points at our store"},
+                {"target": "Deployment/new/w", "op": "remove-container", "container": "proxy",
+                 "reason": "the proxy only fronts metrics"},
+                {"target": "ClusterStorageContainer/default", "op": "merge",
+                 "merge": {"spec": {"container": {"resources": {}}}},
+                 "reason": "laptop sizing of the container"},
+            ]}]}},
+    }
+    catalog = decode_catalog(data, tmp_path / "catalog.yaml")
+    assembled = assemble(profiles.Profile("p", "", ("object-store",), tmp_path / "p.yaml"), catalog)
+    assert [(str(c.resource), c.path, c.detail) for c in assembled.changes] == [
+        ("ClusterStorageContainer/default", "metadata.namespace",
+         "new -> removed (ClusterStorageContainer is cluster-scoped)"),
+        ("Deployment/new/w", "spec.template.spec.containers[0].env",
+         "set-env: the variable points at our store"),
+        ("Deployment/new/w", "spec.template.spec.containers[1]",
+         "remove-container: the proxy only fronts metrics"),
+        ("ClusterStorageContainer/default", "spec.container.resources",
+         "merge: laptop sizing of the container"),
+        ("Namespace/work", "", "added: the workload namespace of object-store"),
+    ]
+    assert {c.transform for c in assembled.changes} == {"catalog"}
+    assert assembled.objects[-1] == {"apiVersion": "v1", "kind": "Namespace", "metadata": {
+        "name": "work", "labels": {"appliance.dev/component": "workloads", "x": "y"}}}
 
 
 def test_namespace_move_rewires_references() -> None:
@@ -131,8 +229,9 @@ def test_stale_trims_and_patches_name_the_catalog_field(tmp_path: Path,
             {"source": "up", "namespaces": {"old": "new"},
              "drop": ["Service/new/gone"],
              "patches": [{"target": "Deployment/new/w", "op": "remove-env", "container": "main",
-                          "names": ["Z"]},
-                         {"target": "Deployment/old/w", "op": "remove-container", "container": "proxy"}]}]}},
+                          "names": ["Z"], "reason": "the variable is gone upstream"},
+                         {"target": "Deployment/old/w", "op": "remove-container", "container": "proxy",
+                          "reason": "the proxy only fronts metrics"}]}]}},
     }
     catalog = decode_catalog(data, tmp_path / "catalog.yaml")
     profile = profiles.Profile("p", "", ("object-store",), tmp_path / "p.yaml")

@@ -32,12 +32,26 @@ def test_render_to_file_and_directory(upstream_cache: Path, tmp_path: Path, yaml
     assert "0/6 images pinned by digest" in err
     code, _, _ = run(["render", "--profile", "serving", "-o", str(tmp_path / "dir")], capsys)
     files = sorted(p.name for p in (tmp_path / "dir").iterdir())
-    assert files[0] == "000-namespace-kserve.yaml" and files[-1] == "hardening.json"
+    assert files[:2] == ["000-namespace-appliance-workloads.yaml", "001-namespace-kserve.yaml"]
+    assert files[-1] == "hardening.json"
     # One document per file, in apply order: together they are the single-file bundle.
     assert "".join((tmp_path / "dir" / f).read_text() for f in files[:-1]) == yamls["serving"]
     assert yaml.safe_load((tmp_path / "dir" / files[0]).read_text())["kind"] == "Namespace"
     report = json.loads((tmp_path / "dir" / "hardening.json").read_text())
     assert report["profile"] == "serving" and report["exceptions"][0]["rule"] == "rbac.secrets-cluster-wide"
+    # Catalog patches are recorded with their reasons, next to the transforms' changes.
+    assert {"transform": "image-pull-policy",
+            "resource": {"kind": "Deployment", "namespace": "kserve", "name": "kserve-controller-manager"},
+            "path": "spec.template.spec.containers[0].imagePullPolicy",
+            "detail": "Always -> IfNotPresent"} in report["changes"]
+    assert {"transform": "catalog",
+            "resource": {"kind": "Deployment", "namespace": "kserve", "name": "kserve-controller-manager"},
+            "path": "spec.template.spec.containers[1]",
+            "detail": "remove-container: kube-rbac-proxy only fronts the metrics endpoint, which stays on "
+                      "127.0.0.1."} in report["changes"]
+    patches = [c for c in report["changes"]
+               if c["transform"] == "catalog" and c["path"] not in ("metadata.namespace", "")]
+    assert patches and all(len(c["detail"].split(": ", 1)[1].split()) >= 5 for c in patches)
 
 
 def test_render_errors_have_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
@@ -103,9 +117,11 @@ def test_docs_commands_run(upstream_cache: Path, tmp_path: Path, monkeypatch: py
 
 def test_docs_figures_match_the_inventory(bundles: dict[str, Bundle]) -> None:
     rows = dict(re.findall(r"^\| `(\w+)` \| [^|]+\| (\d+ \| \d+) MiB \|$", DOC.read_text(), re.MULTILINE))
+    images = dict(re.findall(r"^\| `(\w+)` \| (\d+ \| \d+) \|$", DOC.read_text(), re.MULTILINE))
     for name, bundle in bundles.items():
         figures = inventory(name, bundle.objects)
         assert rows[name] == f"{figures.pods} | {figures.memory_requests_mib}", name
+        assert images[name] == f"{figures.images} | {figures.runtime_images}", name
 
 
 PROC = Path("/proc/self")

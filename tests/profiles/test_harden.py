@@ -6,6 +6,8 @@ import base64
 import json
 from typing import Any
 
+import yaml
+
 from appliance.catalog.model import (
     Allow,
     ApiServerAccess,
@@ -19,9 +21,11 @@ from appliance.harden import (
     exposure,
     harden,
     image_digests,
+    image_pull_policy,
     network_policies,
     pod_security_labels,
     resources,
+    runtime,
     security_context,
     service_account_token,
 )
@@ -281,3 +285,141 @@ def test_serving_runtimes_are_hardened_at_container_level() -> None:
     assert details(result.changes) == [
         ("spec.containers[0].securityContext.runAsNonRoot", "unset -> true"),
         ("spec.containers[0].securityContext.seccompProfile.type", "unset -> RuntimeDefault")]
+
+
+KATIB_CONFIG = """apiVersion: config.kubeflow.org/v1beta1
+kind: KatibConfig
+init:
+  controller: {webhookPort: 8443}
+runtime:
+  metricsCollectors:
+  - {kind: StdOut, image: "katib/collector:1"}
+  suggestions:
+  - {algorithmName: random, image: "katib/hyperopt:1", securityContext: {runAsUser: 65532}}
+  earlyStoppings:
+  - {algorithmName: medianstop, image: "katib/medianstop:1"}
+"""
+KATIB = ResourceRef("ConfigMap", "katib", "katib-config")
+
+
+def katib_config() -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "katib-config", "namespace": "katib"},
+            "data": {"katib-config.yaml": KATIB_CONFIG}}
+
+
+def katib_document(obj: dict[str, Any]) -> dict[str, Any]:
+    return yaml.safe_load(obj["data"]["katib-config.yaml"])  # type: ignore[no-any-return]
+
+
+def test_katib_config_templates_to_restricted_and_early_stopping_needs_an_exception() -> None:
+    result = security_context.apply([katib_config()], CTX)
+    doc = katib_document(result.objects[0])
+    assert doc["init"]["controller"] == {"webhookPort": 8443, "injectSecurityContext": True}
+    assert doc["runtime"]["suggestions"][0]["securityContext"] == {
+        "runAsUser": 65532, "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert doc["runtime"]["earlyStoppings"] == [
+        {"algorithmName": "medianstop", "image": "katib/medianstop:1"}]
+    assert doc["runtime"]["metricsCollectors"] == [{"kind": "StdOut", "image": "katib/collector:1"}]
+    s = "data[katib-config.yaml].runtime.suggestions[0].securityContext"
+    assert details(result.changes) == [
+        ("data[katib-config.yaml].init.controller.injectSecurityContext", "unset -> true"),
+        (f"{s}.allowPrivilegeEscalation", "unset -> false"),
+        (f"{s}.capabilities.drop", "unset -> includes ALL"),
+        (f"{s}.runAsNonRoot", "unset -> true"),
+        (f"{s}.seccompProfile.type", "unset -> RuntimeDefault"),
+    ]
+    early = "ConfigMap/katib/katib-config data[katib-config.yaml].runtime.earlyStoppings[0]: Katib starts " \
+            "container 'early-stopping' from this entry, which has no securityContext field"
+    assert result.unresolved == [
+        f"{early} (rule {rule}: needs a catalog exception)"
+        for rule in ("pss.restricted.allow-privilege-escalation", "pss.restricted.capabilities",
+                     "pss.restricted.run-as-non-root", "pss.restricted.seccomp")]
+    # Exceptions scoped to the early-stopping container cover it, and nothing else.
+    excepted = HardenContext(profile="p", exceptions=tuple(
+        ExceptionSpec(rule, KATIB, "no securityContext field in Katib v0.19", "early-stopping")
+        for rule in security_context.TEMPLATE_RULES))
+    again = security_context.apply([katib_config()], excepted)
+    assert again.unresolved == [] and len(again.changes) == 5
+    wrong_container = HardenContext(profile="p", exceptions=(
+        ExceptionSpec("pss.restricted.seccomp", KATIB, "no securityContext field in Katib v0.19",
+                      "suggestion"),))
+    assert len(security_context.apply([katib_config()], wrong_container).unresolved) == 4
+
+
+def test_storage_container_is_a_restricted_template() -> None:
+    storage = {"apiVersion": "serving.kserve.io/v1alpha1", "kind": "ClusterStorageContainer",
+               "metadata": {"name": "default"},
+               "spec": {"container": {"name": "storage-initializer", "image": "kserve/si:1"}}}
+    result = security_context.apply([storage], CTX)
+    assert result.objects[0]["spec"]["container"]["securityContext"] == {
+        "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]},
+        "runAsNonRoot": True, "seccompProfile": {"type": "RuntimeDefault"}}
+    assert [path for path, _ in details(result.changes)] == [
+        "spec.container.securityContext.allowPrivilegeEscalation",
+        "spec.container.securityContext.capabilities.drop",
+        "spec.container.securityContext.runAsNonRoot",
+        "spec.container.securityContext.seccompProfile.type"]
+
+
+def test_pull_policy_if_not_present_where_the_kubelet_would_pull_always() -> None:
+    obj = deployment({"imagePullPolicy": "Always"})
+    obj["spec"]["template"]["spec"]["containers"] += [
+        {"name": "latest", "image": "example.org/tool:latest"},
+        {"name": "untagged", "image": "example.org/tool"},
+        {"name": "tagged", "image": "example.org/tool:2"},
+        {"name": "pinned", "image": f"example.org/tool@{DIGEST}"},
+        {"name": "never", "image": "example.org/tool", "imagePullPolicy": "Never"}]
+    katib = katib_config()
+    katib["data"]["katib-config.yaml"] = KATIB_CONFIG.replace(
+        '{kind: StdOut, image: "katib/collector:1"}', '{kind: StdOut, image: "katib/collector:1", '
+                                                      'imagePullPolicy: Always}')
+    result = image_pull_policy.apply([obj, katib], CTX)
+    policies = [c.get("imagePullPolicy") for c in pod_of(result.objects[0])["containers"]]
+    assert policies == ["IfNotPresent", "IfNotPresent", "IfNotPresent", None, None, "Never"]
+    c = "spec.template.spec.containers"
+    assert details(result.changes) == [
+        (f"{c}[0].imagePullPolicy", "Always -> IfNotPresent"),
+        (f"{c}[1].imagePullPolicy", "unset (Always for example.org/tool:latest) -> IfNotPresent"),
+        (f"{c}[2].imagePullPolicy", "unset (Always for example.org/tool) -> IfNotPresent"),
+        # Katib defaults an unset policy to IfNotPresent: only the explicit Always changes.
+        ("data[katib-config.yaml].runtime.metricsCollectors[0].imagePullPolicy", "Always -> IfNotPresent"),
+    ]
+    assert katib_document(result.objects[1])["runtime"]["metricsCollectors"][0]["imagePullPolicy"] == \
+        "IfNotPresent"
+    assert image_pull_policy.apply([katib_config()], CTX).changes == []
+
+
+def test_runtime_images_are_pinned_where_they_are_named() -> None:
+    api = deployment({"env": [{"name": "V2_DRIVER_IMAGE", "value": "kfp/driver:2"},
+                              {"name": "OTHER", "value": "kfp/driver:2"}],
+                      "args": ["--executor-image", "argo/exec:4", "--namespaced"]})
+    controller = deployment({"command": ["controller", "--executor-image=argo/exec:4"]})
+    kserve = {"apiVersion": "v1", "kind": "ConfigMap",
+              "metadata": {"name": "inferenceservice-config", "namespace": "kserve"},
+              "data": {"storageInitializer": '{"image": "kserve/si:1", "cpuLimit": "1"}'}}
+    lock = {i: DIGEST for i in ("kfp/driver:2", "argo/exec:4", "katib/hyperopt:1", "kserve/si:1")}
+    result = image_digests.apply([api, controller, katib_config(), kserve],
+                                 HardenContext(profile="p", image_lock=lock))
+    env = pod_of(result.objects[0])["containers"][0]["env"]
+    assert env == [{"name": "V2_DRIVER_IMAGE", "value": f"kfp/driver:2@{DIGEST}"},
+                   {"name": "OTHER", "value": "kfp/driver:2"}]
+    assert pod_of(result.objects[0])["containers"][0]["args"][1] == f"argo/exec:4@{DIGEST}"
+    command = pod_of(result.objects[1])["containers"][0]["command"]
+    assert command == ["controller", f"--executor-image=argo/exec:4@{DIGEST}"]
+    suggestion = katib_document(result.objects[2])["runtime"]["suggestions"][0]
+    assert suggestion["image"] == f"katib/hyperopt:1@{DIGEST}"
+    assert json.loads(result.objects[3]["data"]["storageInitializer"]) == {
+        "image": f"kserve/si:1@{DIGEST}", "cpuLimit": "1"}
+    assert [path for path, _ in details(result.changes)] == [
+        "spec.template.spec.containers[0].env[0].value",
+        "spec.template.spec.containers[0].args[1]",
+        "spec.template.spec.containers[0].command[1]",
+        "data[katib-config.yaml].runtime.suggestions[0].image",
+        "data[storageInitializer].image",
+    ]
+    assert sorted(runtime.runtime_images(result.objects[2])) == [
+        ("katib/collector:1", "Katib metricsCollectors[StdOut]"),
+        (f"katib/hyperopt:1@{DIGEST}", "Katib suggestions[random]"),
+        ("katib/medianstop:1", "Katib earlyStoppings[medianstop]")]

@@ -27,24 +27,41 @@ WEBHOOK = {
 }
 
 
+def b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
 def test_shared_credentials_get_one_value_and_values_are_reused() -> None:
     counter = itertools.count()
     objects = [secret("a", {"appliance.dev/generated-keys": "user=s3-key,pass=s3-secret"}),
                secret("b", {"appliance.dev/generated-keys": "accesskey=s3-key"})]
     first = materialize(objects, token=lambda: f"v{next(counter)}")
     assert first.values == {"s3-key": "v1", "s3-secret": "v0"}
-    assert first.objects[0]["stringData"] == {"pass": "v0", "user": "v1"}
-    assert first.objects[1]["stringData"] == {"accesskey": "v1"}
-    assert "stringData" not in objects[0]  # the rendered bundle stays secret-free
+    # base64 data only: server-side apply must not own a write-only stringData field.
+    assert first.objects[0]["data"] == {"pass": b64("v0"), "user": b64("v1")}
+    assert first.objects[1]["data"] == {"accesskey": b64("v1")}
+    assert not any("stringData" in o for o in first.objects)
+    assert "data" not in objects[0]  # the rendered bundle stays secret-free
     again = materialize(objects, first.values, token=lambda: "never used")
     assert again.objects == first.objects
+
+
+def test_literal_string_data_becomes_data_too() -> None:
+    literal = secret("c", {"appliance.dev/generated-keys": "password=db"})
+    literal["stringData"] = {"user": "admin", "password": "overridden"}
+    literal["data"] = {"user": b64("old"), "port": b64("5432")}
+    [done] = materialize([literal], {"db": "s3cret"}).objects
+    assert "stringData" not in done
+    assert done["data"] == {"password": b64("s3cret"), "port": b64("5432"), "user": b64("admin")}
 
 
 def test_webhook_certificate_issued_and_ca_bundle_patched() -> None:
     tls = secret("tls", {"appliance.dev/generated-tls": "svc.ns.svc,svc.ns.svc.cluster.local"},
                  "kubernetes.io/tls")
     done = materialize([tls, WEBHOOK])
-    data = done.objects[0]["stringData"]
+    assert "stringData" not in done.objects[0]
+    data = {k: base64.b64decode(v).decode() for k, v in done.objects[0]["data"].items()}
+    assert sorted(data) == ["ca.crt", "tls.crt", "tls.key"]
     ca = x509.load_pem_x509_certificate(data["ca.crt"].encode())
     cert = x509.load_pem_x509_certificate(data["tls.crt"].encode())
     cert.verify_directly_issued_by(ca)

@@ -139,3 +139,67 @@ subjects: [{kind: ServiceAccount, name: default, namespace: apps}]
     [binding] = [f for f in report.findings if f.rule == "rbac.cluster-admin-binding"]
     assert binding.severity.value == "critical"
     assert "ServiceAccount apps/default is used by Deployment/apps/web" in binding.evidence
+
+
+KATIB_CONFIG = """apiVersion: v1
+kind: ConfigMap
+metadata: {name: katib-config, namespace: katib}
+data:
+  katib-config.yaml: |
+    apiVersion: config.kubeflow.org/v1beta1
+    kind: KatibConfig
+    init:
+      controller: {injectSecurityContext: INJECT}
+    runtime:
+      metricsCollectors:
+      - {kind: StdOut, image: "r/collector:1"}
+      suggestions:
+      - algorithmName: random
+        image: r/hyperopt:1
+        securityContext:
+          runAsUser: 65532
+          runAsNonRoot: true
+          allowPrivilegeEscalation: false
+          capabilities: {drop: [ALL]}
+          seccompProfile: {type: RuntimeDefault}
+      earlyStoppings:
+      - {algorithmName: medianstop, image: "r/medianstop:1"}
+---
+apiVersion: serving.kserve.io/v1alpha1
+kind: ClusterStorageContainer
+metadata: {name: default}
+spec:
+  container: {name: storage-initializer, image: "r/si:1", resources: {limits: {memory: 1Gi}}}
+"""
+
+
+def _restricted(report) -> list[tuple[str, str | None, str]]:
+    return [(f.rule, f.container, f.path_text) for f in report.findings
+            if f.rule.startswith("pss.restricted.")]
+
+
+def test_katib_config_and_storage_container_templates(review_yaml) -> None:
+    report = review_yaml(KATIB_CONFIG.replace("INJECT", "true"))
+    early = 'data["katib-config.yaml"].runtime.earlyStoppings[0].securityContext'
+    storage = "spec.container.securityContext"
+    # The hardened suggestion passes; the early-stopping entry has no securityContext; the
+    # collector copies the trial container's (injectSecurityContext) and is not reviewed here.
+    assert sorted(_restricted(report)) == sorted([
+        ("pss.restricted.allow-privilege-escalation", "early-stopping",
+         f"{early}.allowPrivilegeEscalation"),
+        ("pss.restricted.capabilities", "early-stopping", f"{early}.capabilities.drop"),
+        ("pss.restricted.run-as-non-root", "early-stopping", f"{early}.runAsNonRoot"),
+        ("pss.restricted.seccomp", "early-stopping", f"{early}.seccompProfile.type"),
+        ("pss.restricted.allow-privilege-escalation", "storage-initializer",
+         f"{storage}.allowPrivilegeEscalation"),
+        ("pss.restricted.capabilities", "storage-initializer", f"{storage}.capabilities.drop"),
+        ("pss.restricted.run-as-non-root", "storage-initializer", f"{storage}.runAsNonRoot"),
+        ("pss.restricted.seccomp", "storage-initializer", f"{storage}.seccompProfile.type"),
+    ])
+    # Katib's resource defaults apply to entries without resources: no missing memory limit.
+    assert not [f for f in report.findings if f.rule == "resources.no-memory-limit"]
+    assert report.inventory.pod_templates == 3
+    assert sorted(report.inventory.images) == ["r/hyperopt:1", "r/medianstop:1", "r/si:1"]
+    without = review_yaml(KATIB_CONFIG.replace("INJECT", "false"))
+    assert {f.container for f in without.findings if f.rule.startswith("pss.restricted.")} == {
+        "early-stopping", "metrics-logger-and-collector", "storage-initializer"}
