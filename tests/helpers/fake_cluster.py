@@ -100,6 +100,7 @@ class _PodRuntime:
     running_since: float | None = None
     backoff_until: float | None = None
     restarts: int = 0
+    crashed: str = ""  # the container that crash-loops
     ip: str = ""
     last_schedule_try: float = -1e9
     terminating_since: float | None = None
@@ -507,7 +508,7 @@ class FakeCluster:
             about = event["involvedObject"]
             if involved is not None and (about["kind"], about["name"]) != (involved.kind, involved.name):
                 continue
-            out.append(copy.deepcopy(event))
+            out.append({k: copy.deepcopy(v) for k, v in event.items() if k != "_at"})
         return out
 
     def server_version(self) -> str:
@@ -614,7 +615,9 @@ class FakeCluster:
                 raise Conflict(f"Apply failed with {len(conflicts)} conflict{plural_s}: {listed}")
             merged = copy.deepcopy(existing)
             co_owned = set().union(*(p for m, p in owners.items() if m != manager)) if owners else set()
-            for path in owners.get(manager, set()) - applied_paths - co_owned:
+            dropped = owners.get(manager, set()) - applied_paths - co_owned
+            # Names last: a named list item is found by its name while its other fields go.
+            for path in sorted(dropped, key=lambda p: (p[-1] == "name", p)):
                 _remove(merged, path)
             _merge(merged, obj)
             for other in list(owners):
@@ -809,8 +812,11 @@ class FakeCluster:
         for existing in self._events:
             about = existing["involvedObject"]
             if (about["uid"], existing["reason"], existing["message"]) == (meta["uid"], reason, message):
-                existing["count"] += 1
-                existing["lastTimestamp"] = self._timestamp()
+                # Repeats are counted, at most one per 10 s (the kubelet's sync period order).
+                if self.now - existing["_at"] >= 10:
+                    existing["count"] += 1
+                    existing["lastTimestamp"] = self._timestamp()
+                    existing["_at"] = self.now
                 return
         self._counter += 1
         self._events.append({
@@ -820,7 +826,7 @@ class FakeCluster:
                                "name": meta["name"], "namespace": namespace, "uid": meta["uid"]},
             "reason": reason, "message": message, "type": type_, "count": 1,
             "firstTimestamp": self._timestamp(), "lastTimestamp": self._timestamp(),
-            "source": {"component": "fake-cluster"},
+            "source": {"component": "fake-cluster"}, "_at": self.now,
         })
 
     def _owned(self, kind: str, namespace: str, owner_uid: str) -> builtins.list[tuple[Key, Obj]]:
@@ -1045,9 +1051,10 @@ class FakeCluster:
                 self.event(pod, "FailedMount", mount)
         for container in containers:
             name = str(container.get("name"))
+            crashed = name == (runtime.crashed or target)
             status: Obj = {"name": name, "image": container.get("image"), "ready": False,
-                           "restartCount": runtime.restarts if name == target else 0}
-            if runtime.restarts and name == target:
+                           "restartCount": runtime.restarts if crashed else 0}
+            if runtime.restarts and crashed:
                 status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
             problem = None
             if starting or mount:
@@ -1072,7 +1079,10 @@ class FakeCluster:
                 if backoff:
                     self.event(pod, "BackOff", f'Back-off pulling image "{image}"')
                 waiting_reason = reason
-            elif fault and fault.kind == CRASH_LOOP and name == target:
+            elif (fault and fault.kind == CRASH_LOOP and name == target) or \
+                    (runtime.backoff_until is not None and self.now < runtime.backoff_until
+                     and name == runtime.crashed):
+                # The kubelet's back-off outlives the cause: a fixed container still waits it out.
                 self._crash_loop(pod, runtime, status, fault)
                 waiting_reason = _d(status["state"]).get("waiting", {}).get("reason") or waiting_reason
             else:
@@ -1110,9 +1120,10 @@ class FakeCluster:
         if all_ready and runtime.ready_at is None:
             runtime.ready_at = self.now
 
-    def _crash_loop(self, pod: Obj, runtime: _PodRuntime, status: Obj, fault: Fault) -> None:
+    def _crash_loop(self, pod: Obj, runtime: _PodRuntime, status: Obj, fault: Fault | None) -> None:
         """Run for one tick, exit 1, back off 10 s doubling to 300 s, as the kubelet does."""
         name = status["name"]
+        runtime.crashed = name
         if runtime.backoff_until is not None and self.now < runtime.backoff_until:
             delay = min(10 * 2 ** (runtime.restarts - 1), 300)
             status["state"] = {"waiting": {

@@ -46,7 +46,7 @@ class ApiError(ApplianceError):
     exit_code = EXIT_EXTERNAL
 
     def __init__(self, status: int, reason: str, message: str) -> None:
-        super().__init__(f"Kubernetes API request failed ({status} {reason})", message,
+        super().__init__(f"Kubernetes API request failed: {message} ({status} {reason})", "",
                          "check the cluster with 'appliance status' or 'appliance diagnose'")
         self.status = status
         self.reason = reason

@@ -166,15 +166,22 @@ def _event_time(event: Obj) -> str:
     return str(event.get("lastTimestamp") or event.get("eventTime") or event.get("firstTimestamp") or "")
 
 
+_POD_NAME = re.compile(r'pods "[^"]*"')
+
+
 def event_lines(events: Iterable[Obj], limit: int = MAX_EVENTS) -> tuple[str, ...]:
-    """Warning events, oldest first, the newest `limit` of them, repeated ones counted."""
-    warnings = [e for e in events if e.get("type") == "Warning"]
-    warnings.sort(key=_event_time)
-    out = []
-    for event in warnings[-limit:]:
+    """Warning events, oldest first, the newest `limit` of them. Repeats are counted, including a
+    ReplicaSet's refusals that differ only in the name of the pod it tried to create."""
+    groups: dict[tuple[str, str, str, str], tuple[Obj, int]] = {}
+    for event in sorted((e for e in events if e.get("type") == "Warning"), key=_event_time):
         involved = _d(event.get("involvedObject"))
-        line = f"{event.get('reason')} {involved.get('kind')}/{involved.get('name')}: {event.get('message')}"
-        count = int(event.get("count") or 1)
+        key = (str(event.get("reason")), str(involved.get("kind")), str(involved.get("name")),
+               _POD_NAME.sub('pods ""', str(event.get("message"))))
+        _, count = groups.pop(key, (event, 0))
+        groups[key] = (event, count + int(event.get("count") or 1))  # re-inserted: newest last
+    out = []
+    for (reason, kind, name, _), (event, count) in list(groups.items())[-limit:]:
+        line = f"{reason} {kind}/{name}: {event.get('message')}"
         if count > 1:
             line += f" (x{count})"
         out.append(line)

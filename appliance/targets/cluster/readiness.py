@@ -341,10 +341,13 @@ def wait_stages(client: KubeClient, stages: Sequence[Stage], clock: Clock, *,
                             reset_backoff=index > 0, context=context, note=note)
         longest = max(c.timeout for c in stage.components)
         limit = max(0.0, min(start + longest, overall_deadline) - start)
+        offset = start - begin
+        report = None if on_progress is None else \
+            (lambda text, elapsed, offset=offset: on_progress(text, offset + elapsed))
         # The watch raises NotReady with diagnoses itself; wait_for's own timeout is only a
         # backstop one interval later (the watch's deadlines are checked on every poll).
         wait_for(watch.check, what=stage.name, timeout=limit + interval, interval=interval,
-                 clock=clock, on_progress=on_progress)
+                 clock=clock, on_progress=report)
     return clock.monotonic() - begin
 
 
