@@ -111,7 +111,8 @@ def render_summary(namespaces: Sequence[str], collected: Collected) -> str:
     for diagnosis in collected.diagnoses:
         lines += [f"## {diagnosis.component}", "", "```text", diagnosis.render(), "```", ""]
     if collected.problems:
-        lines += ["## Not collected", ""] + [f"- {p}" for p in collected.problems] + [""]
+        # Continuation lines indented so a multi-line command output stays inside its list item.
+        lines += ["## Not collected", ""] + [f"- {p}".replace("\n", "\n  ") for p in collected.problems] + [""]
     return "\n".join(lines)
 
 

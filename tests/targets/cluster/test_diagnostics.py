@@ -81,7 +81,7 @@ def test_what_cannot_be_collected_is_listed_not_raised(tmp_path: Path) -> None:
     summary = (tmp_path / SUMMARY).read_text()
     assert summary.endswith("## Not collected\n\n- namespace gone: connection refused\n"
                             f"- kind: command failed: kind export logs {tmp_path / 'kind'}: exit code 1\n"
-                            "ERROR: unknown cluster\n")
+                            "  ERROR: unknown cluster\n")
 
 
 def test_a_healthy_stack_says_so(tmp_path: Path) -> None:
