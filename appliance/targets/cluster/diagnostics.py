@@ -112,7 +112,8 @@ def render_summary(namespaces: Sequence[str], collected: Collected) -> str:
         lines += [f"## {diagnosis.component}", "", "```text", diagnosis.render(), "```", ""]
     if collected.problems:
         # Continuation lines indented so a multi-line command output stays inside its list item.
-        lines += ["## Not collected", ""] + [f"- {p}".replace("\n", "\n  ") for p in collected.problems] + [""]
+        problems = [f"- {p}".replace("\n", "\n  ") for p in collected.problems]
+        lines += ["## Not collected", "", *problems, ""]
     return "\n".join(lines)
 
 
