@@ -1,0 +1,27 @@
+"""Fixtures for the cluster tests: the rendered standard bundle, materialized as a target applies it
+(skipped with the reason when the upstream cache is absent, as tests/profiles does)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from appliance.sources.cache import DEV_CACHE
+
+
+@pytest.fixture(scope="session")
+def standard_objects() -> list[dict[str, Any]]:
+    from appliance.render import render_profile
+    from appliance.render.install import materialize
+
+    upstream = Path(os.environ.get("APPLIANCE_UPSTREAM") or DEV_CACHE)
+    if not (upstream / "SOURCES.md").is_file():
+        pytest.skip(f"upstream manifests not found at {upstream} (CI sets APPLIANCE_UPSTREAM)")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("APPLIANCE_CACHE", str(upstream))
+        bundle = render_profile("standard")
+    # Fixed credentials: the test is about applying, and fixed values keep it deterministic.
+    return materialize(bundle.objects, token=lambda: "t0k3n").objects
