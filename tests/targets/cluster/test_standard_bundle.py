@@ -30,7 +30,7 @@ def cluster() -> FakeCluster:
 def test_the_standard_bundle_converges(standard_objects: Objs) -> None:
     fake = cluster()
     steps = plan(standard_objects)
-    assert len(steps.foundation) == 4 + 18 and len(steps.custom) == 4
+    assert len(steps.foundation) == 5 + 18 and len(steps.custom) == 4  # 5 namespaces, 18 CRDs
     progress: list[str] = []
     note = lambda text, _: progress.append(text)  # noqa: E731
     apply_foundation(fake, steps, fake.clock, on_progress=note)
