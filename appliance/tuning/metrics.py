@@ -192,8 +192,7 @@ def collect(text: str, collector: Collector, metric_names: Sequence[str]) -> lis
 
 def ordered(logs: Sequence[MetricLog]) -> list[MetricLog]:
     """Logs in the order Katib's DB returns them: `ORDER BY time` at microsecond precision. SQL
-    leaves the order of equal times open; MySQL and PostgreSQL give the rows of one insert in
-    their insertion order, which is the report order, so ties keep it."""
+    defines no order among equal times; ties keep the report order (the collector's insert order)."""
     return [log for _, log in sorted(enumerate(logs), key=lambda item: (item[1].stored, item[0]))]
 
 
