@@ -514,7 +514,8 @@ def _trial_template(
                   "can be specified")
             return None
         config_map = p.mapping(raw.get("configMap"), f"{path}.configMap") or {}
-        if not all(p.string(config_map.get(key), f"{path}.configMap.{key}") for key in CONFIG_MAP_KEYS):
+        given = [p.string(config_map.get(key), f"{path}.configMap.{key}") for key in CONFIG_MAP_KEYS]
+        if not all(given):
             p.add(f"{path}.configMap", f"{', '.join(CONFIG_MAP_KEYS)} must be specified")
         if p.refuse(p.limits.template(raw, path)):
             return None
