@@ -44,12 +44,9 @@ if TYPE_CHECKING:
 def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | None,
          stack_name: str | None) -> None:
     """Run a Katib v1beta1 Experiment locally; exit 1 if it ends Failed."""
-    # Imported here: Optuna costs every other command a fifth of a second at start-up.
-    from appliance.tuning import experiment as experiments
-
     if output is not None:
         check_file(output, "-o")  # before the experiment runs, not after
-    exp = experiments.load(experiment_file)
+    exp = _load(experiment_file, stack_name)
     for note in exp.notes:
         console.info(f"note: {note}")
     engine, where = _engine(exp, stack_name, experiment_file)
@@ -78,6 +75,20 @@ def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | 
     if not result.succeeded:
         raise CheckFailed(line, condition.get("message", ""))
     console.ok(line)
+
+
+def _load(source: Path, stack_name: str | None) -> Experiment:
+    """Katib's validation, and on the local target (with or without a stack) its refusals and
+    preflight in the same list; a cluster target's engine admits what it runs itself."""
+    # Imported here: Optuna costs every other command a fifth of a second at start-up.
+    from appliance.tuning import experiment as experiments
+
+    record = stacks.read(stack_name or DEFAULT_STACK)
+    if record is None or record.target == "local":
+        from appliance.targets.local.tuning import limits
+
+        return limits.load(source)
+    return experiments.load(source)
 
 
 def _engine(exp: Experiment, stack_name: str | None, source: Path) -> tuple[TuningEngine, str]:

@@ -17,7 +17,7 @@ from optuna.distributions import (
     IntDistribution,
 )
 
-from appliance.tuning.model import DOUBLE, INT, MAXIMIZE, Algorithm, Experiment, Parameter
+from appliance.tuning.model import DOUBLE, INT, MAXIMIZE, Experiment, Parameter
 
 # The `suggestions` list of the default katib-config (katib-standalone v0.19.0): any other name is
 # rejected by Katib's validating webhook.
@@ -34,28 +34,11 @@ KATIB_ALGORITHMS = (
     "darts",
     "pbt",
 )
-LOCAL_ALGORITHMS = ("random", "tpe", "grid", "multivariate-tpe", "cmaes", "sobol")
-LOCAL_DISTRIBUTIONS = ("uniform", "logUniform")
 DISTRIBUTIONS = ("uniform", "logUniform", "normal", "logNormal", "unknown")
 
 # hyperopt's TPE defaults (Katib routes `tpe` to its hyperopt service).
 HYPEROPT_GAMMA = 0.25
 HYPEROPT_LINEAR_FORGETTING = 25
-
-NOT_LOCAL_REASON = {
-    "bayesianoptimization": "it needs scikit-optimize's GP optimizer, which the local engine does not ship",
-    "hyperband": "its bracket scheduling is not implemented by the local engine",
-    "pbt": "population based training needs Katib's suggestion volume",
-    "enas": "neural architecture search is out of scope",
-    "darts": "neural architecture search is out of scope",
-}
-
-
-def not_local_message(name: str) -> str:
-    return (
-        f"algorithm {name!r} is not supported on the local target ({NOT_LOCAL_REASON[name]}); "
-        f"use one of {', '.join(LOCAL_ALGORITHMS)}, or run it on a cluster with Katib"
-    )
 
 
 def _int(value: str) -> int:
@@ -66,37 +49,27 @@ def _float(value: str) -> float:
     return float(value)
 
 
-def validate(
-    algorithm: Algorithm,
-    parameters: Sequence[Parameter],
-    max_trial_count: int | None,
-    path: str = "spec.algorithm",
-) -> tuple[list[str], list[str]]:
-    """Problems and notes for the algorithm settings, as the service Katib routes it to checks them."""
-    problems: list[str] = []
-    notes: list[str] = []
-    name = algorithm.name
-    for index, setting in enumerate(algorithm.settings):
-        where = f"{path}.algorithmSettings[{index}]"
-        message, note = _check_setting(name, setting.name, setting.value)
-        if message:
-            problems.append(f"{where}: {message}")
-        if note:
-            notes.append(f"{where}: {note}")
-    if name == "cmaes":
+def check_space(
+    algorithm: str, parameters: Sequence[Parameter], max_trial_count: int | None
+) -> list[str]:
+    """What the service Katib routes `algorithm` to requires of the search space."""
+    problems = []
+    if algorithm == "cmaes":
         numeric = sum(1 for p in parameters if p.numeric)
         if numeric < 2:
             problems.append(
-                f"{path}.algorithmName: cmaes only supports two or more dimensional continuous "
-                f"search space (found {numeric} int/double parameter{'s' if numeric != 1 else ''})"
+                f"spec.algorithm.algorithmName: cmaes only supports two or more dimensional "
+                f"continuous search space (found {numeric} int/double "
+                f"parameter{'s' if numeric != 1 else ''})"
             )
-    if name == "grid":
+    if algorithm == "grid":
         problems += _check_grid(parameters, max_trial_count)
-    return problems, notes
+    return problems
 
 
-def _check_setting(algorithm: str, name: str, value: str) -> tuple[str, str]:
-    """One setting: (problem, note). Rules follow the Katib service that serves the algorithm."""
+def check_setting(algorithm: str, name: str, value: str) -> tuple[str, str]:
+    """One setting: (problem, note). Rules follow the Katib service that serves the algorithm;
+    algorithms whose service is not modelled here (bayesianoptimization, hyperband, ...) get none."""
     rules: dict[str, tuple[Callable[[str], Any], Callable[[Any], bool], str]]
     if algorithm == "random":  # hyperopt service
         rules = {"random_state": (_int, lambda v: v >= 0, "must be an integer >= 0")}
@@ -116,13 +89,7 @@ def _check_setting(algorithm: str, name: str, value: str) -> tuple[str, str]:
         rules = {"random_state": (_int, lambda v: v >= 0, "must be an integer >= 0")}
     elif algorithm == "cmaes":  # goptuna service: reads three settings, ignores the rest
         if name == "restart_strategy":
-            if value in ("ipop", "bipop"):
-                return (
-                    f"restart_strategy {value!r} is not supported on the local target (Optuna's "
-                    "CmaEsSampler dropped restart strategies in 4.4); use 'none' or omit it",
-                    "",
-                )
-            if value != "none":
+            if value not in ("ipop", "bipop", "none"):
                 return f"invalid restart_strategy: {value!r} (use ipop, bipop or none)", ""
             return "", ""
         rules = {

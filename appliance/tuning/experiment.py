@@ -1,8 +1,18 @@
-"""Parse a Katib v1beta1 Experiment: Katib's defaulting and validation, every problem with its path."""
+"""Katib's defaulting and validation of a v1beta1 Experiment, every problem with its field path.
+
+This is what every target needs before it runs an Experiment or submits it to a cluster. A target
+that cannot run some of what Katib accepts passes its `Limits`: each hook is asked where Katib's
+validation reaches that part of the document, so Katib's problems and the target's refusals form
+one list in document order ("every problem at once"). What only a cluster can check (the contents
+of a ConfigMap template, katib-config's trial resources and suggestion images, the schemas of
+other trial kinds and of the TensorFlowEvent, Prometheus and Custom collectors) is left to Katib's
+webhook.
+"""
 
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 import math
 import re
@@ -13,6 +23,7 @@ from typing import Any
 import yaml
 
 from appliance import safe_yaml
+from appliance.config.strict import Problems, describe
 from appliance.errors import BadInput, InvalidDocument
 from appliance.tuning import algorithms, earlystopping, template
 from appliance.tuning.metrics import TWO_GROUPS
@@ -43,9 +54,10 @@ DEFAULT_RESUME_POLICY = "Never"  # the API comment says LongRunning; Katib's def
 RESUME_POLICIES = ("Never", "LongRunning", "FromVolume")
 DEFAULT_METRICS_FILE = "/var/log/katib/metrics.log"
 COLLECTOR_KINDS = ("StdOut", "File", "TensorFlowEvent", "PrometheusMetric", "Custom", "Push", "None")
-LOCAL_COLLECTORS = ("StdOut", "File")
 PARAMETER_TYPES = (INT, DOUBLE, CATEGORICAL, DISCRETE)
-KUBEFLOW_JOB_KINDS = ("TFJob", "PyTorchJob", "XGBoostJob", "MPIJob", "TrainJob")
+# Katib's consts.KubeflowJobKinds: the trial kinds whose success/failure conditions it defaults.
+KUBEFLOW_JOB_KINDS = ("TFJob", "PyTorchJob", "XGBoostJob", "MXJob", "MPIJob")
+KUBEFLOW_JOB_PRIMARY_POD_LABELS = {"training.kubeflow.org/job-role": "master"}
 MAX_INT32 = 2**31 - 1
 
 SPEC_KEYS = {
@@ -60,80 +72,101 @@ PARAMETER_KEYS = {"name", "parameterType", "feasibleSpace"}
 FEASIBLE_KEYS = {"min", "max", "list", "step", "distribution"}
 TEMPLATE_KEYS = {"retain", "trialSpec", "configMap", "trialParameters", "primaryPodLabels",
                  "primaryContainerName", "successCondition", "failureCondition"}
+CONFIG_MAP_KEYS = ("configMapName", "configMapNamespace", "templatePath")
 COLLECTOR_SPEC_KEYS = {"collector", "source"}
-LOCAL_FIX = "edit the file; see docs/tuning.md for what the local target runs"
+KATIB_FIX = "edit the file; see docs/tuning.md"
 
 
-class _Problems:
-    def __init__(self) -> None:
-        self.items: list[str] = []
-        self.notes: list[str] = []
+class Limits:
+    """What a target refuses of what Katib accepts. This base refuses nothing: it is Katib itself,
+    what a cluster runs. A target overrides the hooks it needs; each returns its problems
+    (`path: message`) for one part of the document, already checked by Katib's rules."""
 
-    def add(self, path: str, message: str) -> None:
-        self.items.append(f"{path}: {message}")
+    fix = KATIB_FIX  # the advice printed under the problems
 
-    def mapping(self, value: Any, path: str, required: bool = True) -> dict[str, Any] | None:
-        if value is None:
-            if required:
-                self.add(path, "is required")
-            return None
-        if not isinstance(value, dict):
-            self.add(path, f"must be a mapping, got {_kind(value)}")
-            return None
-        return value
+    def spec(self, spec: Mapping[str, Any]) -> list[str]:
+        return []
 
-    def known(self, mapping: Mapping[str, Any], allowed: set[str], path: str) -> None:
-        for key in mapping:
-            if key not in allowed:
-                self.add(f"{path}.{key}" if path else str(key),
-                         f"unknown field (expected one of: {', '.join(sorted(allowed))})")
+    def algorithm(self, name: str, path: str) -> list[str]:
+        return []
 
-    def string(self, value: Any, path: str, required: bool = False) -> str:
-        if value is None or value == "":
-            if required:
-                self.add(path, "is required")
-            return ""
-        if not isinstance(value, str):
-            self.add(path, f"must be a string, got {_kind(value)} (quote it: \"{value}\")")
-            return ""
-        return value
+    def setting(self, algorithm: str, setting: Setting, where: str) -> list[str]:
+        return []
 
-    def integer(self, value: Any, path: str) -> int | None:
-        if value is None:
-            return None
-        if isinstance(value, bool) or not isinstance(value, int):
-            self.add(path, f"must be an integer, got {_kind(value)}")
-            return None
-        if abs(value) > MAX_INT32:
-            self.add(path, f"{value} does not fit in an int32")
-            return None
-        return value
+    def distribution(self, distribution: str, where: str) -> list[str]:
+        return []
 
-    def sequence(self, value: Any, path: str) -> list[Any]:
-        if value is None:
-            return []
-        if not isinstance(value, list):
-            self.add(path, f"must be a list, got {_kind(value)}")
-            return []
-        return value
+    def template(self, trial_template: Mapping[str, Any], path: str) -> list[str]:
+        """The defaulted spec.trialTemplate (inline trialSpec or configMap)."""
+        return []
+
+    def job(self, job_spec: Mapping[str, Any], where: str) -> list[str]:
+        """A batch/v1 Job trial's spec."""
+        return []
+
+    def pod(self, pod: Mapping[str, Any], where: str) -> list[str]:
+        return []
+
+    def container(self, container: Mapping[str, Any], where: str, primary: str) -> list[str]:
+        """Each container of a Job trial's pod, the primary one or not."""
+        return []
+
+    def collector(self, collector_kind: str, where: str) -> list[str]:
+        return []
+
+    def metrics_file(self, path: str, container: Mapping[str, Any], where: str) -> list[str]:
+        """A File collector's path, with the primary container that should write it."""
+        return []
+
+    def notes(self, experiment: Experiment) -> list[str]:
+        """What the target does differently with a valid Experiment (listed before Katib's notes)."""
+        return []
 
 
-def _kind(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
+KATIB = Limits()
 
 
-def load(path: str | Path) -> Experiment:
-    """Read and parse an Experiment file; every problem is reported at once (InvalidDocument)."""
+@dataclasses.dataclass(frozen=True)
+class Validation:
+    """The verdict on one Experiment document: the Experiment, or every problem in document order."""
+
+    source: str
+    experiment: Experiment | None
+    problems: tuple[str, ...] = ()
+    refused: tuple[str, ...] = ()  # the problems the target's limits added (a subset of problems)
+    notes: tuple[str, ...] = ()
+    fix: str = KATIB_FIX
+
+    @property
+    def ok(self) -> bool:
+        return self.experiment is not None
+
+    def result(self) -> Experiment:
+        """The Experiment; InvalidDocument (exit 2) listing every problem when there is none."""
+        if self.experiment is None:
+            raise InvalidDocument(self.source, list(self.problems), self.fix)
+        return self.experiment
+
+
+class _Problems(Problems):
+    """The shared collector, plus the target's limits and which problems they raised."""
+
+    def __init__(self, limits: Limits) -> None:
+        super().__init__()
+        self.limits = limits
+        self.refused: list[str] = []
+
+    def refuse(self, problems: list[str]) -> bool:
+        self.items += problems
+        self.refused += problems
+        return bool(problems)
+
+    def int32(self, value: Any, path: str) -> int | None:
+        return self.integer(value, path, MAX_INT32, "an int32")
+
+
+def read(path: str | Path) -> Any:
+    """The one YAML document of an Experiment file (BadInput/InvalidDocument for the file itself)."""
     file = Path(path)
     try:
         text = file.read_text(encoding="utf-8")
@@ -149,14 +182,25 @@ def load(path: str | Path) -> Experiment:
         raise InvalidDocument(
             str(file), [f"document: expected one Experiment, found {len(documents)} documents"]
         )
-    return parse(documents[0], str(file))
+    return documents[0]
 
 
-def parse(data: Any, source: str = "<experiment>") -> Experiment:
-    """Validate and default a decoded Experiment manifest the way Katib's webhooks do."""
-    p = _Problems()
+def load(path: str | Path, limits: Limits = KATIB) -> Experiment:
+    """Read and parse an Experiment file; every problem is reported at once (InvalidDocument)."""
+    return parse(read(path), str(path), limits)
+
+
+def parse(data: Any, source: str = "<experiment>", limits: Limits = KATIB) -> Experiment:
+    """Validate and default a decoded Experiment the way Katib's webhooks do, then `limits`."""
+    return validate(data, source, limits).result()
+
+
+def validate(data: Any, source: str = "<experiment>", limits: Limits = KATIB) -> Validation:
+    """Katib's defaulting and validation of a decoded Experiment, with `limits`' refusals in place."""
+    p = _Problems(limits)
     if not isinstance(data, dict):
-        raise InvalidDocument(source, [f"document: expected a Katib Experiment mapping, got {_kind(data)}"])
+        p.add("document", f"expected a Katib Experiment mapping, got {describe(data)}")
+        return _invalid(source, p)
     p.known(data, {"apiVersion", "kind", "metadata", "spec", "status"}, "")
     if data.get("apiVersion") != API_VERSION:
         p.add("apiVersion", f"expected {API_VERSION!r}, got {data.get('apiVersion')!r}")
@@ -173,7 +217,7 @@ def parse(data: Any, source: str = "<experiment>") -> Experiment:
     namespace = p.string(metadata.get("namespace"), "metadata.namespace") or DEFAULT_NAMESPACE
     spec_in = p.mapping(data.get("spec"), "spec")
     if spec_in is None:
-        raise InvalidDocument(source, p.items, LOCAL_FIX)
+        return _invalid(source, p)
     p.known(spec_in, SPEC_KEYS, "spec")
     spec = copy.deepcopy(spec_in)
 
@@ -191,28 +235,26 @@ def parse(data: Any, source: str = "<experiment>") -> Experiment:
         early = _algorithm(spec.get("earlyStopping"), "spec.earlyStopping", p, early=True)
         if early is not None:
             p.items += earlystopping.validate(early)
-    if spec.get("nasConfig") is not None:
-        p.add("spec.nasConfig", "neural architecture search is not supported on the local target")
+    p.refuse(limits.spec(spec))
     parameters, parameters_ok = _parameters(spec, p)
     if parameters and spec.get("nasConfig") is not None:
         p.add("spec", "only one of spec.parameters and spec.nasConfig can be specified")
     trial = _trial_template(spec, parameters, p)
     collector = _collector(spec, trial, p)
 
-    if algorithm is not None and parameters_ok and algorithm.name in algorithms.LOCAL_ALGORITHMS:
-        problems, notes = algorithms.validate(algorithm, parameters, max_trials)
-        p.items += problems
-        p.notes += notes
+    if algorithm is not None and parameters_ok:
+        _settings(algorithm, p)
+        p.items += algorithms.check_space(algorithm.name, parameters, max_trials)
     if max_trials is None and (objective is None or objective.goal is None):
-        p.notes.append("spec: no maxTrialCount and no objective.goal: the experiment runs until "
-                       "interrupted (as on Katib)")
+        p.note("spec: no maxTrialCount and no objective.goal: the experiment runs until "
+               "interrupted (as on Katib)")
     if p.items:
-        raise InvalidDocument(source, p.items, LOCAL_FIX)
+        return _invalid(source, p)
     assert objective is not None and algorithm is not None and trial is not None
     trial_spec, primary, trial_parameters = trial
     out_metadata = {**metadata, "name": name, "namespace": namespace}
     manifest = {"apiVersion": API_VERSION, "kind": KIND, "metadata": out_metadata, "spec": spec}
-    return Experiment(
+    experiment = Experiment(
         name=name,
         namespace=namespace,
         manifest=manifest,
@@ -227,14 +269,20 @@ def parse(data: Any, source: str = "<experiment>") -> Experiment:
         max_trial_count=max_trials,
         max_failed_trial_count=max_failed,
         collector=collector,
-        notes=tuple(p.notes),
     )
+    notes = (*limits.notes(experiment), *p.notes)
+    experiment = dataclasses.replace(experiment, notes=notes)
+    return Validation(source, experiment, notes=notes, fix=limits.fix)
+
+
+def _invalid(source: str, p: _Problems) -> Validation:
+    return Validation(source, None, tuple(p.items), tuple(p.refused), tuple(p.notes), p.limits.fix)
 
 
 def _counts(spec: dict[str, Any], p: _Problems) -> tuple[int, int | None, int | None]:
-    parallel = p.integer(spec.get("parallelTrialCount"), "spec.parallelTrialCount")
-    max_trials = p.integer(spec.get("maxTrialCount"), "spec.maxTrialCount")
-    max_failed = p.integer(spec.get("maxFailedTrialCount"), "spec.maxFailedTrialCount")
+    parallel = p.int32(spec.get("parallelTrialCount"), "spec.parallelTrialCount")
+    max_trials = p.int32(spec.get("maxTrialCount"), "spec.maxTrialCount")
+    max_failed = p.int32(spec.get("maxFailedTrialCount"), "spec.maxFailedTrialCount")
     defaulted = parallel is None and spec.get("parallelTrialCount") is None
     if defaulted:
         parallel = DEFAULT_PARALLEL_TRIAL_COUNT
@@ -260,14 +308,14 @@ def _objective(spec: dict[str, Any], p: _Problems) -> Objective | None:
     if raw is None:
         return None
     p.known(raw, OBJECTIVE_KEYS, "spec.objective")
-    kind = p.string(raw.get("type"), "spec.objective.type", required=True)
-    if kind and kind not in (MINIMIZE, MAXIMIZE):
-        p.add("spec.objective.type", f"must be {MINIMIZE} or {MAXIMIZE}, got {kind!r}")
+    direction_type = p.string(raw.get("type"), "spec.objective.type", required=True)
+    if direction_type and direction_type not in (MINIMIZE, MAXIMIZE):
+        p.add("spec.objective.type", f"must be {MINIMIZE} or {MAXIMIZE}, got {direction_type!r}")
     metric = p.string(raw.get("objectiveMetricName"), "spec.objective.objectiveMetricName",
                       required=True)
     goal = raw.get("goal")
     if goal is not None and (isinstance(goal, bool) or not isinstance(goal, (int, float))):
-        p.add("spec.objective.goal", f"must be a number, got {_kind(goal)}")
+        p.add("spec.objective.goal", f"must be a number, got {describe(goal)}")
         goal = None
     elif goal is not None and not math.isfinite(goal):
         p.add("spec.objective.goal", f"must be a finite number, got {goal}")
@@ -296,7 +344,7 @@ def _objective(spec: dict[str, Any], p: _Problems) -> Objective | None:
         strategies.append(MetricStrategy(s_name, s_value))
     # Katib's setDefaultObjective: the objective and every additional metric without a strategy
     # get the objective's direction (min/max). The code comment says "latest"; the code does not.
-    direction = {MINIMIZE: "min", MAXIMIZE: "max"}.get(kind, "latest")
+    direction = {MINIMIZE: "min", MAXIMIZE: "max"}.get(direction_type, "latest")
     named = {s.name for s in strategies}
     if metric not in named:
         strategies.append(MetricStrategy(metric, direction))
@@ -305,7 +353,7 @@ def _objective(spec: dict[str, Any], p: _Problems) -> Objective | None:
             strategies.append(MetricStrategy(extra, direction))
     raw["metricStrategies"] = [{"name": s.name, "value": s.value} for s in strategies]
     return Objective(
-        type=kind,
+        type=direction_type,
         metric=metric,
         goal=float(goal) if goal is not None else None,
         additional=tuple(additional),
@@ -336,10 +384,21 @@ def _algorithm(value: Any, path: str, p: _Problems, early: bool = False) -> Algo
             p.add(f"{path}.algorithmName", f"unknown algorithm {name!r} (katib-config lists "
                   f"{', '.join(algorithms.KATIB_ALGORITHMS)})")
             return None
-        if name not in algorithms.LOCAL_ALGORITHMS:
-            p.add(f"{path}.algorithmName", algorithms.not_local_message(name))
+        if p.refuse(p.limits.algorithm(name, f"{path}.algorithmName")):
             return None
     return Algorithm(name, tuple(settings))
+
+
+def _settings(algorithm: Algorithm, p: _Problems) -> None:
+    """Each setting as the suggestion service behind the algorithm checks it (Katib asks it)."""
+    for index, setting in enumerate(algorithm.settings):
+        where = f"spec.algorithm.algorithmSettings[{index}]"
+        p.refuse(p.limits.setting(algorithm.name, setting, where))
+        problem, note = algorithms.check_setting(algorithm.name, setting.name, setting.value)
+        if problem:
+            p.add(where, problem)
+        if note:
+            p.note(f"{where}: {note}")
 
 
 def _parameters(spec: dict[str, Any], p: _Problems) -> tuple[list[Parameter], bool]:
@@ -405,9 +464,7 @@ def _parameter(name: str, kind: str, space: dict[str, Any], where: str,
         p.add(f"{where}.distribution", f"unknown distribution {distribution!r} "
               f"(use {', '.join(algorithms.DISTRIBUTIONS)})")
         return None
-    if distribution not in algorithms.LOCAL_DISTRIBUTIONS:
-        p.add(f"{where}.distribution", f"distribution {distribution!r} is not supported on the "
-              "local target (its Optuna samplers take uniform or logUniform)")
+    p.refuse(p.limits.distribution(distribution, f"{where}.distribution"))
     number = int if kind == INT else float
     parsed: dict[str, float] = {}
     for field_name, text in (("min", low), ("max", high), ("step", step)):
@@ -438,6 +495,8 @@ def _parameter(name: str, kind: str, space: dict[str, Any], where: str,
 def _trial_template(
     spec: dict[str, Any], parameters: list[Parameter], p: _Problems
 ) -> tuple[dict[str, Any], str, tuple[TrialParameter, ...]] | None:
+    """(trialSpec, primary container, trialParameters); the trialSpec is empty for a ConfigMap
+    template, which only the cluster can read."""
     path = "spec.trialTemplate"
     raw = p.mapping(spec.get("trialTemplate"), path)
     if raw is None:
@@ -453,50 +512,58 @@ def _trial_template(
         if trial_spec is not None:
             p.add(path, "only one of spec.trialTemplate.trialSpec or spec.trialTemplate.configMap "
                   "can be specified")
-        else:
-            p.add(f"{path}.configMap", "a trial template in a ConfigMap is not supported on the "
-                  "local target (there is no cluster to read it from); inline it as trialSpec")
-        return None
+            return None
+        config_map = p.mapping(raw.get("configMap"), f"{path}.configMap") or {}
+        given = [p.string(config_map.get(key), f"{path}.configMap.{key}") for key in CONFIG_MAP_KEYS]
+        if not all(given):
+            p.add(f"{path}.configMap", f"{', '.join(CONFIG_MAP_KEYS)} must be specified")
+        if p.refuse(p.limits.template(raw, path)):
+            return None
+        # Katib reads the template from the ConfigMap before it checks the trialParameters
+        # against it; here only what does not need the template is checked.
+        return {}, primary, _trial_parameters(raw, None, parameters, p)
     if trial_spec is None:
         if raw.get("trialSpec") is None:
             p.add(path, "spec.trialTemplate.trialSpec or spec.trialTemplate.configMap must be "
                   "specified")
         return None
-    kind = trial_spec.get("kind")
+    trial_kind = trial_spec.get("kind")
     api_version = trial_spec.get("apiVersion")
-    if not kind or not api_version:
+    if not trial_kind or not api_version:
         p.add(f"{path}.trialSpec", "apiVersion and kind must be specified")
     meta = trial_spec.get("metadata") or {}
     if isinstance(meta, dict) and (meta.get("name") or meta.get("namespace")):
         p.add(f"{path}.trialSpec.metadata", "metadata.name and metadata.namespace must be omitted")
-    is_job = kind == "Job" and api_version == "batch/v1"
-    if kind and api_version and not is_job:
-        what = f"{api_version} {kind}"
-        p.add(f"{path}.trialSpec", f"{what} trials are not supported on the local target; only "
-              "batch/v1 Job trials run as local processes")
-    # Defaults (Katib's setDefaultTrialTemplate), then the local target's limits on them.
-    if is_job:
-        raw.setdefault("successCondition", template.JOB_SUCCESS_CONDITION)
-        raw.setdefault("failureCondition", template.JOB_FAILURE_CONDITION)
-        for key, default in (("successCondition", template.JOB_SUCCESS_CONDITION),
-                             ("failureCondition", template.JOB_FAILURE_CONDITION)):
-            if raw.get(key) != default:
-                p.add(f"{path}.{key}", f"custom conditions are not supported on the local target "
-                      f"(the Job default is {default})")
-    elif kind in KUBEFLOW_JOB_KINDS:
-        pass  # already refused above
+    _default_conditions(raw, trial_kind, path, p)
+    p.refuse(p.limits.template(raw, path))
     trial_parameters = _trial_parameters(raw, trial_spec, parameters, p)
-    if is_job and primary:
+    if trial_kind == "Job" and api_version == "batch/v1" and primary:
         _job(trial_spec, trial_parameters, primary, p)
     return trial_spec, primary, trial_parameters
 
 
+def _default_conditions(raw: dict[str, Any], trial_kind: Any, path: str, p: _Problems) -> None:
+    """Katib's setDefaultTrialTemplate for Job and Kubeflow training jobs; other kinds need both."""
+    if trial_kind == "Job":
+        raw.setdefault("successCondition", template.JOB_SUCCESS_CONDITION)
+        raw.setdefault("failureCondition", template.JOB_FAILURE_CONDITION)
+    elif trial_kind in KUBEFLOW_JOB_KINDS:
+        raw.setdefault("successCondition", template.KUBEFLOW_JOB_SUCCESS_CONDITION)
+        raw.setdefault("failureCondition", template.KUBEFLOW_JOB_FAILURE_CONDITION)
+        raw.setdefault("primaryPodLabels", dict(KUBEFLOW_JOB_PRIMARY_POD_LABELS))
+    if not raw.get("successCondition") or not raw.get("failureCondition"):
+        p.add(path, "successCondition and failureCondition must be specified")
+
+
 def _trial_parameters(
-    raw: dict[str, Any], trial_spec: dict[str, Any], parameters: list[Parameter], p: _Problems
+    raw: dict[str, Any], trial_spec: dict[str, Any] | None, parameters: list[Parameter],
+    p: _Problems,
 ) -> tuple[TrialParameter, ...]:
+    """Katib's checks of spec.trialTemplate.trialParameters; those against the template's text
+    only when the template is inline (`trial_spec`)."""
     path = "spec.trialTemplate.trialParameters"
     names = {parameter.name for parameter in parameters}
-    text = template.template_text(trial_spec)
+    text = template.template_text(trial_spec) if trial_spec is not None else None
     result = []
     seen_names: set[str] = set()
     seen_refs: set[str] = set()
@@ -525,20 +592,20 @@ def _trial_parameters(
             if parameters and reference not in names:
                 p.add(f"{where}.reference", f"parameter reference {reference} does not exist in "
                       f"spec.parameters ({', '.join(sorted(names))})")
-        elif meta is not None and meta[0] in ("Labels", "Annotations"):
+        elif trial_spec is not None and meta is not None and meta[0] in ("Labels", "Annotations"):
             metadata = trial_spec.get("metadata") or {}
             bag = metadata.get("labels" if meta[0] == "Labels" else "annotations") or {}
             if meta[1] not in bag:
                 p.add(f"{where}.reference", f"{reference}: the trialSpec has no "
                       f"{meta[0][:-1].lower()} {meta[1]!r}")
-        if name:
+        if name and text is not None:
             marker = template.placeholder(name)
             if marker not in text:
                 p.add(f"{where}.name", f"parameter name {name} in spec.trialParameters not found "
                       f"in spec.trialTemplate.trialSpec (expected {marker})")
             text = text.replace(marker, "test-value")
         result.append(TrialParameter(name, reference, description))
-    for leftover in sorted(set(template.PLACEHOLDER.findall(text))):
+    for leftover in sorted(set(template.PLACEHOLDER.findall(text or ""))):
         p.add("spec.trialTemplate.trialSpec", f"{leftover} is not declared in "
               "spec.trialTemplate.trialParameters")
     if parameters and non_meta != len(parameters):
@@ -549,7 +616,7 @@ def _trial_parameters(
 
 def _job(trial_spec: dict[str, Any], trial_parameters: tuple[TrialParameter, ...], primary: str,
          p: _Problems) -> None:
-    """What the local target can run of a batch Job: one container's command, args, env."""
+    """What Kubernetes and Katib check of a batch Job trial (Katib converts it to a batch Job)."""
     text = template.template_text(trial_spec)
     for parameter in trial_parameters:
         text = text.replace(template.placeholder(parameter.name), "test-value")
@@ -562,15 +629,14 @@ def _job(trial_spec: dict[str, Any], trial_parameters: tuple[TrialParameter, ...
     if job_spec is None:
         return
     for key in ("backoffLimit", "activeDeadlineSeconds", "completions", "parallelism"):
-        value = p.integer(job_spec.get(key), f"{base}.{key}")
+        value = p.int32(job_spec.get(key), f"{base}.{key}")
         if value is None:
             continue
         if key == "backoffLimit" and value < 0:
             p.add(f"{base}.{key}", "must be >= 0")
         if key == "activeDeadlineSeconds" and value <= 0:
             p.add(f"{base}.{key}", "must be > 0")
-        if key in ("completions", "parallelism") and value != 1:
-            p.add(f"{base}.{key}", "only one pod per trial runs on the local target (use 1)")
+    p.refuse(p.limits.job(job_spec, base))
     pod_template = p.mapping(job_spec.get("template"), f"{base}.template")
     if pod_template is None:
         return
@@ -583,37 +649,26 @@ def _job(trial_spec: dict[str, Any], trial_parameters: tuple[TrialParameter, ...
         p.add(f"{where}.restartPolicy", "is required for a Job (Never or OnFailure)")
     elif restart not in ("Never", "OnFailure"):
         p.add(f"{where}.restartPolicy", f"a Job needs Never or OnFailure, got {restart!r}")
-    for key in ("initContainers", "volumes"):
-        if pod.get(key):
-            p.add(f"{where}.{key}", "not supported on the local target (a trial is one local "
-                  "process on this machine's filesystem)")
-    containers = p.sequence(pod.get("containers"), f"{where}.containers")
+    p.refuse(p.limits.pod(pod, where))
     found = False
-    for i, container in enumerate(containers):
+    for i, container in enumerate(p.sequence(pod.get("containers"), f"{where}.containers")):
         c_where = f"{where}.containers[{i}]"
         if not isinstance(container, dict):
             p.add(c_where, "must be a mapping")
             continue
-        if container.get("name") != primary:
-            p.add(c_where, f"container {container.get('name')!r}: only the primary container "
-                  f"({primary!r}) runs on the local target")
-            continue
-        found = True
         _container(container, c_where, p)
+        found = found or container.get("name") == primary
+        p.refuse(p.limits.container(container, c_where, primary))
     if not found:
         p.add(f"{where}.containers", f"no container named {primary!r} "
               "(spec.trialTemplate.primaryContainerName)")
 
 
 def _container(container: dict[str, Any], where: str, p: _Problems) -> None:
-    command = p.sequence(container.get("command"), f"{where}.command")
-    if not command:
-        p.add(f"{where}.command", "is required on the local target (there is no image "
-              "entrypoint to fall back to)")
     for key in ("command", "args"):
         for j, item in enumerate(p.sequence(container.get(key), f"{where}.{key}")):
             if not isinstance(item, str):
-                p.add(f"{where}.{key}[{j}]", f"must be a string, got {_kind(item)}")
+                p.add(f"{where}.{key}[{j}]", f"must be a string, got {describe(item)}")
     for j, entry in enumerate(p.sequence(container.get("env"), f"{where}.env")):
         e_where = f"{where}.env[{j}]"
         item = p.mapping(entry, e_where)
@@ -621,16 +676,7 @@ def _container(container: dict[str, Any], where: str, p: _Problems) -> None:
             continue
         p.string(item.get("name"), f"{e_where}.name", required=True)
         p.string(item.get("value"), f"{e_where}.value")
-        if "valueFrom" in item:
-            p.add(f"{e_where}.valueFrom", "not supported on the local target (no Secrets, "
-                  "ConfigMaps or downward API); give a literal value")
-    for key in ("envFrom", "volumeMounts"):
-        if container.get(key):
-            p.add(f"{where}.{key}", "not supported on the local target")
     p.string(container.get("workingDir"), f"{where}.workingDir")
-    if container.get("image"):
-        p.notes.append(f"{where}.image: {container['image']} is not pulled; the command runs "
-                       "on this machine, with the appliance's Python first on PATH")
 
 
 def _collector(
@@ -647,15 +693,15 @@ def _collector(
     collector = p.mapping(raw.get("collector"), f"{path}.collector", required=False)
     if collector is None:
         collector = raw.setdefault("collector", {"kind": "StdOut"})
-    kind = p.string(collector.get("kind"), f"{path}.collector.kind") or "StdOut"
-    collector["kind"] = kind
-    if kind not in COLLECTOR_KINDS:
-        p.add(f"{path}.collector.kind", f"invalid metrics collector kind {kind!r}")
+    collector_kind = p.string(collector.get("kind"), f"{path}.collector.kind") or "StdOut"
+    collector["kind"] = collector_kind
+    if collector_kind not in COLLECTOR_KINDS:
+        p.add(f"{path}.collector.kind", f"invalid metrics collector kind {collector_kind!r}")
         return Collector("StdOut")
-    if kind not in LOCAL_COLLECTORS:
-        p.add(f"{path}.collector.kind", f"metrics collector {kind} is not supported on the local "
-              f"target (use {' or '.join(LOCAL_COLLECTORS)})")
+    if p.refuse(p.limits.collector(collector_kind, f"{path}.collector.kind")):
         return Collector("StdOut")
+    if collector_kind not in ("StdOut", "File"):
+        return Collector(collector_kind)  # its source is checked by Katib's webhook
     source = p.mapping(raw.get("source"), f"{path}.source", required=False)
     if source is None:
         source = {}
@@ -677,7 +723,7 @@ def _collector(
                 p.add(where, f"invalid {text!r}: two top subexpressions are required")
                 continue
             filters.append(text)
-    if kind == "StdOut":
+    if collector_kind == "StdOut":
         return Collector("StdOut", filters=tuple(filters))
     source = raw.setdefault("source", source)
     fs = source.get("fileSystemPath")
@@ -698,13 +744,8 @@ def _collector(
         p.add(f"{path}.source.fileSystemPath.format", f"must be TEXT or JSON, got {file_format!r}")
     if file_format == "JSON" and filter_spec is not None:
         p.add(f"{path}.source.filter", "must be nil when format of metrics file is JSON")
-    if trial is not None and file_path:
+    if trial is not None and trial[0] and file_path:
         trial_spec, primary, _ = trial
         container = template.primary_container(trial_spec, primary) or {}
-        passed = json.dumps([container.get("command"), container.get("args"), container.get("env")])
-        if file_path not in passed:
-            p.add(f"{path}.source.fileSystemPath.path", f"{file_path} does not appear in the "
-                  "primary container's command, args or env; on the local target trials share one "
-                  "filesystem, so the engine gives each trial its own copy of this path and must "
-                  "pass it to the trainer")
+        p.refuse(p.limits.metrics_file(file_path, container, f"{path}.source.fileSystemPath.path"))
     return Collector("File", file_path, str(file_format), tuple(filters))

@@ -41,7 +41,13 @@ class MetricLog:
     name: str
     value: str
     timestamp: str = ZERO_TIMESTAMP
-    instant: int = _ZERO_INSTANT  # ns since the epoch, for ordering (ties: later line wins)
+    instant: int = _ZERO_INSTANT  # ns since the epoch, as the collector parsed it
+
+    @property
+    def stored(self) -> int:
+        """The time Katib's DB keeps: microseconds (DATETIME(6)/TIMESTAMP(6), written with Go's
+        truncating ".999999" layout), so lines within one microsecond tie there."""
+        return self.instant // 1_000
 
 
 
@@ -185,12 +191,14 @@ def collect(text: str, collector: Collector, metric_names: Sequence[str]) -> lis
 
 
 def ordered(logs: Sequence[MetricLog]) -> list[MetricLog]:
-    """Logs in the order Katib's DB returns them: by timestamp, then by report order."""
-    return [log for _, log in sorted(enumerate(logs), key=lambda item: (item[1].instant, item[0]))]
+    """Logs in the order Katib's DB returns them: `ORDER BY time` at microsecond precision. SQL
+    defines no order among equal times; ties keep the report order (the collector's insert order)."""
+    return [log for _, log in sorted(enumerate(logs), key=lambda item: (item[1].stored, item[0]))]
 
 
 def observation(logs: Sequence[MetricLog], objective: Objective) -> list[dict[str, str]]:
-    """Katib's getMetrics: min/max over float-parsable values (original strings), latest by time."""
+    """Katib's getMetrics: min/max over float-parsable values (original strings), latest by time:
+    the last log of the latest stored time (its `!After` lets an equal time replace it)."""
     metrics = {
         s.name: {"name": s.name, "min": UNAVAILABLE, "max": UNAVAILABLE, "latest": UNAVAILABLE}
         for s in objective.strategies
@@ -209,8 +217,8 @@ def observation(logs: Sequence[MetricLog], objective: Objective) -> list[dict[st
             elif value > float(metric["max"]):
                 metric["max"] = log.value
         previous = latest_at.get(log.name)
-        if previous is None or not previous > log.instant:
-            latest_at[log.name] = log.instant
+        if previous is None or not previous > log.stored:
+            latest_at[log.name] = log.stored
             metric["latest"] = log.value
     # Katib ranges over a Go map here (random order); the strategies' order is kept instead.
     return list(metrics.values())

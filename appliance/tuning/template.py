@@ -18,6 +18,9 @@ META_KEYS = ("Name", "Namespace", "Kind", "APIVersion", "Labels", "Annotations")
 # The batch Job success/failure conditions Katib's mutating webhook fills in (GJSON).
 JOB_SUCCESS_CONDITION = 'status.conditions.#(type=="Complete")#|#(status=="True")#'
 JOB_FAILURE_CONDITION = 'status.conditions.#(type=="Failed")#|#(status=="True")#'
+# ... and for Kubeflow training jobs (TFJob, PyTorchJob, ...).
+KUBEFLOW_JOB_SUCCESS_CONDITION = 'status.conditions.#(type=="Succeeded")#|#(status=="True")#'
+KUBEFLOW_JOB_FAILURE_CONDITION = JOB_FAILURE_CONDITION
 
 
 class TemplateError(Exception):

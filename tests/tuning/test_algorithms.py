@@ -8,6 +8,7 @@ import optuna
 import pytest
 from optuna.distributions import CategoricalDistribution, FloatDistribution, IntDistribution
 
+from appliance.targets.local.tuning import limits
 from appliance.tuning import algorithms
 from appliance.tuning import experiment as experiments
 from appliance.tuning.algorithms import Suggester, SuggestionFailed
@@ -95,7 +96,7 @@ def test_grid_visits_every_point_once_then_reissues(kit: Any) -> None:
     assert tuple(v for _, v in again) in points
 
 
-@pytest.mark.parametrize("algorithm", algorithms.LOCAL_ALGORITHMS)
+@pytest.mark.parametrize("algorithm", limits.LOCAL_ALGORITHMS)
 def test_a_fixed_random_state_gives_the_same_suggestions(kit: Any, algorithm: str) -> None:
     parameters = None
     if algorithm == "grid":

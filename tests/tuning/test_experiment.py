@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from appliance.errors import BadInput, InvalidDocument
-from appliance.tuning import experiment as experiments
+from appliance.targets.local.tuning import limits as experiments
 from appliance.tuning.template import JOB_FAILURE_CONDITION, JOB_SUCCESS_CONDITION
 
 

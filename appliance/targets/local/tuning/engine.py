@@ -12,18 +12,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import json
-import os
 import queue
 import shutil
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from appliance.errors import BadInput
+from appliance.targets.local.tuning import limits
 from appliance.targets.local.tuning.runner import FAILED as JOB_FAILED
-from appliance.targets.local.tuning.runner import TrialRun
+from appliance.targets.local.tuning.runner import TrialRun, trial_environment
 from appliance.tuning import experiment as experiments
 from appliance.tuning import metrics, template
 from appliance.tuning.algorithms import Suggester, SuggestionFailed
@@ -67,16 +66,6 @@ def trial_name(experiment: str, index: int, taken: set[str]) -> str:
         salt += 1
 
 
-def trial_environment(base: Mapping[str, str]) -> dict[str, str]:
-    """The environment every trial starts from: this one, the appliance's Python first on PATH."""
-    env = dict(os.environ)
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    # Output reaches the collector line by line, so progress and early stopping see it live.
-    env.setdefault("PYTHONUNBUFFERED", "1")
-    env.update(base)
-    return env
-
-
 class LocalTuningEngine:
     """Runs Katib Experiments locally; trials get `env` (e.g. the object store's credentials)."""
 
@@ -89,7 +78,7 @@ class LocalTuningEngine:
         experiment: Experiment | Mapping[str, Any] | str | Path,
         progress: Callable[[Progress], None] | None = None,
     ) -> ExperimentResult:
-        exp = _coerce(experiment)
+        exp = self.admit(experiment)
         work = self.work_root / exp.name
         with _exclusive(self.work_root, exp.name):
             if work.exists():
@@ -101,13 +90,18 @@ class LocalTuningEngine:
         (work / "trials.json").write_text(json.dumps(result.trials, indent=2) + "\n")
         return result
 
-
-def _coerce(experiment: Experiment | Mapping[str, Any] | str | Path) -> Experiment:
-    if isinstance(experiment, Experiment):
-        return experiment
-    if isinstance(experiment, Mapping):
-        return experiments.parse(dict(experiment))
-    return experiments.load(experiment)
+    def admit(self, experiment: Experiment | Mapping[str, Any] | str | Path) -> Experiment:
+        """Katib's validation, the local target's refusals and the preflight (the trial command
+        can start here), before anything is written: InvalidDocument (exit 2) lists every problem.
+        An Experiment validated elsewhere (e.g. for a cluster) is admitted again from its manifest."""
+        env = trial_environment(self.env)
+        if isinstance(experiment, Experiment):
+            validation = limits.validate(experiment.document(), f"experiment {experiment.name}", env)
+        elif isinstance(experiment, Mapping):
+            validation = limits.validate(dict(experiment), "<experiment>", env)
+        else:
+            validation = limits.validate(experiments.read(experiment), str(experiment), env)
+        return validation.result()
 
 
 @contextmanager

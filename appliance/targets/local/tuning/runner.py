@@ -6,6 +6,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -35,6 +36,17 @@ class Outcome:
     metrics_text: str | None = None  # the collector's source (StdOut log or metrics file)
     attempts: int = 1
     log: str = ""
+
+
+def trial_environment(base: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The environment every trial starts from: this one, the appliance's Python first on PATH,
+    then `base` (e.g. the object store's credentials); the container's env comes on top."""
+    env = dict(os.environ)
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    # Output reaches the collector line by line, so progress and early stopping see it live.
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    env.update(base or {})
+    return env
 
 
 def _signal_group(pgid: int, sig: int) -> None:
