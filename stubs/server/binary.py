@@ -18,9 +18,7 @@ from typing import Any
 import numpy as np
 import pydantic
 
-from stubs.kserve_compat import kserve  # noqa: F401 - imports kserve with our argv hidden
-from kserve.protocol.rest.v2_datamodels import InferenceRequest  # noqa: E402
-from kserve.utils.numpy_codec import to_np_dtype  # noqa: E402
+from stubs.kserve_compat import InferenceRequest, to_np_dtype
 
 HEADER = "Inference-Header-Content-Length"
 _DIGITS = re.compile(r"\s*[0-9]+\s*")

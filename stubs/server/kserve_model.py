@@ -25,6 +25,7 @@ from stubs import dataset
 from stubs import model as models
 from stubs.errors import StubError
 from stubs.kserve_compat import (
+    DataPlane,
     InferOutput,
     InferRequest,
     InferResponse,
@@ -33,7 +34,6 @@ from stubs.kserve_compat import (
     kserve,
 )
 from stubs.server import binary
-from kserve.protocol.dataplane import DataPlane  # noqa: E402 - after kserve_compat imported kserve
 
 LOOPBACK = "127.0.0.1"
 INPUT_NAME = "input-0"

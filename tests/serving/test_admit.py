@@ -19,11 +19,13 @@ TRITON = [("User-Agent", "python/gevent-http-client-2.6.1"), ("Host", "127.0.0.1
     # tritonclient with binary_data=False sends JSON with no Content-Type at all.
     (TRITON, [*TRITON, ("Content-Type", "application/json")]),
     # curl -d labels every body as a form.
-    ([*CURL, ("Content-Type", "application/x-www-form-urlencoded")], [*CURL, ("Content-Type", "application/json")]),
+    ([*CURL, ("Content-Type", "application/x-www-form-urlencoded")],
+     [*CURL, ("Content-Type", "application/json")]),
     # kserve's v1 path compares the header exactly: a charset makes it hand the model raw bytes.
     ([("content-type", "application/json; charset=utf-8")], [("Content-Type", "application/json")]),
     ([("Content-Type", "text/plain")], [("Content-Type", "application/json")]),
-    ([("Content-Encoding", "identity")], [("Content-Encoding", "identity"), ("Content-Type", "application/json")]),
+    ([("Content-Encoding", "identity")],
+     [("Content-Encoding", "identity"), ("Content-Type", "application/json")]),
 ], ids=["tritonclient", "curl -d", "charset", "text/plain", "identity"])
 def test_json_without_a_json_content_type_is_forwarded_as_json(
     sent: list[tuple[str, str]], forwarded: list[tuple[str, str]]

@@ -39,7 +39,9 @@ def _address(endpoint: Endpoint) -> str:
     return urlsplit(endpoint.url).netloc
 
 
-def _send(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+def _send(
+    conn: http.client.HTTPConnection, path: str, body: bytes, headers: dict[str, str]
+) -> tuple[int, Any]:
     conn.request("POST", path, body=body, headers=headers)
     response = conn.getresponse()
     return response.status, json.loads(response.read())
@@ -48,7 +50,8 @@ def _send(conn: http.client.HTTPConnection, path: str, body: bytes, headers: dic
 def _binary(features: list[list[float]], shape: list[int]) -> tuple[bytes, dict[str, str]]:
     """A binary tensor request as tritonclient sends it: JSON part, FP64 tensor, no Content-Type."""
     data = struct.pack(f"<{len(features) * dataset.FEATURES}d", *(x for row in features for x in row))
-    tensor = {"name": "input-0", "shape": shape, "datatype": "FP64", "parameters": {"binary_data_size": len(data)}}
+    tensor = {"name": "input-0", "shape": shape, "datatype": "FP64",
+              "parameters": {"binary_data_size": len(data)}}
     part = json.dumps({"inputs": [tensor], "parameters": {"binary_data_output": True}}).encode()
     return part + data, {"Inference-Header-Content-Length": str(len(part))}
 
@@ -62,7 +65,8 @@ def test_tritonclient_json_and_binary_tensors_get_exact_predictions(endpoint: En
         tensor = triton.InferInput("input-0", list(features.shape), "FP64")
         tensor.set_data_from_numpy(features, binary_data=binary_data)
         for as_binary in (None, False, True):  # the output: client default, JSON, binary asked
-            outputs = None if as_binary is None else [triton.InferRequestedOutput("output-0", binary_data=as_binary)]
+            outputs = None if as_binary is None else [
+                triton.InferRequestedOutput("output-0", binary_data=as_binary)]
             result = client.infer(NAME, [tensor], outputs=outputs, request_id="t-1")
             response = result.get_response()
             answered.append((result.as_numpy("output-0").tolist(), response["id"], response["model_version"]))
@@ -82,9 +86,8 @@ def test_curl_style_json_without_a_json_content_type_is_served_on_one_connection
     answers += [_send(conn, "/v2/models/clients/infer", v2, no_type),
                 _send(conn, "/v2/models/clients/infer", v2, charset)]
     assert [(status, body["outputs"][0]["data"]) for status, body in answers] == [(200, samples.right)] * 3
-    assert [_send(conn, "/v1/models/clients:predict", v1, headers) for headers in (CURL, no_type, charset)] == [
-        (200, {"predictions": samples.right})
-    ] * 3
+    v1_answers = [_send(conn, "/v1/models/clients:predict", v1, sent) for sent in (CURL, no_type, charset)]
+    assert v1_answers == [(200, {"predictions": samples.right})] * 3
     assert conn.sock is socket_before
     conn.close()
 
@@ -105,14 +108,17 @@ MALFORMED = [
     ("a binary length that is no number", "/v2/models/clients/infer", SHORT[0],
      {"Inference-Header-Content-Length": "12a"}, 400,
      "Inference-Header-Content-Length must be the byte length of the JSON part, got '12a'"),
-    ("curl -d with a body that is not JSON", "/v2/models/clients/infer", b"features=1,2,3,4", CURL, 400, NOT_BINARY),
+    ("curl -d with a body that is not JSON", "/v2/models/clients/infer", b"features=1,2,3,4", CURL, 400,
+     NOT_BINARY),
     ("v1 curl -d with a body that is not JSON", "/v1/models/clients:predict", b"[[1,2,3,4]", CURL, 400,
-     'v1 requests are JSON objects like {"instances": [[f0, f1, f2, f3]]} sent with content-type application/json'),
+     'v1 requests are JSON objects like {"instances": [[f0, f1, f2, f3]]} sent with content-type '
+     "application/json"),
     ("a gzip body", "/v1/models/clients:predict", GZIPPED, {"Content-Encoding": "gzip"}, 415,
      "front of clients: a request body with Content-Encoding gzip cannot be served: the model server "
      "reads request bodies uncompressed; send it without compression"),
     ("JSON data short of its shape", "/v2/models/clients/infer",
-     json.dumps({"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64", "data": GOOD_ROW[0]}]}).encode(),
+     json.dumps({"inputs": [{"name": "input-0", "shape": [2, 4], "datatype": "FP64",
+                             "data": GOOD_ROW[0]}]}).encode(),
      CURL, 400, "input-0 data does not match shape [2, 4]: cannot reshape array of size 4 into shape (2,4)"),
 ]
 

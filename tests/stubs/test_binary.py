@@ -70,7 +70,8 @@ MALFORMED = [
     ("a JSON part that is a list", request([1]),
      "the JSON part is not a v2 inference request: request: Input should be a valid dictionary or "
      "instance of InferenceRequest"),
-    ("no inputs", request({"id": "r"}), "the JSON part is not a v2 inference request: inputs: Field required"),
+    ("no inputs", request({"id": "r"}),
+     "the JSON part is not a v2 inference request: inputs: Field required"),
     ("an input without a shape", request({"inputs": [{"name": "input-0", "datatype": "FP64",
                                                        "parameters": {"binary_data_size": 32}}]}),
      "the JSON part is not a v2 inference request: inputs.0.shape: Field required"),
@@ -82,7 +83,8 @@ MALFORMED = [
      "input 'input-0' has neither data nor parameters.binary_data_size"),
     ("a size as a string", request({"inputs": [sized("32")]}),
      "input 'input-0': binary_data_size must be a byte count, got '32'"),
-    ("a negative size", request({"inputs": [sized(-1)]}), "input 'input-0': binary_data_size must be a byte count, got -1"),
+    ("a negative size", request({"inputs": [sized(-1)]}),
+     "input 'input-0': binary_data_size must be a byte count, got -1"),
     ("a boolean size", request({"inputs": [sized(True)]}),
      "input 'input-0': binary_data_size must be a byte count, got True"),
     ("an unknown datatype", request({"inputs": [sized(32, datatype="FP99")]}),
@@ -95,7 +97,8 @@ MALFORMED = [
     ("a truncated BYTES length", request({"inputs": [sized(6, datatype="BYTES", shape=[2])]},
                                          b"\x00\x00\x00\x00\x01\x00"),
      "input 'input-0': BYTES element 1 has a truncated 4-byte length"),
-    ("too few BYTES elements", request({"inputs": [sized(6, datatype="BYTES", shape=[2])]}, b"\x02\x00\x00\x00ab"),
+    ("too few BYTES elements", request({"inputs": [sized(6, datatype="BYTES", shape=[2])]},
+                                       b"\x02\x00\x00\x00ab"),
      "input 'input-0': 1 BYTES elements do not fill shape [2], which needs 2"),
 ]
 

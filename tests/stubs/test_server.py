@@ -218,7 +218,8 @@ def test_tritonclient_binary_tensors_round_trip_and_a_short_one_is_400(stub_serv
         client.infer("churn", [tensor])
     assert refused.value.status() == "400"
     assert refused.value.message() == (
-        "input 'input-0': 6400 bytes of binary data do not fill shape [201, 4] of FP64, which needs 6432 bytes"
+        "input 'input-0': 6400 bytes of binary data do not fill shape [201, 4] of FP64, "
+        "which needs 6432 bytes"
     )
     # JSON tensors (binary_data=False) come without a Content-Type: straight to kserve 0.21, as on a
     # cluster's kserve runtime, that is refused; the deployment's front accepts it (tests/serving).

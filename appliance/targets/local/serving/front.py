@@ -91,7 +91,8 @@ def admit(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
         json.loads(body)
     except ValueError:  # not JSON: the model server answers it (e.g. 400 naming what is missing)
         return headers
-    return [*((k, v) for k, v in headers if k.lower() != "content-type"), ("Content-Type", "application/json")]
+    kept = [(name, value) for name, value in headers if name.lower() != "content-type"]
+    return [*kept, ("Content-Type", "application/json")]
 
 
 class ConfigError(Exception):
