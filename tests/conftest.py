@@ -107,6 +107,7 @@ INTEGRATION_MODULES = frozenset({
     "tests/conformance/test_plugin.py",
     "tests/foundation/test_readme.py",
     "tests/pipelines/test_engine.py",
+    "tests/serving/test_clients.py",
     "tests/serving/test_docs.py",
     "tests/serving/test_down.py",
     "tests/serving/test_front.py",

@@ -7,7 +7,8 @@ Contract:
 - v1 `POST /v1/models/{name}:predict`: `{"instances": [[f0, ..., f3], ...]}` ->
   `{"predictions": [0, 1, ...]}`.
 - Bad requests raise kserve.errors.InvalidInput (400, `{"error": ...}`), never a generic
-  exception: those make uvicorn drop the keep-alive connection after the 500.
+  exception: those make uvicorn drop the keep-alive connection after the 500. That holds for
+  binary tensor requests too: they are checked (stubs/server/binary.py) before kserve decodes them.
 - fail_on_predict -> InferenceError (500, connection kept); latency_ms -> an async sleep per
   request; fail_on_load -> `python -m stubs.server` exits 1 with the load error on stderr.
 - Binds 127.0.0.1 unless --host says otherwise (kserve itself hard-codes 0.0.0.0).
@@ -24,6 +25,7 @@ from stubs import dataset
 from stubs import model as models
 from stubs.errors import StubError
 from stubs.kserve_compat import (
+    DataPlane,
     InferOutput,
     InferRequest,
     InferResponse,
@@ -31,6 +33,7 @@ from stubs.kserve_compat import (
     errors,
     kserve,
 )
+from stubs.server import binary
 
 LOOPBACK = "127.0.0.1"
 INPUT_NAME = "input-0"
@@ -151,6 +154,17 @@ class StubModel(kserve.Model):
         )
 
 
+class CheckedDataPlane(DataPlane):
+    """kserve's DataPlane, refusing a malformed binary tensor request with 400 before decoding it."""
+
+    def decode_inference_request(self, body: Any, headers: dict[str, str], model_name: str) -> InferRequest:
+        if isinstance(body, bytes):  # JSON requests arrive parsed; bytes are the binary extension
+            found = binary.problem(body, headers.get(binary.HEADER.lower()))
+            if found is not None:
+                raise errors.InvalidInput(found)
+        return super().decode_inference_request(body, headers, model_name)
+
+
 class LoopbackModelServer(ModelServer):
     """kserve.ModelServer whose REST server binds `host` (127.0.0.1) instead of 0.0.0.0."""
 
@@ -158,6 +172,8 @@ class LoopbackModelServer(ModelServer):
         # One worker, no gRPC: kserve's multi-process path builds its own sockets on 0.0.0.0.
         super().__init__(http_port=http_port, enable_grpc=False, workers=1)
         self.host = host
+        # start() hands self.dataplane to the REST server, so replacing it here is enough.
+        self.dataplane = CheckedDataPlane(model_registry=self.registered_models)
 
     def setup_event_loop(self) -> None:
         # ModelServer.start() builds its uvicorn config (host hard-coded to 0.0.0.0) and then

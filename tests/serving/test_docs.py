@@ -45,7 +45,7 @@ def test_the_session_runs_as_documented(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     session = steps()
-    assert len(session) == 13  # the page's every step: a lost block fails
+    assert len(session) == 14  # the page's every step: a lost block fails
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("APPLIANCE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("NO_COLOR", "1")

@@ -9,6 +9,10 @@ atomic for new requests; requests already forwarded finish on the old backend, w
 count `GET /-/front` reports so that the lifecycle stops the old server only once it is drained.
 Control is a signal plus a file in the stack's 0700 run dir, so only the stack's owner can
 redirect traffic; nothing listens for control requests.
+
+The front accepts what KServe v2 clients send (see `admit`): JSON sent without a JSON content type
+(curl -d, tritonclient with binary_data=False) is forwarded as application/json, binary tensor
+requests pass through, and a compressed body is refused with 415 rather than misread.
 """
 
 from __future__ import annotations
@@ -54,6 +58,41 @@ _TIMEOUT = aiohttp.ClientTimeout(total=None, connect=5.0, sock_read=300.0)
 _SKIP_AUTO_HEADERS = ("Accept", "Accept-Encoding", "User-Agent")
 # Clients of the front keep connections longer than uvicorn's 5 s default (nginx uses 75 s).
 CLIENT_KEEP_ALIVE = 75
+# kserve 0.21 parses a body as JSON only when its Content-Type is exactly one of these
+# (kserve.protocol.dataplane.JSON_HEADERS; FastAPI's strict content type for v2): any other body,
+# a missing Content-Type included, reaches the model server as bytes, which v2 takes for a binary
+# tensor request and v1 hands to the model undecoded.
+_KSERVE_JSON_TYPES = frozenset({"application/json", "application/cloudevents+json", "application/ld+json"})
+_BINARY_HEADER = "inference-header-content-length"  # KServe v2 binary tensor extension
+
+
+class Unsupported(Exception):
+    """A request the front cannot forward as sent (answered 415 with this message)."""
+
+
+def admit(headers: list[tuple[str, str]], body: bytes) -> list[tuple[str, str]]:
+    """The headers to forward with `body`: JSON gets the content type kserve parses as JSON.
+
+    Raises Unsupported for a compressed body: kserve does not decode Content-Encoding, so it would
+    misread the bytes.
+    """
+    if not body:
+        return headers
+    fields = {name.lower(): value.strip() for name, value in headers}
+    coding = fields.get("content-encoding", "identity").lower()
+    if coding not in ("", "identity"):
+        raise Unsupported(
+            f"a request body with Content-Encoding {coding} cannot be served: the model server "
+            "reads request bodies uncompressed; send it without compression"
+        )
+    if _BINARY_HEADER in fields or fields.get("content-type") in _KSERVE_JSON_TYPES:
+        return headers
+    try:
+        json.loads(body)
+    except ValueError:  # not JSON: the model server answers it (e.g. 400 naming what is missing)
+        return headers
+    kept = [(name, value) for name, value in headers if name.lower() != "content-type"]
+    return [*kept, ("Content-Type", "application/json")]
 
 
 class ConfigError(Exception):
@@ -166,6 +205,12 @@ class Front:
             target += b"?" + scope["query_string"]
         headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]
                    if k.lower() not in _HOP_BY_HOP]
+        try:
+            headers = admit(headers, body)
+        except Unsupported as exc:
+            error = {"error": f"front of {self.name}: {exc}"}
+            await _respond(send, 415, [(b"content-type", b"application/json")], json.dumps(error).encode())
+            return
         status, response_headers, content = await self._forward(
             scope["method"], target.decode("latin-1"), headers, body
         )
