@@ -1,0 +1,199 @@
+"""Bringing a profile up on a cluster: the actions the kind and kube targets share, in order.
+
+render + credentials -> connect -> apply Namespaces and CRDs (wait Established) -> apply the rest
+-> staged readiness -> admission webhooks serving -> custom resources -> port-forwards -> bucket.
+Every wait goes through the context's Clock; every API call through its KubeClient; the forwards
+through a Forwarder. The kind target puts its cluster actions in front of these (kind.md §7.2).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from appliance.config.profile import Profile
+from appliance.console import Console
+from appliance.errors import ExternalCommandFailed
+from appliance.objectstore import DEFAULT_BUCKET, ObjectStore
+from appliance.runtime.state import RunDir
+from appliance.targets.actions import Action
+from appliance.targets.cluster import apply, readiness
+from appliance.targets.cluster.client import KubeClient, ObjRef
+from appliance.targets.cluster.settings import FORWARDED, OBJECT_STORE, ClusterSettings, Service
+from appliance.targets.cluster.wait import Clock, wait_for
+from appliance.targets.interface import UpOptions
+
+Obj = dict[str, Any]
+STACK_LABEL = "appliance.dev/stack"
+MANAGED_BY = ("app.kubernetes.io/managed-by", "appliance")
+WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
+ACCESS_KEY = "object-store-access-key"
+SECRET_KEY = "object-store-secret-key"
+DEFAULT_TIMEOUT = 20 * 60.0
+
+
+class Forwarder(Protocol):
+    """Keeps local ports on 127.0.0.1 forwarded to Services, in a background process that survives
+    pod restarts (a real one wraps `kubectl port-forward`; tests route to in-process servers)."""
+
+    def start(self, run_dir: Path, settings: ClusterSettings,
+              services: Mapping[str, Service], ports: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+        """Start forwarding; returns the supervisor's pid and the local port of each service."""
+        ...
+
+    def stop(self, run_dir: Path, pid: int) -> None: ...
+
+    def alive(self, run_dir: Path, pid: int) -> bool: ...
+
+
+@dataclass
+class ClusterUp:
+    """What the actions of one `up` share."""
+
+    name: str
+    profile: Profile
+    options: UpOptions
+    run_dir: RunDir
+    console: Console
+    settings: ClusterSettings
+    connect: Callable[[ClusterSettings], KubeClient]
+    clock: Clock
+    forwarder: Forwarder
+    render: Callable[[Profile], Any]  # -> render.Bundle
+    started: float = field(default_factory=time.monotonic)
+    client: KubeClient | None = None
+    bundle: Any = None
+    objects: list[Obj] = field(default_factory=list)
+    credentials: dict[str, str] = field(default_factory=dict)
+    plan: apply.Plan | None = None
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def api(self) -> KubeClient:
+        if self.client is None:
+            self.client = self.connect(self.settings)
+        return self.client
+
+    def left(self, cap: float) -> float:
+        """A step's timeout: its own cap, bounded by what is left of --timeout."""
+        total = self.options.timeout or DEFAULT_TIMEOUT
+        remaining = total - (self.clock.monotonic() - self.started)
+        if remaining <= 0:
+            raise ExternalCommandFailed("appliance up", "", f"--timeout of {total:.0f}s used up",
+                                        "raise --timeout, or see 'appliance diagnose'")
+        return min(cap, remaining)
+
+    def progress(self, text: str, elapsed: float) -> None:
+        self.console.progress(f"  … {elapsed:.0f}s: {text}")
+
+
+def label_for_stack(objects: list[Obj], stack: str) -> list[Obj]:
+    """Every object carries the stack and the manager: `down` on an existing cluster deletes by them,
+    and `up` refuses namespaces that carry another owner."""
+    for obj in objects:
+        labels = obj.setdefault("metadata", {}).setdefault("labels", {})
+        labels[STACK_LABEL] = stack
+        labels[MANAGED_BY[0]] = MANAGED_BY[1]
+    return objects
+
+
+def render(ctx: ClusterUp) -> None:
+    from appliance.render.install import materialize
+
+    ctx.bundle = ctx.render(ctx.profile)
+    known = ctx.run_dir.load_credentials() if ctx.run_dir.credentials_file.exists() else {}
+    materialized = materialize(ctx.bundle.objects, known)
+    ctx.credentials = materialized.values
+    ctx.run_dir.save_credentials(ctx.credentials)  # 0600; never on a command line or in logs
+    ctx.objects = label_for_stack(materialized.objects, ctx.name)
+
+
+def apply_foundation(ctx: ClusterUp) -> None:
+    ctx.plan = apply.plan(ctx.objects)
+    apply.apply_foundation(ctx.api, ctx.plan, ctx.clock, crd_timeout=ctx.left(60.0),
+                           on_progress=ctx.progress)
+
+
+def apply_builtins(ctx: ClusterUp) -> None:
+    assert ctx.plan is not None
+    apply.apply_builtins(ctx.api, ctx.plan, ctx.clock)
+
+
+def wait_ready(ctx: ClusterUp) -> None:
+    readiness.wait_stages(ctx.api, readiness.stages_for(ctx.objects), ctx.clock,
+                          overall=ctx.left(readiness.OVERALL_TIMEOUT), on_progress=ctx.progress)
+    ctx.console.end_progress()
+
+
+def webhook_configs(objects: list[Obj]) -> list[ObjRef]:
+    return [ObjRef.of(o) for o in objects if o.get("kind") in WEBHOOK_KINDS]
+
+
+def wait_webhooks(ctx: ClusterUp) -> None:
+    readiness.wait_webhooks(ctx.api, webhook_configs(ctx.objects), ctx.clock, timeout=ctx.left(120.0),
+                            on_progress=ctx.progress)
+    ctx.console.end_progress()
+
+
+def apply_custom(ctx: ClusterUp) -> None:
+    assert ctx.plan is not None
+    apply.apply_custom(ctx.api, ctx.plan, ctx.clock, timeout=ctx.left(120.0), on_progress=ctx.progress)
+    ctx.console.end_progress()
+
+
+def forwarded_services(objects: list[Obj]) -> dict[str, Service]:
+    """The forwards this bundle can have: each service it renders (MinIO always, KFP with pipelines)."""
+    present = {(str((o.get("metadata") or {}).get("namespace")), str((o.get("metadata") or {}).get("name")))
+               for o in objects if o.get("kind") == "Service"}
+    return {name: service for name, service in FORWARDED.items()
+            if (service.namespace, service.name) in present}
+
+
+def start_forwards(ctx: ClusterUp) -> None:
+    wanted = dict(ctx.settings.ports)
+    if ctx.options.port is not None:
+        wanted[OBJECT_STORE] = ctx.options.port
+    pid, ports = ctx.forwarder.start(ctx.run_dir.path, ctx.settings, forwarded_services(ctx.objects), wanted)
+    ctx.settings = ClusterSettings(**{**ctx.settings.__dict__, "ports": ports, "forwarder_pid": pid})
+
+
+def stop_forwards(ctx: ClusterUp) -> None:
+    if ctx.settings.forwarder_pid:
+        ctx.forwarder.stop(ctx.run_dir.path, ctx.settings.forwarder_pid)
+
+
+def object_store(settings: ClusterSettings, credentials: Mapping[str, str]) -> ObjectStore:
+    return ObjectStore(endpoint=settings.url(OBJECT_STORE), access_key=credentials[ACCESS_KEY],
+                       secret_key=credentials[SECRET_KEY])
+
+
+def ensure_bucket(ctx: ClusterUp) -> None:
+    store = object_store(ctx.settings, ctx.credentials)
+
+    def missing() -> str | None:
+        try:
+            client = store.client()
+            if not client.bucket_exists(DEFAULT_BUCKET):
+                client.make_bucket(DEFAULT_BUCKET)
+        except Exception as exc:  # the forward or MinIO not answering yet: say what, and retry
+            return f"object store through {store.endpoint}: {type(exc).__name__}"
+        return None
+
+    wait_for(missing, what=f"bucket {DEFAULT_BUCKET}", timeout=ctx.left(60.0), interval=2.0,
+             clock=ctx.clock, on_progress=ctx.progress)
+
+
+def stack_actions() -> list[Action[ClusterUp]]:
+    """The actions after the cluster exists and is reachable (kind.md §7.2 actions 8-15)."""
+    return [
+        Action("apply: namespaces and CRDs (established)", apply_foundation),
+        Action("apply: workloads, RBAC, config, network policies", apply_builtins),
+        Action("components ready (data stores, then services)", wait_ready),
+        Action("admission webhooks serving", wait_webhooks),
+        Action("apply: custom resources", apply_custom),
+        Action("port-forwards on 127.0.0.1", start_forwards, stop_forwards),
+        Action(f"bucket {DEFAULT_BUCKET}", ensure_bucket),
+    ]
