@@ -23,7 +23,7 @@ def shipped(*parts: str) -> Path:
         raise MissingPrerequisite(
             "the shipped profiles are not installed",
             f"the package {SHIPPED_DATA} is missing from this environment",
-            "install the appliance (pip install appliance, or make install in a checkout)",
+            "install the appliance with pip (its wheel, or `make install` in a checkout)",
         ) from exc
     # Callers glob this folder and hand its files to other tools: it must be a real directory,
     # which it is for every pip install (a wheel, or an editable install of a checkout).
