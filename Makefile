@@ -3,12 +3,19 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# Development machines keep the pinned upstream manifests beside the checkout: the tests and the
+# demo read them through APPLIANCE_UPSTREAM (the product itself never looks outside its install).
+ifeq ($(APPLIANCE_UPSTREAM),)
+ifneq ($(wildcard ../shared/upstream/.),)
+export APPLIANCE_UPSTREAM := $(abspath ../shared/upstream)
+endif
+endif
 
 .PHONY: demo test unit lint bench clean install
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml setup.py
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
@@ -25,7 +32,7 @@ unit: $(STAMP)
 	$(BIN)/python -m pytest -n 2 -q -m "not integration"
 
 lint: $(STAMP)
-	$(BIN)/ruff check appliance stubs conformance e2e tests scripts
+	$(BIN)/ruff check appliance stubs conformance e2e tests scripts setup.py
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 
@@ -33,5 +40,5 @@ bench: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/bench.py
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache
 	find . -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -1,13 +1,39 @@
-"""Where the appliance keeps state and caches: $APPLIANCE_HOME / $APPLIANCE_CACHE or the user's dirs."""
+"""Where the appliance keeps state ($APPLIANCE_HOME or the user's state dir) and finds its shipped data."""
 
 from __future__ import annotations
 
+import importlib.resources
 import os
 from pathlib import Path
 
 import platformdirs
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from appliance.errors import MissingPrerequisite
+
+# The profiles, the component catalog and the image lock: the repository's profiles/ folder,
+# installed as the package `appliance.profiles` (pyproject.toml maps it), in a wheel as in a checkout.
+SHIPPED_DATA = "appliance.profiles"
+
+
+def shipped(*parts: str) -> Path:
+    """A file or folder of the shipped data (`profiles/` in the repository)."""
+    try:
+        root = importlib.resources.files(SHIPPED_DATA)
+    except ModuleNotFoundError as exc:
+        raise MissingPrerequisite(
+            "the shipped profiles are not installed",
+            f"the package {SHIPPED_DATA} is missing from this environment",
+            "install the appliance with pip (its wheel, or `make install` in a checkout)",
+        ) from exc
+    # Callers glob this folder and hand its files to other tools: it must be a real directory,
+    # which it is for every pip install (a wheel, or an editable install of a checkout).
+    if not isinstance(root, Path):
+        raise MissingPrerequisite(
+            "the shipped profiles are not files on disk",
+            f"{SHIPPED_DATA} is imported from {root}",
+            "install the appliance with pip instead of importing it from an archive",
+        )
+    return root.joinpath(*parts)
 
 
 def home() -> Path:
@@ -16,14 +42,6 @@ def home() -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path(platformdirs.user_state_dir("appliance"))
-
-
-def cache() -> Path:
-    """Cache of fetched upstream sources."""
-    configured = os.environ.get("APPLIANCE_CACHE")
-    if configured:
-        return Path(configured).expanduser()
-    return Path(platformdirs.user_cache_dir("appliance"))
 
 
 def stacks_dir() -> Path:

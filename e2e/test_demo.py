@@ -7,14 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+from checkout import REPO_ROOT, upstream_dir
+
 from appliance.runtime import process
-
-REPO = Path(__file__).resolve().parents[1]
-
-
-def upstream_dir() -> Path:
-    """Where the demo's review finds the pinned upstream manifests (as the renderer does in CI)."""
-    return Path(os.environ.get("APPLIANCE_UPSTREAM") or REPO.parent / "shared" / "upstream")
 
 
 def test_demo_script(tmp_path: Path, cli) -> None:
@@ -26,7 +21,7 @@ def test_demo_script(tmp_path: Path, cli) -> None:
         # The script calls `appliance` and `python` from PATH, as `make demo` arranges.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
     }
-    done = subprocess.run(["bash", str(REPO / "scripts" / "demo.sh")], cwd=REPO, env=env,
+    done = subprocess.run(["bash", str(REPO_ROOT / "scripts" / "demo.sh")], cwd=REPO_ROOT, env=env,
                           capture_output=True, text=True, timeout=900)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     summary = done.stdout.split("== summary ==", 1)[1].strip().splitlines()

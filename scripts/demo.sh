@@ -1,6 +1,12 @@
 #!/usr/bin/env bash
 # `make demo`: install (done by make) → appliance up (local) → conformance → report → down.
 set -euo pipefail
+# Development machines keep the pinned upstream manifests beside the checkout (../shared/upstream):
+# the review reads them from there. Elsewhere it uses the user's cache (`appliance fetch`).
+shared="$(dirname "$0")/../../shared/upstream"
+if [ -z "${APPLIANCE_UPSTREAM:-}" ] && [ -d "$shared" ]; then
+  export APPLIANCE_UPSTREAM="$(cd "$shared" && pwd)"
+fi
 NAME="${DEMO_STACK:-demo}"
 REPORT_DIR="${DEMO_REPORT_DIR:-reports}"
 mkdir -p "$REPORT_DIR"

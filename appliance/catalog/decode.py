@@ -26,10 +26,10 @@ from appliance.catalog.model import (
     SourceUse,
 )
 from appliance.errors import BadInput, InvalidDocument
-from appliance.paths import REPO_ROOT
+from appliance.paths import shipped
 
 API_VERSION = "appliance.dev/v1alpha1"
-CATALOG_PATH = REPO_ROOT / "profiles" / "catalog.yaml"
+CATALOG_PATH = shipped("catalog.yaml")
 
 # Fields each patch op requires (besides target and op) and allows.
 PATCH_OPS: dict[str, tuple[set[str], set[str]]] = {

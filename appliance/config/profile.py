@@ -12,11 +12,11 @@ import yaml
 from appliance import safe_yaml
 from appliance.config.strict import unknown_fields
 from appliance.errors import BadInput, InvalidDocument
-from appliance.paths import REPO_ROOT
+from appliance.paths import shipped
 
 API_VERSION = "appliance.dev/v1alpha1"
 COMPONENTS = ("object-store", "pipelines", "tuning", "serving")
-PROFILES_DIR = REPO_ROOT / "profiles"
+PROFILES_DIR = shipped()
 DEFAULT_PROFILE = "standard"
 # Pod Security level enforced on the namespaces a profile owns.
 POSTURES = ("restricted", "baseline")

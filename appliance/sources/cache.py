@@ -15,10 +15,6 @@ import yaml
 
 from appliance.catalog.model import Source
 from appliance.errors import CheckFailed, InvalidDocument, MissingPrerequisite
-from appliance.paths import REPO_ROOT
-
-# Rendered reference manifests shipped beside the repo for development and CI (read-only).
-DEV_CACHE = REPO_ROOT.parent / "shared" / "upstream"
 
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
@@ -32,13 +28,17 @@ def write_dir() -> Path:
 
 
 def cache_dirs() -> list[Path]:
-    """Lookup order. $APPLIANCE_CACHE alone when set; else the user cache, then the dev cache."""
+    """Lookup order. $APPLIANCE_CACHE alone when set; else the user cache, then $APPLIANCE_UPSTREAM.
+
+    APPLIANCE_UPSTREAM names a read-only folder of pinned upstream files (a development checkout's
+    Makefile and CI point it at theirs); files found there are verified like any cache entry.
+    """
     if os.environ.get("APPLIANCE_CACHE"):
         return [write_dir()]
     dirs = [write_dir()]
-    dev = Path(os.environ.get("APPLIANCE_UPSTREAM") or DEV_CACHE)
-    if dev.is_dir():
-        dirs.append(dev)
+    upstream = os.environ.get("APPLIANCE_UPSTREAM")
+    if upstream and Path(upstream).expanduser().is_dir():
+        dirs.append(Path(upstream).expanduser())
     return dirs
 
 

@@ -13,9 +13,9 @@ import yaml
 
 from appliance import safe_yaml
 from appliance.errors import ExternalCommandFailed, InvalidDocument
-from appliance.paths import REPO_ROOT
+from appliance.paths import shipped
 
-LOCK_PATH = REPO_ROOT / "profiles" / "images.lock.yaml"
+LOCK_PATH = shipped("images.lock.yaml")
 LOCK_API_VERSION = "appliance.dev/v1alpha1"
 DOCKER_HUB = "docker.io"
 DOCKER_HUB_API = "registry-1.docker.io"

@@ -3,19 +3,14 @@ rendered bundles shared per worker, and small hand-written manifests."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
+from checkout import upstream_dir
 
 from appliance.render import Bundle, render_profile
-from appliance.sources.cache import DEV_CACHE
 
 SHIPPED = ("minimal", "standard", "serving")
-
-
-def upstream_dir() -> Path:
-    return Path(os.environ.get("APPLIANCE_UPSTREAM") or DEV_CACHE)
 
 
 @pytest.fixture(scope="session")

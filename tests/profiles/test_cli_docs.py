@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import yaml
+from checkout import REPO_ROOT
 from cli_in_process import run
 
 from appliance.config import profile as profiles
 from appliance.inventory import inventory
-from appliance.paths import REPO_ROOT
 from appliance.render import Bundle, render_profile
 
 DOC = REPO_ROOT / "docs" / "profiles.md"

@@ -41,6 +41,17 @@ def test_appliance_cache_is_the_only_place_looked(tmp_path: Path, monkeypatch: p
     assert cache.cache_dirs()[0].name == "upstream"
 
 
+def test_without_configuration_only_the_user_cache_is_looked(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    # No folder beside the installation or the checkout is ever searched: only what is configured.
+    monkeypatch.delenv("APPLIANCE_CACHE", raising=False)
+    monkeypatch.delenv("APPLIANCE_UPSTREAM", raising=False)
+    monkeypatch.setattr(cache.platformdirs, "user_cache_dir", lambda name: str(tmp_path / "user" / name))
+    assert cache.cache_dirs() == [tmp_path / "user" / "appliance" / "upstream"]
+    monkeypatch.setenv("APPLIANCE_UPSTREAM", str(tmp_path / "absent"))
+    assert cache.cache_dirs() == [tmp_path / "user" / "appliance" / "upstream"]
+
+
 def test_tampered_entry_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path))
     (tmp_path / "demo.yaml").write_bytes(BODY + b"# edited\n")

@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+from checkout import upstream_dir
 
-from appliance.paths import REPO_ROOT
 from appliance.review import Options, Report, review
 from appliance.review.loader import load_text
 
 ReviewYaml = Callable[..., Report]
-
-
-def upstream_dir() -> Path:
-    configured = os.environ.get("APPLIANCE_UPSTREAM")
-    return Path(configured) if configured else REPO_ROOT.parent / "shared" / "upstream"
 
 
 @pytest.fixture
@@ -29,8 +23,10 @@ def review_yaml() -> ReviewYaml:
 
 
 @pytest.fixture
-def upstream() -> Path:
+def upstream(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The shared upstream manifests, also where the renderer looks for them (APPLIANCE_UPSTREAM)."""
     path = upstream_dir()
     if not path.is_dir():
         pytest.skip(f"upstream manifests not found at {path} (set APPLIANCE_UPSTREAM)")
+    monkeypatch.setenv("APPLIANCE_UPSTREAM", str(path))
     return path

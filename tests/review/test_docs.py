@@ -6,9 +6,9 @@ import re
 import shlex
 
 import pytest
+from checkout import REPO_ROOT
 
 from appliance.cli import main
-from appliance.paths import REPO_ROOT
 from appliance.review.rules import CATALOG
 
 DOC = (REPO_ROOT / "docs" / "review.md").read_text()

@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
 import pytest
 import yaml
+from checkout import oracle_dir
 
-from appliance.paths import REPO_ROOT
 from appliance.review import pss
 from appliance.review.loader import load_text
 from appliance.review.podspecs import pod_views
 from appliance.review.rules import CATALOG
 from appliance.review.rules.pod_security import RULES as PSS_RULES
-
-
-def oracle_dir() -> Path:
-    """The oracle lives beside the upstream manifests in the shared folder: the parent of
-    APPLIANCE_UPSTREAM when that is set (as in CI), else ../shared next to the repository."""
-    upstream = os.environ.get("APPLIANCE_UPSTREAM")
-    shared = Path(upstream).parent if upstream else REPO_ROOT.parent / "shared"
-    return shared / "oracles" / "pss"
-
 
 ORACLES = oracle_dir()
 FIXTURES = sorted(ORACLES.glob("*/v*/*/*.yaml"))

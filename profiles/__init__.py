@@ -1,0 +1,1 @@
+"""Shipped data, no code: profiles, component catalog, image lock (installed as appliance.profiles)."""
