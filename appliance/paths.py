@@ -46,3 +46,12 @@ def home() -> Path:
 
 def stacks_dir() -> Path:
     return home() / "stacks"
+
+
+def cache() -> Path:
+    """The appliance's cache root ($APPLIANCE_CACHE, else the user's cache dir): fetched upstream
+    sources, and the kind target's image archives."""
+    configured = os.environ.get("APPLIANCE_CACHE")
+    if configured:
+        return Path(configured).expanduser()
+    return Path(platformdirs.user_cache_dir("appliance"))

@@ -3,13 +3,10 @@
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
-
-from appliance.sources.cache import DEV_CACHE
+from checkout import upstream_dir
 
 
 @pytest.fixture(scope="session")
@@ -17,7 +14,7 @@ def standard_objects() -> list[dict[str, Any]]:
     from appliance.render import render_profile
     from appliance.render.install import materialize
 
-    upstream = Path(os.environ.get("APPLIANCE_UPSTREAM") or DEV_CACHE)
+    upstream = upstream_dir()
     if not (upstream / "SOURCES.md").is_file():
         pytest.skip(f"upstream manifests not found at {upstream} (CI sets APPLIANCE_UPSTREAM)")
     with pytest.MonkeyPatch.context() as patch:
