@@ -268,10 +268,10 @@ class Mirror:
             if not isinstance(current, FakeKey):  # absent, or a delete marker
                 self.files.delete(bucket.name, key)
                 return
-            attributes = _attributes(self.backend, current)
-            if self.files.attributes(bucket.name, key) == attributes:
-                return
             try:
+                attributes = _attributes(self.backend, current)
+                if self.files.attributes(bucket.name, key) == attributes:
+                    return
                 body = current.value
             except ValueError:
                 continue  # a concurrent write replaced (and closed) it: read the newer one
@@ -328,3 +328,20 @@ def _restore(backend: Any, stored: StoredObject) -> None:
     key.website_redirect_location = attributes["website_redirect_location"]
     if attributes["tags"]:
         backend.put_object_tagging(key, attributes["tags"])
+
+
+def discard_all_but_objects(run_dir: Path) -> None:
+    """Empty a stack's run dir except its stored objects (a stale or failed stack being replaced
+    keeps them for the next start; only `appliance down` discards them)."""
+    import shutil
+
+    if not any((run_dir / DIRECTORY).glob(f"*/*{SUFFIX}")):
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for entry in run_dir.iterdir():
+        if entry.name == DIRECTORY:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            entry.unlink(missing_ok=True)
