@@ -40,9 +40,10 @@ class CorruptStore(Exception):
     """A file of the object store on disk cannot be read back; names the file and the way out."""
 
     def __init__(self, path: Path, reason: str) -> None:
+        root = path.parent.parent  # objects/<bucket>/<file>; the stack's run dir is above
         super().__init__(
-            f"{path}: {reason}. Move the file out of {path.parent.parent} to start without that "
-            "object, or run 'appliance down' to discard every object of the stack"
+            f"{path}: {reason}. Move the file out of {root} to start without it, or run "
+            f"'appliance down --name {root.parent.name}' to discard every object of the stack"
         )
         self.path = path
 
