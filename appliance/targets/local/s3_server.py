@@ -107,15 +107,17 @@ def write_through(app: WsgiApp, mirror: Mirror) -> WsgiApp:
         if environ.get("REQUEST_METHOD") not in _MUTATING:
             return app(environ, start_response)
         answer: list[Any] = []
+        written: list[bytes] = []
 
         def hold(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             answer[:] = [status, headers]
-            return lambda data: None  # moto's Flask app returns its body; it never writes
+            return written.append
 
         environ[TOUCHED] = set()
         chunks = app(environ, hold)
         try:
-            body = b"".join(chunks)
+            returned = b"".join(chunks)
+            body = b"".join(written) + returned  # a WSGI app may write() before it returns
         finally:
             getattr(chunks, "close", lambda: None)()
         try:
