@@ -166,10 +166,9 @@ def after_authorisation(response: Any, bucket: str | None, key: str | None) -> N
         current = s3_conditions.Current(found.etag, found.last_modified)
     for name in s3_conditions.HEADERS:
         environ.pop(_wsgi(name), None)
-    if reading and current is None:
-        return  # moto answers 404 NoSuchKey, as S3 does before any precondition
     if reading:
-        assert current is not None
+        if current is None:
+            return  # moto answers 404 NoSuchKey, as S3 does before any precondition
         verdict = s3_conditions.for_read(headers, current)
     else:
         verdict = s3_conditions.for_write(headers, current)
