@@ -26,10 +26,12 @@ SIGV2_MESSAGE = ("The authorization mechanism you have provided is not supported
                  "Please use AWS4-HMAC-SHA256.")
 
 
-def sigv4_headers(store: StoreProcess, method: str, url: str, secret: str | None = None) -> dict[str, str]:
+def sigv4_headers(store: StoreProcess, method: str, url: str, secret: str | None = None,
+                  **extra: str) -> dict[str, str]:
     """Headers as aiobotocore signs them (botocore's S3 SigV4 signer)."""
     empty = hashlib.sha256(b"").hexdigest()
-    request = AWSRequest(method=method, url=url, headers={"x-amz-content-sha256": empty})
+    headers = {"x-amz-content-sha256": empty, **{k.replace("_", "-"): v for k, v in extra.items()}}
+    request = AWSRequest(method=method, url=url, headers=headers)
     credentials = Credentials(store.credentials["access_key"], secret or store.credentials["secret_key"])
     S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
     return dict(request.headers.items())
@@ -79,6 +81,8 @@ def test_aiohttp_sees_the_status_of_every_refused_head(store: StoreProcess, pres
                 (present, sigv4_headers(store, "HEAD", present, secret="wrong")),  # moto: 403
                 (missing, sigv4_headers(store, "HEAD", missing)),  # 404
                 (present, sigv4_headers(store, "HEAD", present)),  # 200
+                (present, sigv4_headers(store, "HEAD", present, If_None_Match="*")),  # 304
+                (present, sigv4_headers(store, "HEAD", present, If_Match='"0"')),  # 412
                 (present, {}),  # and the session still works after all of them
             ]:
                 async with session.head(url, headers=headers) as answer:
@@ -86,7 +90,7 @@ def test_aiohttp_sees_the_status_of_every_refused_head(store: StoreProcess, pres
         return found
 
     assert [(status, body) for status, _, body in asyncio.run(heads())] == [
-        (403, b""), (400, b""), (403, b""), (404, b""), (200, b""), (403, b"")]
+        (403, b""), (400, b""), (403, b""), (404, b""), (200, b""), (304, b""), (412, b""), (403, b"")]
     assert asyncio.run(heads())[4][1] == "12"
 
 
