@@ -92,7 +92,9 @@ class ObjectFiles:
         self.root = root
         self._buckets: dict[str, str] = {}  # name -> region
         self._objects: dict[tuple[str, str], dict[str, Any]] = {}  # (bucket, key) -> attributes
-        root.mkdir(mode=0o700, parents=True, exist_ok=True)
+        if not root.exists():
+            root.mkdir(mode=0o700, parents=True)
+            _fsync_dir(root.parent)  # the directory entry of objects/ is durable too
         os.chmod(root, 0o700)
         for directory in sorted(p for p in root.iterdir() if p.is_dir()):
             self._index_bucket(directory)
