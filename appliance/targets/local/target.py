@@ -18,6 +18,7 @@ from appliance.stack import Stack
 from appliance.stacks import profile_of
 from appliance.targets.interface import Check, ComponentStatus, StackStatus, UpOptions
 from appliance.targets.local.engines import ENGINES
+from appliance.targets.local.s3_persistence import discard_all_but_objects
 
 OBJECT_STORE = "object-store"
 START_TIMEOUT = 60.0
@@ -68,7 +69,7 @@ class LocalTarget:
                     console.ok(f"stack {name!r} already up ({existing.target}, {existing.profile})")
                     return current
                 console.info(f"stack {name!r} has stale state (a component died): cleaning up")
-                self._teardown(run_dir, existing)
+                self._teardown(run_dir, existing, keep_objects=True)
             if port is not None:
                 process.check_port_free(port)
             return self._start(run_dir, profile, port, console)
@@ -103,7 +104,7 @@ class LocalTarget:
                 state.components[OBJECT_STORE] = self._start_object_store_retrying(run_dir, port)
                 run_dir.save(state)
         except BaseException:
-            self._teardown(run_dir, state)
+            self._teardown(run_dir, state, keep_objects=True)
             raise
         status = self.status(run_dir.name)
         assert status is not None
@@ -222,12 +223,15 @@ class LocalTarget:
             console.info(f"warning: {exc.what}; cleaning up by process scan")
             return None
 
-    def _teardown(self, run_dir: RunDir, state: StackState | None) -> None:
+    def _teardown(self, run_dir: RunDir, state: StackState | None, keep_objects: bool = False) -> None:
         pids = {c.pid for c in state.components.values()} if state else set()
         pids.update(stray_pids(run_dir))
         for pid in sorted(pids):
             process.stop(pid, marker(run_dir))
-        run_dir.remove()
+        if keep_objects:  # a stale or failed stack being replaced: its next start restores them
+            discard_all_but_objects(run_dir.path)
+        else:
+            run_dir.remove()
 
     def stack(self, name: str) -> Stack:
         run_dir = RunDir(name)
