@@ -12,7 +12,7 @@ from appliance.errors import EXIT_EXTERNAL, ApplianceError, MissingPrerequisite
 from appliance.render.bundle import sort_key
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef, is_transient
 from appliance.targets.cluster.readiness import crd_established
-from appliance.targets.cluster.wait import Clock, Progress, wait_for
+from appliance.targets.cluster.wait import Clock, Progress, listing, wait_for
 
 Obj = dict[str, Any]
 
@@ -155,7 +155,7 @@ def crds_waiting(client: KubeClient, names: Sequence[str]) -> str | None:
             problems.append(f"{name} (not found)")
         elif not verdict:
             problems.append(f"{name} ({verdict.why})")
-    return f"CRDs not established: {', '.join(problems)}" if problems else None
+    return f"CRDs not established: {listing(problems)}" if problems else None
 
 
 def apply_foundation(client: KubeClient, steps: Plan, clock: Clock, *, crd_timeout: float = 60.0,

@@ -18,7 +18,7 @@ from appliance.targets.cluster.diagnosis import (
     pod_is_ready,
     pod_lines,
 )
-from appliance.targets.cluster.wait import Clock, Progress, wait_for
+from appliance.targets.cluster.wait import Clock, Progress, listing, wait_for
 
 Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -369,7 +369,7 @@ def webhooks_waiting(client: KubeClient, configs: Sequence[ObjRef]) -> str | Non
             if not verdict:
                 problems.append(f"{ref}: service {namespace}/{service} has {verdict.why}")
     unique = list(dict.fromkeys(problems))
-    return "; ".join(unique) if unique else None
+    return listing(unique) if unique else None
 
 
 def wait_webhooks(client: KubeClient, configs: Sequence[ObjRef], clock: Clock, *,
