@@ -9,6 +9,7 @@ from typing import Any
 from appliance.errors import EXIT_EXTERNAL, ApplianceError
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef, is_transient
 from appliance.targets.cluster.diagnosis import (
+    LOG_TAIL,
     Diagnosis,
     HintContext,
     crash_looping,
@@ -203,7 +204,7 @@ def explain(client: KubeClient, observed: Observed, context: HintContext | None 
     for pod, container in crash_looping(observed.pods):
         try:
             logs[(pod, container)] = client.pod_logs(component.namespace, pod, container,
-                                                     previous=True, tail=50)
+                                                     previous=True, tail=LOG_TAIL)
         except ApiError as exc:
             logs[(pod, container)] = f"(previous log unavailable: {exc.message})"
     return diagnose(observed.deployment, list(observed.pods), events, logs, context)
