@@ -1017,7 +1017,8 @@ class FakeCluster:
         image = str(container.get("image") or "")
         policy = container.get("imagePullPolicy") or ("Always" if image.endswith(":latest") or ":" not in
                                                       image.rsplit("/", 1)[-1] else "IfNotPresent")
-        present = image in self.loaded_images and policy != "Always"
+        # Loaded images satisfy tag references only: a digest reference pulls anyway (kind#2394).
+        present = image in self.loaded_images and policy != "Always" and "@sha256:" not in image
         if present or not self.offline:
             return None
         return (f'failed to pull and unpack image "{image}": failed to resolve reference "{image}": '
@@ -1047,8 +1048,7 @@ class FakeCluster:
         statuses = []
         waiting_reason: str | None = None
         if mount and not starting:
-            if self.now - runtime.scheduled >= self.container_start_after:
-                self.event(pod, "FailedMount", mount)
+            self.event(pod, "FailedMount", mount)
         for container in containers:
             name = str(container.get("name"))
             crashed = name == (runtime.crashed or target)
@@ -1056,16 +1056,9 @@ class FakeCluster:
                            "restartCount": runtime.restarts if crashed else 0}
             if runtime.restarts and crashed:
                 status["lastState"] = {"terminated": {"exitCode": 1, "reason": "Error"}}
-            problem = None
             if starting or mount:
                 status["state"] = {"waiting": {"reason": "ContainerCreating"}}
                 waiting_reason = "ContainerCreating"
-            elif (problem := self._config_problem(pod, container)) or \
-                    (fault and fault.kind == CONFIG_ERROR and name == target):
-                message = problem or (fault.message if fault else "")
-                status["state"] = {"waiting": {"reason": CONFIG_ERROR, "message": message}}
-                self.event(pod, "Failed", f"Error: {message}")
-                waiting_reason = CONFIG_ERROR
             elif (pull := self._pull_problem(container)) or \
                     (fault and fault.kind == IMAGE_PULL and name == target):
                 image = container.get("image")
@@ -1079,6 +1072,12 @@ class FakeCluster:
                 if backoff:
                     self.event(pod, "BackOff", f'Back-off pulling image "{image}"')
                 waiting_reason = reason
+            elif (problem := self._config_problem(pod, container)) or \
+                    (fault and fault.kind == CONFIG_ERROR and name == target):
+                message = problem or (fault.message if fault else "")
+                status["state"] = {"waiting": {"reason": CONFIG_ERROR, "message": message}}
+                self.event(pod, "Failed", f"Error: {message}")
+                waiting_reason = CONFIG_ERROR
             elif (fault and fault.kind == CRASH_LOOP and name == target) or \
                     (runtime.backoff_until is not None and self.now < runtime.backoff_until
                      and name == runtime.crashed):

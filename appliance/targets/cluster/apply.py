@@ -1,4 +1,4 @@
-"""Phased server-side apply: Namespaces and CRDs, then built-in objects, then custom resources."""
+"""Phased server-side apply (Namespaces and CRDs, built-in objects, custom resources) and its reverse."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from appliance.errors import EXIT_EXTERNAL, ApplianceError
+from appliance.errors import EXIT_EXTERNAL, ApplianceError, MissingPrerequisite
 from appliance.render.bundle import sort_key
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef, is_transient
 from appliance.targets.cluster.readiness import crd_established
-from appliance.targets.cluster.wait import Clock, Progress, wait_for
+from appliance.targets.cluster.wait import Clock, Progress, listing, wait_for
 
 Obj = dict[str, Any]
 
@@ -35,12 +35,13 @@ class ApplyFailed(ApplianceError):
 
     exit_code = EXIT_EXTERNAL
 
-    def __init__(self, ref: ObjRef, error: ApiError, note: str = "") -> None:
+    def __init__(self, ref: ObjRef, error: ApiError, note: str = "", action: str = "apply") -> None:
         why = f"{error.status} {error.reason}: {error.message}"
         if note:
             why += f" ({note})"
-        super().__init__(f"cannot apply {ref}", why,
-                         "fix the object (catalog or profile) or the cluster, then run 'appliance up' again")
+        fix = "fix the object (catalog or profile) or the cluster, then run 'appliance up' again" \
+            if action == "apply" else "run 'appliance down' again; 'appliance diagnose' shows the cluster"
+        super().__init__(f"cannot {action} {ref}", why, fix)
         self.ref = ref
         self.error = error
 
@@ -117,6 +118,18 @@ def plan(objects: Sequence[Obj]) -> Plan:
                 sorted(custom, key=sort_key))
 
 
+def _refused(ref: ObjRef, error: ApiError) -> ApplianceError:
+    """What a non-retryable refusal means: a kind the cluster does not serve is a missing
+    prerequisite (exit 3); anything else is the API failing the object (exit 4)."""
+    if error.status == 404 and error.message.startswith("no matches for kind"):
+        return MissingPrerequisite(
+            f"cannot apply {ref}: the cluster does not serve {ref.kind} ({ref.api_version})",
+            error.message,
+            "install the CRD that defines it (or use a Kubernetes version that serves it), "
+            "or remove the object")
+    return ApplyFailed(ref, error)
+
+
 def _apply_with_retries(client: KubeClient, obj: Obj, clock: Clock,
                         delays: Sequence[float] = TRANSIENT_DELAYS) -> Obj:
     ref = ObjRef.of(obj)
@@ -125,7 +138,7 @@ def _apply_with_retries(client: KubeClient, obj: Obj, clock: Clock,
             return client.apply([obj])[0]
         except ApiError as exc:
             if not is_transient(exc):
-                raise ApplyFailed(ref, exc) from None
+                raise _refused(ref, exc) from None
             if attempt == len(delays):
                 raise ApplyFailed(ref, exc, f"still failing after {len(delays)} retries") from None
             clock.sleep(delays[attempt])
@@ -142,7 +155,7 @@ def crds_waiting(client: KubeClient, names: Sequence[str]) -> str | None:
             problems.append(f"{name} (not found)")
         elif not verdict:
             problems.append(f"{name} ({verdict.why})")
-    return f"CRDs not established: {', '.join(problems)}" if problems else None
+    return f"CRDs not established: {listing(problems)}" if problems else None
 
 
 def apply_foundation(client: KubeClient, steps: Plan, clock: Clock, *, crd_timeout: float = 60.0,
@@ -175,7 +188,7 @@ def apply_custom(client: KubeClient, steps: Plan, clock: Clock, *, timeout: floa
             except ApiError as exc:
                 webhook = any(m in exc.message for m in WEBHOOK_NOT_SERVING)
                 if not webhook and not is_transient(exc):
-                    raise ApplyFailed(ref, exc) from None
+                    raise _refused(ref, exc) from None
                 elapsed = clock.monotonic() - start
                 if elapsed >= timeout:
                     raise ApplyFailed(ref, exc, f"still refused after {timeout:.0f}s") from None
@@ -193,3 +206,35 @@ def apply_all(client: KubeClient, objects: Sequence[Obj], clock: Clock, *,
     apply_builtins(client, steps, clock)
     apply_custom(client, steps, clock, timeout=custom_timeout, on_progress=on_progress)
     return steps
+
+
+def _namespaces_waiting(client: KubeClient, names: Sequence[str]) -> str | None:
+    left = [n for n in names if client.get(ObjRef("v1", "Namespace", n)) is not None]
+    return f"namespaces still terminating: {', '.join(left)}" if left else None
+
+
+def delete_all(client: KubeClient, objects: Sequence[Obj], clock: Clock, *, delete_crds: bool = False,
+               timeout: float = 300.0, interval: float = 2.0,
+               on_progress: Progress | None = None) -> list[ObjRef]:
+    """Delete a bundle's objects in reverse apply order (custom resources first, Namespaces last)
+    and wait for its namespaces to be gone; CRDs stay unless asked, since deleting a CRD deletes
+    every custom resource of its kind in the cluster, the user's too. Returns what was deleted;
+    objects already gone are skipped, so a second run is a no-op."""
+    steps = plan(objects)
+    ordered = [*reversed(steps.custom), *reversed(steps.builtins), *reversed(steps.foundation)]
+    deleted = []
+    for obj in ordered:
+        if obj.get("kind") == "CustomResourceDefinition" and not delete_crds:
+            continue
+        ref = ObjRef.of(obj)
+        try:
+            if client.delete(ref):
+                deleted.append(ref)
+        except ApiError as exc:
+            if exc.status == 404:  # the kind itself is gone (its CRD was deleted first)
+                continue
+            raise ApplyFailed(ref, exc, action="delete") from None
+    namespaces = [str(o["metadata"]["name"]) for o in steps.foundation if o.get("kind") == "Namespace"]
+    wait_for(lambda: _namespaces_waiting(client, namespaces), what="namespaces to be deleted",
+             timeout=timeout, interval=interval, clock=clock, on_progress=on_progress)
+    return deleted

@@ -359,7 +359,3 @@ def missing(namespace: str, name: str) -> Diagnosis:
     """A component whose Deployment does not exist at all."""
     return Diagnosis(f"Deployment {namespace}/{name}", "does not exist",
                      hints=("it was never applied or was deleted; run 'appliance up' again",))
-
-
-def render_all(diagnoses: Iterable[Diagnosis]) -> str:
-    return "\n".join(d.render() for d in diagnoses)

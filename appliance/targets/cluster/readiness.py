@@ -9,6 +9,7 @@ from typing import Any
 from appliance.errors import EXIT_EXTERNAL, ApplianceError
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef, is_transient
 from appliance.targets.cluster.diagnosis import (
+    LOG_TAIL,
     Diagnosis,
     HintContext,
     crash_looping,
@@ -18,7 +19,7 @@ from appliance.targets.cluster.diagnosis import (
     pod_is_ready,
     pod_lines,
 )
-from appliance.targets.cluster.wait import Clock, Progress, wait_for
+from appliance.targets.cluster.wait import Clock, Progress, listing, wait_for
 
 Obj = dict[str, Any]
 SERVICE_NAME_LABEL = "kubernetes.io/service-name"
@@ -203,7 +204,7 @@ def explain(client: KubeClient, observed: Observed, context: HintContext | None 
     for pod, container in crash_looping(observed.pods):
         try:
             logs[(pod, container)] = client.pod_logs(component.namespace, pod, container,
-                                                     previous=True, tail=50)
+                                                     previous=True, tail=LOG_TAIL)
         except ApiError as exc:
             logs[(pod, container)] = f"(previous log unavailable: {exc.message})"
     return diagnose(observed.deployment, list(observed.pods), events, logs, context)
@@ -369,7 +370,7 @@ def webhooks_waiting(client: KubeClient, configs: Sequence[ObjRef]) -> str | Non
             if not verdict:
                 problems.append(f"{ref}: service {namespace}/{service} has {verdict.why}")
     unique = list(dict.fromkeys(problems))
-    return "; ".join(unique) if unique else None
+    return listing(unique) if unique else None
 
 
 def wait_webhooks(client: KubeClient, configs: Sequence[ObjRef], clock: Clock, *,

@@ -29,6 +29,12 @@ class SystemClock:
         time.sleep(seconds)
 
 
+def listing(items: list[str], limit: int = 3) -> str:
+    """`a, b, c and 15 more`: progress lines stay one readable line."""
+    shown = ", ".join(items[:limit])
+    return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
+
+
 class TimedOut(ApplianceError):
     """A wait ran out of time; `waiting` is the check's last answer."""
 

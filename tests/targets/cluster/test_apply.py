@@ -8,6 +8,7 @@ import pytest
 from cluster_objects import crd, custom, deployment, namespace, secret, service, webhook_config
 from fake_cluster import FakeCluster
 
+from appliance.errors import MissingPrerequisite
 from appliance.targets.cluster.apply import (
     ApplyFailed,
     apply_all,
@@ -15,6 +16,7 @@ from appliance.targets.cluster.apply import (
     apply_custom,
     apply_foundation,
     data_only,
+    delete_all,
     plan,
 )
 from appliance.targets.cluster.client import ApiError, ObjRef
@@ -144,3 +146,31 @@ def test_an_invalid_custom_resource_is_not_retried() -> None:
         apply_custom(cluster, steps, cluster.clock)
     assert caught.value.why == '422 Invalid: Widget.example.dev "w1" is invalid: spec.size: Invalid value'
     assert cluster.now == before
+
+
+def test_a_kind_the_cluster_does_not_serve_is_a_missing_prerequisite() -> None:
+    cluster = FakeCluster()
+    with pytest.raises(MissingPrerequisite) as caught:
+        apply_all(cluster, [namespace("apps"), custom("w1")], cluster.clock)
+    assert caught.value.exit_code == 3
+    assert caught.value.render() == (
+        "cannot apply Widget apps/w1: the cluster does not serve Widget (example.dev/v1): no matches for "
+        'kind "Widget" in version "example.dev/v1" (fix: install the CRD that defines it (or use a '
+        "Kubernetes version that serves it), or remove the object)")
+
+
+def test_delete_all_goes_in_reverse_keeps_crds_and_waits_for_namespaces() -> None:
+    cluster = FakeCluster(namespace_delete_after=5)
+    apply_all(cluster, bundle(), cluster.clock)
+    start = cluster.now
+    deleted = delete_all(cluster, bundle(), cluster.clock)
+    assert [f"{r.kind}/{r.name}" for r in deleted] == [
+        "Widget/w1", "Store/default", "ValidatingWebhookConfiguration/widgets", "Service/hook",
+        "Deployment/hook", "Secret/creds", "Namespace/apps"]
+    assert cluster.now - start == 6  # namespace gone after 5 s, seen at the 6 s poll
+    assert cluster.get(ObjRef("v1", "Namespace", "apps")) is None
+    crd_ref = ObjRef("apiextensions.k8s.io/v1", "CustomResourceDefinition", "widgets.example.dev")
+    assert cluster.get(crd_ref) is not None
+    assert delete_all(cluster, bundle(), cluster.clock) == []  # idempotent
+    again = delete_all(cluster, bundle(), cluster.clock, delete_crds=True)
+    assert [r.name for r in again] == ["widgets.example.dev", "stores.example.dev"]

@@ -260,13 +260,19 @@ def test_pods_become_ready_on_schedule_and_endpoints_follow_them() -> None:
     assert [p["metadata"]["name"] != old for p in pods(cluster)] == [True]
 
 
-def test_image_pull_fails_offline_unless_loaded_and_always_defeats_preloading() -> None:
-    cluster = started(offline=True, loaded_images=["registry.example/app:1.0"])
+def test_image_pull_fails_offline_unless_loaded_and_always_or_digests_defeat_preloading() -> None:
+    pinned = "registry.example/app:1.0@sha256:" + "a" * 64
+    cluster = started(offline=True, loaded_images=["registry.example/app:1.0", pinned])
     always = container("always", imagePullPolicy="Always")
-    cluster.apply([deployment("ok"), deployment("always", containers=[always])])
+    cluster.apply([deployment("ok"), deployment("always", containers=[always]),
+                   deployment("pinned", containers=[container("pinned", image=pinned)]),
+                   deployment("absent", containers=[container("absent", image="registry.example/x:2")])])
     cluster.advance(10)
     by_app = {p["metadata"]["labels"]["app"]: p for p in pods(cluster)}
     assert by_app["ok"]["status"]["containerStatuses"][0]["ready"] is True
+    for app in ("pinned", "absent"):
+        state = by_app[app]["status"]["containerStatuses"][0]["state"]
+        assert state["waiting"]["reason"] == "ImagePullBackOff"
     waiting = by_app["always"]["status"]["containerStatuses"][0]["state"]["waiting"]
     assert waiting == {"reason": "ImagePullBackOff",
                        "message": 'Back-off pulling image "registry.example/app:1.0"'}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.targets.cluster.wait import TimedOut, wait_for
+from appliance.targets.cluster.wait import TimedOut, listing, wait_for
 
 
 class VirtualClock:
@@ -52,3 +52,8 @@ def test_timeout_checks_once_more_at_the_deadline_and_names_what_waits() -> None
     assert caught.value.render() == (
         "timed out after 12s waiting for mysql: kubeflow/mysql: 0/1 available "
         "(fix: run 'appliance diagnose' for events, pod states and logs)")
+
+
+def test_listing_keeps_progress_lines_short() -> None:
+    assert listing(["a", "b"]) == "a, b"
+    assert listing(["a", "b", "c", "d", "e"]) == "a, b, c and 2 more"
