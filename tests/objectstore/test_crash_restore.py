@@ -23,6 +23,7 @@ from appliance.console import Console
 from appliance.gates.registry import Entry, Registry, StoreUnreachable, s3_client
 from appliance.runtime import process
 from appliance.runtime.state import RunDir
+from appliance.targets.interface import UpOptions
 
 pytestmark = pytest.mark.integration
 
@@ -201,7 +202,7 @@ def test_appliance_up_after_a_crash_restores_the_stack_and_down_discards_it() ->
 
     target, console, name = LocalTarget(), Console(quiet=True), f"crash-{uuid.uuid4().hex[:6]}"
     profile = profiles.load("minimal")
-    target.up(name, profile, None, console)
+    target.up(name, profile, UpOptions(), console)
     try:
         stack = target.stack(name)
         workload = Workload(s3_client(stack.object_store), Registry(stack.object_store))
@@ -218,14 +219,14 @@ def test_appliance_up_after_a_crash_restores_the_stack_and_down_discards_it() ->
         stop.set()
         assert process.wait_until(lambda: not process.is_alive(pid), 30)
 
-        target.up(name, profile, None, console)  # replaces the stale stack and keeps its objects
+        target.up(name, profile, UpOptions(), console)  # replaces the stale stack and keeps its objects
         status = target.status(name)
         assert status is not None and status.healthy
         check_restored(s3_client(target.stack(name).object_store), workload)
     finally:
         target.down(name, console)
     assert not RunDir(name).exists()
-    target.up(name, profile, None, console)
+    target.up(name, profile, UpOptions(), console)
     try:
         s3 = s3_client(target.stack(name).object_store)
         assert s3.list_objects_v2(Bucket=BUCKET)["KeyCount"] == 0  # `down` discarded every object
