@@ -98,6 +98,7 @@ def localize(
 ) -> Localized:
     """A copy of the spec ready for kfp.local in this interpreter; refuses what cannot run."""
     problems: list[str] = []
+    fixes: dict[str, None] = {}  # ordered set: each fix once
     warnings: list[str] = []
     deployment = json_format.MessageToDict(spec.deployment_spec)
     users = _executor_users(spec)
@@ -107,18 +108,26 @@ def localize(
             continue  # importers run in-process
         tasks = ", ".join(users.get(label, [label]))
         command = list(container.get("command", []))
+        image = container.get("image", "?")
         everything = " ".join(command + list(container.get("args", [])))
-        if EXECUTOR_MODULE not in everything or command[:3] == ["python3", "-m", EXECUTOR_MODULE]:
-            problems.append(
-                f"task {tasks}: a container component (image {container.get('image', '?')}); "
-                "the local target runs only lightweight Python components"
-            )
+        if command[:3] == ["python3", "-m", EXECUTOR_MODULE]:
+            # Built with `kfp component build`: the function's code is in the image only.
+            problems.append(f"task {tasks}: a containerized Python component (image {image}) "
+                            "keeps its code in the image")
+            fixes["run it on a cluster target, or make it a lightweight component "
+                  "(@dsl.component without target_image)"] = None
+            continue
+        if EXECUTOR_MODULE not in everything:
+            problems.append(f"task {tasks}: a container component (image {image}); the local "
+                            "target runs only lightweight Python components")
+            fixes["run it on a cluster target"] = None
             continue
         if command[:2] == ["sh", "-c"] and len(command) > 2 and "pip install" in command[2]:
             for requirement in pip_requirements(command[2]):
                 problem, warning = requirement_problem(requirement, version_of)
                 if problem:
-                    problems.append(f"task {tasks}: needs {problem}")
+                    problems.append(f"task {tasks}: {problem}")
+                    fixes["install the packages into the appliance's Python (pip install ...)"] = None
                 if warning and warning not in warnings:
                     warnings.append(warning)
             # Installing into the harness's own environment is never done: it is either
@@ -130,10 +139,7 @@ def localize(
     if problems:
         raise MissingPrerequisite(
             f"pipeline {spec.pipeline_info.name!r} cannot run on the local target",
-            "; ".join(problems),
-            "install missing packages into the appliance's Python (pip install ...), or run "
-            "container components on the kind target",
-        )
+            "; ".join(problems), "; ".join(fixes))
     result = copy.deepcopy(spec)
     result.deployment_spec.Clear()
     result.deployment_spec.update(deployment)
