@@ -25,7 +25,7 @@ def test_run_json(local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> Non
                          "--param", "label=y", "--json", "--name", local_stack.name)
     assert code == 0, err
     report = json.loads(out)
-    assert (report["state"], report["outputs"]) == ("SUCCEEDED", {"Output": "y:3.0:False:3.0:['k']"})
+    assert (report["state"], report["outputs"]) == ("SUCCEEDED", {"Output": "y:3.0:False:3:['k']"})
     assert report["arguments"] == {"a": 1, "label": "y"}
     assert [(t["key"], t["state"]) for t in report["tasks"]] == [
         ("add", "SUCCEEDED"), ("add-2", "SUCCEEDED"), ("describe", "SUCCEEDED")]
@@ -89,3 +89,30 @@ def test_a_file_that_exits_at_import_exits_2(capsys: pytest.CaptureFixture[str],
     code, out, err = cli(capsys, "run", str(path))
     assert (code, out) == (2, "")
     assert err.startswith(f"error: cannot load pipeline {path}: it exited at import (code 0)")
+
+
+def test_a_file_with_only_a_component_runs_as_a_one_task_pipeline(
+        local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", str(DATA / "add_numbers.py"), "--param", "a=1",
+                         "--name", local_stack.name)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("pipeline add-numbers  run ") and "SUCCEEDED" in lines[0]
+    assert lines[1].split()[:3] == ["✓", "add-numbers", "SUCCEEDED"]
+    assert lines[2:] == ['outputs: {"text": "sum=3", "total": 3}']
+    # Typed as the component declares them; selected by name like a pipeline.
+    code, out, err = cli(capsys, "run", f"{DATA / 'add_numbers.py'}:add_numbers", "--param",
+                         "a=x", "--name", local_stack.name)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: arguments of pipeline 'add-numbers': 1 problem(s)\n"
+                          "  - a: expected an integer, got 'x'")
+    code, out, err = cli(capsys, "run", f"{DATA / 'components_only.py'}:write", "--param",
+                         "text=hello", "--json", "--name", local_stack.name)
+    assert code == 0, err
+    report = json.loads(out)
+    (task,) = report["tasks"]
+    assert (task["key"], task["state"]) == ("write", "SUCCEEDED")
+    data = report["outputs"]["data"]
+    assert (data["type"], data["metadata"]) == ("system.Dataset", {"chars": 5})
+    assert data == {"type": "system.Dataset", **task["outputs"]["data"]}
+    assert Path(data["uri"]).read_text() == "hello"

@@ -27,12 +27,12 @@ def engine(tmp_path: Path) -> LocalPipelinesEngine:
 def test_linear_run_outputs_and_logs(engine: LocalPipelinesEngine) -> None:
     run = engine.run(DATA / "linear.py", {"a": 1, "flag": True})
     assert run.state == SUCCEEDED and run.error == ""
-    # kfp passes list items as protobuf numbers: [1, 2] arrives as [1.0, 2.0].
-    assert run.outputs == {"Output": "x:3.0:True:3.0:['k']"}
+    # As on a cluster, the whole numbers of a list stay ints: sum([1, 2]) is 3, not 3.0.
+    assert run.outputs == {"Output": "x:3.0:True:3:['k']"}
     assert [(t.key, t.state, t.attempts, t.outputs) for t in run.tasks] == [
         ("add", SUCCEEDED, 1, {"Output": 3}),
         ("add-2", SUCCEEDED, 1, {"Output": 6}),
-        ("describe", SUCCEEDED, 1, {"Output": "x:3.0:True:3.0:['k']"}),
+        ("describe", SUCCEEDED, 1, {"Output": "x:3.0:True:3:['k']"}),
     ]
     assert "adding 1 and 2" in run.task("add").log
     assert "adding 3 and 3" not in run.task("add").log
@@ -98,7 +98,7 @@ def test_caching_per_run(engine: LocalPipelinesEngine) -> None:
     assert [(t.key, t.state, t.outputs) for t in second.tasks] == [
         ("add", CACHED, {"Output": 7}),
         ("add-2", CACHED, {"Output": 10}),
-        ("describe", CACHED, {"Output": "x:5.0:False:3.0:['k']"}),
+        ("describe", CACHED, {"Output": "x:5.0:False:3:['k']"}),
     ]
     assert second.outputs == first.outputs
     assert [t.state for t in third.tasks] == [SUCCEEDED] * 3

@@ -15,16 +15,14 @@ import uuid
 import warnings
 from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 from appliance.targets.local.pipelines.localize import localize, task_names, with_job_id
 from appliance.targets.local.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
-
-if TYPE_CHECKING:
-    pass
+from appliance.targets.local.pipelines.values import delivered, whole_numbers
 
 # kfp.local keeps its configuration in a process-global singleton and swaps sys.stdout-bound
 # logging handlers and builtins.print while it runs: runs in one process take turns.
@@ -75,7 +73,7 @@ def execute(
     pipeline_root.mkdir(parents=True, exist_ok=True)
     error = ""
     outputs: dict[str, Any] = {}
-    with _RUN_LOCK, _isolated() as (capture, caught):
+    with _RUN_LOCK, _isolated() as (capture, caught), _cluster_values():
         local.init(
             local.SubprocessRunner(use_venv=False),
             pipeline_root=str(pipeline_root),
@@ -87,7 +85,7 @@ def execute(
         try:
             # The spec is run directly: kfp's YAML component loader mistakes a compiled pipeline
             # for a single component when the pipeline is named like one of its components.
-            outputs = _plain(pipeline_orchestrator.run_local_pipeline(spec, dict(arguments)))
+            outputs = _outputs(pipeline_orchestrator.run_local_pipeline(spec, dict(arguments)))
         except RuntimeError as exc:
             error = strip_ansi(str(exc))
             if _FAILURE not in error:
@@ -146,21 +144,56 @@ def _isolated() -> Iterator[tuple[TaskCapture, list[str]]]:
         cache.reset_local_cache_singleton()
 
 
+@contextlib.contextmanager
+def _cluster_values() -> Iterator[None]:
+    """While a run is in progress, kfp.local builds each task's input values (the executor input
+    and the values its f-strings are resolved from) through `executor_input_to_dict`, the one
+    place where it already corrects ints; values are delivered there as a cluster delivers them
+    (see values.py). Restored afterwards, like the rest of kfp.local's global state."""
+    from kfp.local import executor_input_utils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    original = executor_input_utils.executor_input_to_dict
+    names = pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name
+
+    def as_on_a_cluster(executor_input: Any,
+                        component_spec: pipeline_spec_pb2.ComponentSpec) -> dict[str, Any]:
+        data: dict[str, Any] = original(executor_input, component_spec)
+        inputs = data.get("inputs") or {}
+        if inputs.get("parameterValues"):
+            declared = {name: names(definition.parameter_type) for name, definition
+                        in component_spec.input_definitions.parameters.items()}
+            inputs["parameterValues"] = delivered(inputs["parameterValues"], declared)
+        return data
+
+    executor_input_utils.executor_input_to_dict = as_on_a_cluster
+    try:
+        yield
+    finally:
+        executor_input_utils.executor_input_to_dict = original
+
+
 def _logged_warnings(lines: list[str]) -> list[str]:
     """kfp.local's own warnings (an unresolvable condition is taken as False, for instance)."""
     return [line.split("WARNING - ", 1)[1] for line in lines if "WARNING - " in line]
 
 
+def _outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The pipeline's outputs as JSON data. A double output stays a float; inside lists, dicts
+    and artifact metadata whole numbers are ints, as a cluster reports them."""
+    return {str(name): _plain(value) for name, value in outputs.items()}
+
+
 def _plain(value: Any) -> Any:
-    """Task and pipeline outputs as JSON data (artifacts become {type, uri, metadata})."""
     from kfp import dsl
 
     if isinstance(value, dsl.Artifact):
-        return {"type": value.schema_title, "uri": value.uri, "metadata": dict(value.metadata)}
+        return {"type": value.schema_title, "uri": value.uri,
+                "metadata": whole_numbers(dict(value.metadata))}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): whole_numbers(_plain(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [whole_numbers(_plain(v)) for v in value]
     return value
 
 
