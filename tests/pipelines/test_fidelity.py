@@ -5,8 +5,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import pytest
-
 from appliance.pipelines.model import FAILED, SUCCEEDED
 from appliance.stack import Stack
 

@@ -1,8 +1,6 @@
 """Integers through everything kfp.local turns into floats: loops, f-strings, Collected, lists,
 structs, a str input fed by a loop over ints, and the exit handler's status."""
 
-from typing import List
-
 from kfp import dsl
 
 
@@ -12,7 +10,7 @@ def echo(text: str) -> str:
 
 
 @dsl.component(base_image="python:3.11")
-def count_to(n: int) -> List[int]:
+def count_to(n: int) -> list[int]:
     return list(range(1, n + 1))
 
 
@@ -22,7 +20,7 @@ def square(n: int) -> int:
 
 
 @dsl.component(base_image="python:3.11")
-def total(squares: List[int], extra: dict, scale: float) -> str:
+def total(squares: list[int], extra: dict, scale: float) -> str:
     return f"{squares} {sum(squares)} {extra} {scale}"
 
 
