@@ -116,3 +116,46 @@ def test_a_file_with_only_a_component_runs_as_a_one_task_pipeline(
     assert (data["type"], data["metadata"]) == ("system.Dataset", {"chars": 5})
     assert data == {"type": "system.Dataset", **task["outputs"]["data"]}
     assert Path(data["uri"]).read_text() == "hello"
+
+
+def test_a_failure_inside_kfp_local_names_its_cause(local_stack: Stack,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # kfp.local alone exits with only succeeded and skipped tasks listed; the cause was in the
+    # --json log only.
+    code, out, err = cli(capsys, "run", str(DATA / "nested_loops.py"), "--name", local_stack.name)
+    assert code == 1
+    cause = ("kfp.local: Parent pipeline input argument 'pipelinechannel--groups-subvar-parts' "
+             "not found.")
+    lines = out.splitlines()
+    assert "FAILED" in lines[0]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        ["✓", "show", "SUCCEEDED"], ["✗", "for-loop-1-iteration-0", "FAILED"],
+        ["-", "show-2", "SKIPPED"]]
+    assert lines[2].endswith(f"  {cause}")
+    assert err.splitlines()[-1] == (
+        f"error: pipeline 'nested-loops' failed at task for-loop-1-iteration-0: {cause} (fix: "
+        "the local runner (kfp.local) failed here, the task's code never ran; see 'What "
+        "kfp.local cannot run' in docs/pipelines.md, or run the pipeline on a cluster target)")
+    code, out, err = cli(capsys, "run", str(DATA / "nested_loops.py"), "--json", "--name",
+                         local_stack.name)
+    report = json.loads(out)
+    assert report["error"] == ("kfp.local failed at for-loop-1-iteration-0: Parent pipeline "
+                               "input argument 'pipelinechannel--groups-subvar-parts' not found.")
+    assert report["failed_tasks"] == ["for-loop-1-iteration-0"]
+
+
+def test_placeholders_kfp_local_cannot_resolve_are_refused_before_the_run(
+        local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    # kfp.local alone: a bare "IndexError: list index out of range", the task SKIPPED.
+    runs = Path(local_stack.run_dir) / "pipelines" / "runs"
+    before = sorted(runs.iterdir()) if runs.exists() else []
+    code, out, err = cli(capsys, "run", str(DATA / "placeholders.py"), "--name", local_stack.name)
+    assert (code, out) == (3, "")
+    assert err.splitlines()[-1] == (
+        "error: pipeline 'placeholders' cannot run on the local target: task echo-2: "
+        "dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER ({{$.pipeline_job_resource_name}}) cannot "
+        "be resolved by kfp.local; task echo-3: dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER "
+        "({{$.pipeline_job_create_time_utc}}), dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER "
+        "({{$.pipeline_job_resource_name}}) cannot be resolved by kfp.local (fix: run it on a "
+        "cluster target, or pass the value as a pipeline parameter)")
+    assert (sorted(runs.iterdir()) if runs.exists() else []) == before

@@ -13,7 +13,7 @@ from kfp.local import config
 
 from appliance.pipelines import loader
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED
-from appliance.targets.local.pipelines.engine import LocalPipelinesEngine
+from appliance.targets.local.pipelines.engine import LocalPipelinesEngine, execute
 
 DATA = Path(__file__).parent / "data"
 
@@ -138,3 +138,17 @@ def test_compiled_yaml_named_like_a_component_with_named_output_condition(
     assert run.warnings == ()
     low = engine.run(compiled, {"score": 0.1})
     assert [(t.key, t.state) for t in low.tasks] == [("decide", SUCCEEDED), ("act", SKIPPED)]
+
+
+def test_an_exception_inside_kfp_local_fails_the_task_it_was_handling(tmp_path: Path) -> None:
+    # The spec is run as is, without localize's refusal: kfp.local raises a bare IndexError
+    # while resolving the placeholder of task echo-2, before anything starts.
+    spec = loader.load(DATA / "placeholders.py").spec
+    for name in ("echo", "echo-3"):
+        del spec.root.dag.tasks[name]
+    run = execute(spec, {}, tmp_path)
+    assert run.state == FAILED
+    assert run.error == "kfp.local failed at echo-2: IndexError: list index out of range"
+    assert [(t.key, t.state, t.attempts, t.error) for t in run.tasks] == [
+        ("echo-2", FAILED, 0, "kfp.local: IndexError: list index out of range")]
+    assert run.failed_tasks == ("echo-2",)

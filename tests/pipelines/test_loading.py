@@ -294,3 +294,20 @@ def test_a_missing_executor_is_bad_input(tmp_path: Path) -> None:
     assert raised.value.what == (f"{compiled}: deploymentSpec.executors has no exec-add, "
                                  "exec-add-2, exec-describe")
     assert raised.value.why == "used by comp-add, comp-add-2, comp-describe"
+
+
+def test_placeholders_kfp_local_cannot_resolve_are_refused() -> None:
+    with pytest.raises(MissingPrerequisite) as caught:
+        localize(loader.load(DATA / "placeholders.py").spec)
+    assert caught.value.why == (
+        "task echo-2: dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER ({{$.pipeline_job_resource_name}}) "
+        "cannot be resolved by kfp.local; task echo-3: "
+        "dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER ({{$.pipeline_job_create_time_utc}}), "
+        "dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER ({{$.pipeline_job_resource_name}}) cannot be "
+        "resolved by kfp.local")
+    # What kfp.local resolves passes: the job id and name, every {{$.inputs...}} of executors.
+    assert localize(loader.load(DATA / "job_id.py").spec).warnings == ()
+    resolvable = loader.load(DATA / "placeholders.py").spec
+    for name in ("echo-2", "echo-3"):
+        del resolvable.root.dag.tasks[name]
+    assert localize(resolvable).warnings == ()

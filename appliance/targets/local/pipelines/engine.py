@@ -8,12 +8,14 @@ import builtins
 import contextlib
 import json
 import logging
+import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +30,7 @@ from appliance.targets.local.pipelines.values import delivered, whole_numbers
 # logging handlers and builtins.print while it runs: runs in one process take turns.
 _RUN_LOCK = threading.Lock()
 _FAILURE = "finished with status FAILURE"
+_LOGGED_FAILURE = re.compile(r"ERROR - Task (?P<task>\S+) failed with exception: (?P<why>.*)$")
 
 
 
@@ -73,6 +76,7 @@ def execute(
     pipeline_root.mkdir(parents=True, exist_ok=True)
     error = ""
     outputs: dict[str, Any] = {}
+    raised: Exception | None = None
     with _RUN_LOCK, _isolated() as (capture, caught), _cluster_values():
         local.init(
             local.SubprocessRunner(use_venv=False),
@@ -89,12 +93,19 @@ def execute(
         except RuntimeError as exc:
             error = strip_ansi(str(exc))
             if _FAILURE not in error:
-                error = f"the local runner failed: {type(exc).__name__}: {error}"
+                raised = exc
         except Exception as exc:  # kfp.local raises bare ValueErrors & co.; report, do not crash
-            error = f"the local runner failed: {type(exc).__name__}: {strip_ansi(str(exc))}"
+            raised = exc
         duration = time.monotonic() - started
         capture.close_segments()
-    tasks = _tasks(capture.segments, task_names(spec), pipeline_root, cache_root)
+    broken = _orchestration_failures(capture.lines)
+    if raised is not None:
+        broken.append((_failing_task(raised), f"{type(raised).__name__}: {strip_ansi(str(raised))}"))
+    if broken:
+        # kfp.local's summary names only the outermost task; the cause is what the user needs.
+        error = "; ".join(f"kfp.local failed at {task or 'the pipeline'}: {why}"
+                          for task, why in broken)
+    tasks = _tasks(capture.segments, task_names(spec), pipeline_root, cache_root, broken)
     failed = tuple(t.key for t in tasks if t.state == FAILED)
     return PipelineRun(
         run_id=run_id,
@@ -110,6 +121,29 @@ def execute(
         warnings=tuple(dict.fromkeys([*notes, *caught, *_logged_warnings(capture.lines)])),
         log="\n".join(capture.lines),
     )
+
+
+def _orchestration_failures(lines: list[str]) -> list[tuple[str, str]]:
+    """(task, cause) for what failed inside kfp.local's orchestration rather than in a task's
+    code: a ParallelFor iteration that raised is only logged (as an ERROR line), and the run's
+    summary then names the iteration without the cause."""
+    found = []
+    for line in lines:
+        logged = _LOGGED_FAILURE.search(line)
+        if logged:
+            found.append((logged["task"], logged["why"].strip()))
+    return found
+
+
+def _failing_task(exc: BaseException) -> str:
+    """The innermost task kfp.local was handling when it raised ('' if none)."""
+    found = ""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if str(frame.f_globals.get("__name__", "")).startswith("kfp.local"):
+            name = frame.f_locals.get("task_name")
+            if isinstance(name, str):
+                found = name
+    return found
 
 
 @contextlib.contextmanager
@@ -197,8 +231,8 @@ def _plain(value: Any) -> Any:
     return value
 
 
-def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path,
-           cache_root: Path) -> tuple[TaskRun, ...]:
+def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path, cache_root: Path,
+           broken: Sequence[tuple[str, str]] = ()) -> tuple[TaskRun, ...]:
     run_dirs = sorted(p for p in pipeline_root.iterdir() if p.is_dir() and p.name[0] != ".")
     run_dir = run_dirs[0].resolve() if run_dirs else None
     grouped: dict[str, list[Segment]] = {}
@@ -212,6 +246,10 @@ def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path,
                 key = f"{base}#{count}"
         grouped.setdefault(key, []).append(segment)
     tasks = [_task(key, attempts, run_dir, cache_root) for key, attempts in grouped.items()]
+    # A task kfp.local failed to run (or the loop iteration around it) never started: it is
+    # FAILED with no attempt and kfp.local's cause, not SKIPPED.
+    tasks += [TaskRun(name, name, FAILED, 0, error=f"kfp.local: {why}")
+              for name, why in broken if name]
     seen = {t.name for t in tasks}
     tasks += [TaskRun(name, name, SKIPPED) for name in sorted(set(names) - seen)]
     return tuple(tasks)

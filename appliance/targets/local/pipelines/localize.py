@@ -136,6 +136,10 @@ def localize(
         if env:
             kept = [item for item in container.get("env", []) if item.get("name") not in env]
             container["env"] = kept + [{"name": k, "value": v} for k, v in sorted(env.items())]
+    unresolvable = _unresolvable_placeholders(spec, users)
+    if unresolvable:
+        problems += unresolvable
+        fixes["run it on a cluster target, or pass the value as a pipeline parameter"] = None
     if problems:
         raise MissingPrerequisite(
             f"pipeline {spec.pipeline_info.name!r} cannot run on the local target",
@@ -148,6 +152,54 @@ def localize(
             task.retry_policy.max_retry_count = retries
     _name_condition_outputs(result)
     return Localized(result, tuple(warnings))
+
+
+# What kfp.local's placeholder resolution knows besides `{{$.inputs...}}` and `{{$.outputs...}}`
+# (kfp/local/placeholder_utils.py). Any other `{{$.name}}` fails inside it at run time (the job
+# resource name as a bare IndexError); the workspace path needs a workspace, which the local
+# target does not configure; json_escape is not supported.
+_PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")
+_RESOLVED = frozenset({
+    "{{$}}", "{{$.outputs.output_file}}", "{{$.outputMetadataUri}}", "{{$.pipeline_job_name}}",
+    "{{$.pipeline_job_uuid}}", "{{$.pipeline_task_name}}", "{{$.pipeline_task_uuid}}",
+    "{{$.pipeline_root}}",
+})
+
+
+def _unresolvable(text: str) -> list[str]:
+    found = []
+    for placeholder in _PLACEHOLDER.findall(text):
+        io = placeholder.startswith(("{{$.inputs.", "{{$.outputs."))
+        if placeholder in _RESOLVED or (io and "json_escape" not in placeholder):
+            continue
+        found.append(placeholder)
+    return found
+
+
+def _placeholder_name(placeholder: str) -> str:
+    from kfp import dsl
+
+    names = [name for name in dir(dsl)
+             if name.endswith("_PLACEHOLDER") and getattr(dsl, name) == placeholder]
+    return f"dsl.{names[0]} ({placeholder})" if names else placeholder
+
+
+def _unresolvable_placeholders(spec: pipeline_spec_pb2.PipelineSpec,
+                               users: Mapping[str, list[str]]) -> list[str]:
+    """A problem per task that passes a placeholder kfp.local cannot resolve: in its arguments
+    (constants and f-strings) or in its executor (command, args, importer URI and metadata)."""
+    found: dict[str, dict[str, None]] = {}
+    for dag in _dags(spec):
+        for name, task in dag.tasks.items():
+            for placeholder in _unresolvable(json_format.MessageToJson(task.inputs)):
+                found.setdefault(name, {})[placeholder] = None
+    executors = json_format.MessageToDict(spec.deployment_spec).get("executors", {})
+    for label, executor in executors.items():
+        for placeholder in _unresolvable(json.dumps(executor)):
+            for name in users.get(label, [label]):
+                found.setdefault(name, {})[placeholder] = None
+    return [f"task {name}: {', '.join(map(_placeholder_name, placeholders))} cannot be "
+            "resolved by kfp.local" for name, placeholders in sorted(found.items())]
 
 
 def with_job_id(spec: pipeline_spec_pb2.PipelineSpec,
