@@ -11,6 +11,7 @@ from kfp import compiler
 
 from appliance.errors import BadInput, InvalidDocument, MissingPrerequisite
 from appliance.pipelines import arguments, loader
+from appliance.targets.local.pipelines import imports
 from appliance.targets.local.pipelines.localize import localize, pip_requirements, requirement_problem
 
 DATA = Path(__file__).parent / "data"
@@ -311,3 +312,38 @@ def test_placeholders_kfp_local_cannot_resolve_are_refused() -> None:
     for name in ("echo-2", "echo-3"):
         del resolvable.root.dag.tasks[name]
     assert localize(resolvable).warnings == ()
+
+
+def test_importers_of_the_store_are_found_and_pointed_at_local_copies(tmp_path: Path) -> None:
+    spec = loader.load(DATA / "importer.py").spec
+    found, notes = imports.store_imports(spec, {})
+    assert (found, notes) == ([
+        imports.Import("importer", "s3://mlpipeline/fidelity/data.txt", "mlpipeline",
+                       "fidelity/data.txt"),
+        imports.Import("importer-2", "minio://mlpipeline/fidelity/folder", "mlpipeline",
+                       "fidelity/folder"),
+    ], [])
+    given, _ = imports.store_imports(spec, {"folder": "/local/folder"})
+    assert [item.task for item in given] == ["importer"]  # a local path is left alone
+    copies = {"s3://mlpipeline/fidelity/data.txt": "/i/data.txt",
+              "minio://mlpipeline/fidelity/folder": "/i/folder"}
+    local = imports.with_local_copies(spec, found, copies)
+    executors = json_format.MessageToDict(local.deployment_spec)["executors"]
+    assert executors["exec-importer"]["importer"]["artifactUri"] == {"constant": "/i/data.txt"}
+    assert executors["exec-importer-2"]["importer"]["artifactUri"] == {"runtimeParameter": "uri"}
+    assert {name: json_format.MessageToDict(task.inputs.parameters["uri"])
+            for name, task in local.root.dag.tasks.items() if name.startswith("importer")} == {
+        "importer": {"runtimeValue": {"constant": "/i/data.txt"}},
+        "importer-2": {"runtimeValue": {"constant": "/i/folder"}},
+    }
+    assert imports.store_imports(local, {}) == ([], [])
+    # An importer that runs after other tasks may import what they write: it is left to the run.
+    after = tmp_path / "after.py"
+    after.write_text(
+        "from kfp import dsl\nfrom kfp.dsl import Dataset\n\n\n"
+        "@dsl.component(base_image='python:3.11')\ndef write() -> None:\n    pass\n\n\n"
+        "@dsl.pipeline(name='after')\ndef after() -> None:\n"
+        "    dsl.importer(artifact_uri='s3://mlpipeline/x', artifact_class=Dataset).after(write())\n")
+    assert imports.store_imports(loader.load(after).spec, {}) == ([], [
+        "task importer imports s3://mlpipeline/x after other tasks, so it is not fetched before "
+        "the run: a task reading its path will not find it"])

@@ -22,6 +22,7 @@ from typing import Any
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
+from appliance.targets.local.pipelines import imports
 from appliance.targets.local.pipelines.localize import localize, task_names, with_job_id
 from appliance.targets.local.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
 from appliance.targets.local.pipelines.values import delivered, whole_numbers
@@ -52,8 +53,19 @@ class LocalPipelinesEngine:
         loaded = pipeline if isinstance(pipeline, loader.Pipeline) else loader.load(pipeline)
         typed = args.check(loaded, arguments or {})
         localized = localize(loaded.spec, env=self.env, retries=retries)
-        return execute(localized.spec, typed, self.root, caching=caching,
-                       notes=localized.warnings)
+        spec, notes = self._with_imports(localized.spec, typed)
+        return execute(spec, typed, self.root, caching=caching,
+                       notes=(*localized.warnings, *notes))
+
+    def _with_imports(self, spec: Any, typed: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """The spec with importers of the stack's object store reading local copies."""
+        found, notes = imports.store_imports(spec, typed)
+        if not found:
+            return spec, notes
+        copies = imports.fetch(found, imports.store_from_env(self.env), self.root / "imports")
+        notes += [f"task {item.task} imports {item.uri}: fetched from the stack's object store "
+                  f"before the run, tasks read it from {copies[item.uri]}" for item in found]
+        return imports.with_local_copies(spec, found, copies), notes
 
 
 def execute(
@@ -198,6 +210,10 @@ def _cluster_values() -> Iterator[None]:
             declared = {name: names(definition.parameter_type) for name, definition
                         in component_spec.input_definitions.parameters.items()}
             inputs["parameterValues"] = delivered(inputs["parameterValues"], declared)
+        for listed in (inputs.get("artifacts") or {}).values():
+            for artifact in listed.get("artifacts") or []:
+                if artifact.get("metadata"):
+                    artifact["metadata"] = whole_numbers(artifact["metadata"])
         return data
 
     executor_input_utils.executor_input_to_dict = as_on_a_cluster
