@@ -62,6 +62,8 @@ def run_report(result: PipelineRun) -> str:
         retried = f"  ({task.attempts} attempts)" if task.attempts > 1 else ""
         lines.append(f"  {marks.get(task.state, '•')} {task.key:<{width}}  {task.state:<9} "
                      f"{timing}{retried}  {task.error}".rstrip())
+    if result.state == FAILED and not result.failed_tasks:
+        lines.append(f"failed: {result.error or 'the run failed'}")  # no task row says why
     if result.outputs:
         lines.append(f"outputs: {json.dumps(result.outputs, sort_keys=True, default=str)}")
     for task in result.tasks:

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
+from appliance.cli.pipeline_commands import failure, run_report
+from appliance.pipelines.model import FAILED, SKIPPED, PipelineRun, TaskRun
 from appliance.stack import Stack
 
 DATA = Path(__file__).parent / "data"
@@ -159,3 +161,15 @@ def test_placeholders_kfp_local_cannot_resolve_are_refused_before_the_run(
         "({{$.pipeline_job_resource_name}}) cannot be resolved by kfp.local (fix: run it on a "
         "cluster target, or pass the value as a pipeline parameter)")
     assert (sorted(runs.iterdir()) if runs.exists() else []) == before
+
+
+def test_a_failed_run_without_a_failed_task_says_why_in_the_report() -> None:
+    run = PipelineRun("0123456789ab", "p", FAILED, {}, {}, (TaskRun("a", "a", SKIPPED),), 0.1,
+                      "/runs/0123456789ab", error="kfp.local failed at the pipeline: ValueError: x")
+    assert run_report(run).splitlines() == [
+        "pipeline p  run 0123456789ab  FAILED  (0.1s)",
+        "  - a     SKIPPED",
+        "failed: kfp.local failed at the pipeline: ValueError: x",
+    ]
+    assert failure(run) == ("pipeline 'p' failed", "kfp.local failed at the pipeline: ValueError: x",
+                            "see /runs/0123456789ab")

@@ -264,8 +264,13 @@ def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path, cache
     tasks = [_task(key, attempts, run_dir, cache_root) for key, attempts in grouped.items()]
     # A task kfp.local failed to run (or the loop iteration around it) never started: it is
     # FAILED with no attempt and kfp.local's cause, not SKIPPED.
-    tasks += [TaskRun(name, name, FAILED, 0, error=f"kfp.local: {why}")
-              for name, why in broken if name]
+    for name, why in broken:
+        if name:
+            key, count = name, 1
+            while any(t.key == key for t in tasks):  # the same iteration of two outer iterations
+                count += 1
+                key = f"{name}#{count}"
+            tasks.append(TaskRun(key, name, FAILED, 0, error=f"kfp.local: {why}"))
     seen = {t.name for t in tasks}
     tasks += [TaskRun(name, name, SKIPPED) for name in sorted(set(names) - seen)]
     return tuple(tasks)
