@@ -124,7 +124,8 @@ def test_a_failure_inside_kfp_local_names_its_cause(local_stack: Stack,
                                                     capsys: pytest.CaptureFixture[str]) -> None:
     # kfp.local alone exits with only succeeded and skipped tasks listed; the cause was in the
     # --json log only.
-    code, out, err = cli(capsys, "run", str(DATA / "nested_loops.py"), "--name", local_stack.name)
+    code, out, err = cli(capsys, "run", f"{DATA / 'nested_loops.py'}:nested_loops", "--name",
+                         local_stack.name)
     assert code == 1
     cause = ("kfp.local: Parent pipeline input argument 'pipelinechannel--groups-subvar-parts' "
              "not found.")
@@ -138,7 +139,7 @@ def test_a_failure_inside_kfp_local_names_its_cause(local_stack: Stack,
         f"error: pipeline 'nested-loops' failed at task for-loop-1-iteration-0: {cause} (fix: "
         "the local runner (kfp.local) failed here, the task's code never ran; see 'What "
         "kfp.local cannot run' in docs/pipelines.md, or run the pipeline on a cluster target)")
-    code, out, err = cli(capsys, "run", str(DATA / "nested_loops.py"), "--json", "--name",
+    code, out, err = cli(capsys, "run", f"{DATA / 'nested_loops.py'}:nested_loops", "--json", "--name",
                          local_stack.name)
     report = json.loads(out)
     assert report["error"] == ("kfp.local failed at for-loop-1-iteration-0: Parent pipeline "

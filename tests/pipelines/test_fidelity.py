@@ -96,3 +96,12 @@ def test_an_import_that_cannot_be_fetched_is_refused_before_the_run(
         local_stack.pipelines.run(DATA / "importer.py", {"folder": folder})
     assert caught.value.render() == message  # type: ignore[attr-defined]
     assert (sorted(runs.iterdir()) if runs.exists() else []) == before
+
+
+def test_the_documented_way_around_a_nested_loop_over_an_item_field(local_stack: Stack) -> None:
+    run = local_stack.pipelines.run(f"{DATA / 'nested_loops.py'}:workaround")
+    assert (run.state, run.error) == (SUCCEEDED, "")
+    assert outputs_by_key(run) == {
+        "show": "before", "for-loop-1-iteration-0/parts-of": ["1", "2"],
+        "for-loop-1-iteration-0/for-loop-2-iteration-0/show-2": "1",
+        "for-loop-1-iteration-0/for-loop-2-iteration-1/show-2": "2"}

@@ -16,3 +16,17 @@ def nested_loops(groups: list = [{"name": "a", "parts": ["1", "2"]}]) -> None:  
     with dsl.ParallelFor(groups) as group:
         with dsl.ParallelFor(group.parts) as part:
             show(text=part)
+
+
+@dsl.component(base_image="python:3.11")
+def parts_of(group: dict) -> list:
+    return group["parts"]
+
+
+@dsl.pipeline(name="nested-loops-workaround")
+def workaround(groups: list = [{"name": "a", "parts": ["1", "2"]}]) -> None:  # noqa: B006
+    """The documented way around it: the field passes through a component first."""
+    show(text="before")
+    with dsl.ParallelFor(groups) as group:
+        with dsl.ParallelFor(parts_of(group=group).output) as part:
+            show(text=part)

@@ -195,11 +195,12 @@ def _executors(spec: pipeline_spec_pb2.PipelineSpec) -> dict[str, Any]:
 
 def _tasks(spec: pipeline_spec_pb2.PipelineSpec
            ) -> Iterator[tuple[str, str, pipeline_spec_pb2.PipelineTaskSpec]]:
-    for name, task in spec.root.dag.tasks.items():
+    # Sorted: protobuf maps have no stable order, and notes and refusals should not vary.
+    for name, task in sorted(spec.root.dag.tasks.items()):
         yield "", name, task
-    for component_name, component in spec.components.items():
+    for component_name, component in sorted(spec.components.items()):
         if component.WhichOneof("implementation") == "dag":
-            for name, task in component.dag.tasks.items():
+            for name, task in sorted(component.dag.tasks.items()):
                 yield component_name, name, task
 
 

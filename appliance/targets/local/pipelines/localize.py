@@ -198,7 +198,7 @@ def _unresolvable_placeholders(spec: pipeline_spec_pb2.PipelineSpec,
         for placeholder in _unresolvable(json.dumps(executor)):
             for name in users.get(label, [label]):
                 found.setdefault(name, {})[placeholder] = None
-    return [f"task {name}: {', '.join(map(_placeholder_name, placeholders))} cannot be "
+    return [f"task {name}: {', '.join(map(_placeholder_name, sorted(placeholders)))} cannot be "
             "resolved by kfp.local" for name, placeholders in sorted(found.items())]
 
 
