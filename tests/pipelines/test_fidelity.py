@@ -105,3 +105,4 @@ def test_the_documented_way_around_a_nested_loop_over_an_item_field(local_stack:
         "show": "before", "for-loop-1-iteration-0/parts-of": ["1", "2"],
         "for-loop-1-iteration-0/for-loop-2-iteration-0/show-2": "1",
         "for-loop-1-iteration-0/for-loop-2-iteration-1/show-2": "2"}
+

@@ -30,3 +30,4 @@ def workaround(groups: list = [{"name": "a", "parts": ["1", "2"]}]) -> None:  # 
     with dsl.ParallelFor(groups) as group:
         with dsl.ParallelFor(parts_of(group=group).output) as part:
             show(text=part)
+
