@@ -62,10 +62,12 @@ def run_report(result: PipelineRun) -> str:
         retried = f"  ({task.attempts} attempts)" if task.attempts > 1 else ""
         lines.append(f"  {marks.get(task.state, '•')} {task.key:<{width}}  {task.state:<9} "
                      f"{timing}{retried}  {task.error}".rstrip())
+    if result.state == FAILED and not result.failed_tasks:
+        lines.append(f"failed: {result.error or 'the run failed'}")  # no task row says why
     if result.outputs:
         lines.append(f"outputs: {json.dumps(result.outputs, sort_keys=True, default=str)}")
     for task in result.tasks:
-        if task.state == FAILED:
+        if task.state == FAILED and task.log:
             lines.append(f"log tail of {task.key}:")
             lines += [f"  {line}" for line in task.log_tail().splitlines()]
     for note in result.warnings:
@@ -76,10 +78,17 @@ def run_report(result: PipelineRun) -> str:
 def failure(result: PipelineRun) -> tuple[str, str, str]:
     if result.failed_tasks:
         first = result.task(result.failed_tasks[0])
+        if not first.attempts:
+            # kfp.local's orchestration failed around the task: there is no log to read.
+            return (f"pipeline {result.pipeline!r} failed at task {first.key}", first.error,
+                    "the local runner (kfp.local) failed here, the task's code never ran; see "
+                    "'What kfp.local cannot run' in docs/pipelines.md, or run the pipeline on a "
+                    "cluster target")
         return (f"pipeline {result.pipeline!r} failed at task {first.key}",
                 first.error or "the task exited non-zero",
                 f"see the task's log above; everything is under {result.root}")
-    return f"pipeline {result.pipeline!r} failed", result.error, f"see {result.root}"
+    return (f"pipeline {result.pipeline!r} failed", result.error or "the run failed",
+            f"see {result.root}")
 
 
 @click.group("gate")

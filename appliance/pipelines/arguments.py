@@ -39,7 +39,7 @@ def check(pipeline: Pipeline, given: Mapping[str, Any], *, text: bool = False) -
             f"pipeline {pipeline.name!r} takes input artifacts "
             f"({', '.join(pipeline.input_artifacts)})",
             "the local runner (kfp.local) cannot pass artifacts into a pipeline",
-            "produce the artifact inside the pipeline (e.g. with dsl.importer)",
+            "produce the artifact inside a pipeline (a task, or dsl.importer) and pass it on",
         )
     problems: list[str] = []
     typed: dict[str, Any] = {}

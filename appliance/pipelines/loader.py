@@ -20,7 +20,8 @@ from appliance.errors import BadInput, MissingPrerequisite
 
 PYTHON_SUFFIXES = (".py",)
 YAML_SUFFIXES = (".yaml", ".yml", ".json")
-FIX = "pass a .py file with a @dsl.pipeline function (FILE.py or FILE.py:NAME) or a compiled IR YAML"
+FIX = ("pass a .py file with a @dsl.pipeline or @dsl.component function (FILE.py or FILE.py:NAME) "
+       "or a compiled IR YAML")
 
 # The spec's ParameterTypeEnum names, shortened to what users write in docs and errors.
 PARAMETER_TYPES = {
@@ -80,40 +81,61 @@ def load(reference: str | Path) -> Pipeline:
 
 
 def from_python(path: Path, selected: str | None = None) -> Pipeline:
+    """The file's @dsl.pipeline; a file that defines only a component runs it as a one-task
+    pipeline with the component's parameters and outputs, as kfp.local runs a called component."""
     from kfp.dsl.base_component import BaseComponent
     from kfp.dsl.graph_component import GraphComponent
 
     module = _import(path)
-    found: dict[str, GraphComponent] = {}
-    components: list[str] = []
+    pipelines: dict[str, GraphComponent] = {}
+    components: dict[str, BaseComponent] = {}
     for attribute, value in vars(module).items():
+        if not isinstance(value, BaseComponent):
+            continue
+        # What the file imports from elsewhere (to reuse or nest it) is not its own, unless
+        # selected by name.
+        if not (_defined_in(value, module) or selected == attribute):
+            continue
         if isinstance(value, GraphComponent):
-            # Pipelines imported from elsewhere (to nest them) are not this file's pipeline.
-            defined_here = getattr(value.pipeline_func, "__module__", None) == module.__name__
-            if defined_here or selected == attribute:
-                found[attribute] = value
-        elif isinstance(value, BaseComponent):
-            components.append(attribute)
+            pipelines[attribute] = value
+        else:
+            components[attribute] = value
     if selected is not None:
-        if selected not in found:
-            known = ", ".join(sorted(found)) or "none"
-            raise BadInput(f"{path} has no pipeline named {selected!r}",
-                           f"pipelines in it: {known}", FIX)
-        chosen = found[selected]
-    elif not found:
-        extra = f" (components found: {', '.join(components)})" if components else ""
-        raise BadInput(f"{path} defines no pipeline",
-                       f"no module-level @dsl.pipeline function{extra}",
-                       "decorate the pipeline function with @dsl.pipeline")
-    elif len(found) > 1:
-        names = sorted(found)
+        chosen = pipelines.get(selected) or components.get(selected)
+        if chosen is None:
+            raise BadInput(f"{path} has no pipeline or component named {selected!r}",
+                           _found(pipelines, components), FIX)
+    elif len(pipelines) == 1:
+        chosen = next(iter(pipelines.values()))
+    elif pipelines:
+        names = sorted(pipelines)
         raise BadInput(f"{path} defines several pipelines: {', '.join(names)}", "",
                        f"pick one, e.g. {path}:{names[0]}")
+    elif len(components) == 1:
+        chosen = next(iter(components.values()))
+    elif components:
+        names = sorted(components)
+        raise BadInput(f"{path} defines no pipeline and several components: {', '.join(names)}",
+                       "", f"pick the component to run as a one-task pipeline, e.g. {path}:{names[0]}")
     else:
-        chosen = next(iter(found.values()))
+        raise BadInput(f"{path} defines no pipeline",
+                       "no module-level @dsl.pipeline or @dsl.component function",
+                       "decorate the pipeline function with @dsl.pipeline")
     if chosen.platform_spec.platforms:
         _refuse_platform(path)
+    # A component's pipeline_spec is kfp's own one-task pipeline around it: the root takes the
+    # component's inputs and returns its outputs.
     return from_spec(chosen.pipeline_spec, str(path))
+
+
+def _defined_in(component: Any, module: Any) -> bool:
+    function = getattr(component, "pipeline_func", None) or getattr(component, "python_func", None)
+    return getattr(function, "__module__", None) == module.__name__
+
+
+def _found(pipelines: dict[str, Any], components: dict[str, Any]) -> str:
+    return (f"pipelines in it: {', '.join(sorted(pipelines)) or 'none'}; "
+            f"components: {', '.join(sorted(components)) or 'none'}")
 
 
 def _import(path: Path) -> Any:
@@ -235,5 +257,5 @@ def _refuse_platform(path: Path) -> None:
     raise MissingPrerequisite(
         f"{path} uses Kubernetes platform features (kfp-kubernetes)",
         "secrets, volumes and node settings cannot be honoured by the local target",
-        "run it on the kind target, or remove the kubernetes.* task settings",
+        "run it on a cluster target, or remove the kubernetes.* task settings",
     )

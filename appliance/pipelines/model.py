@@ -15,8 +15,9 @@ LOG_TAIL_LINES = 20
 
 @dataclass(frozen=True)
 class TaskRun:
-    """One executed task. `key` is its path under the run root ('train',
-    'for-loop-1-iteration-0/square'); `name` is the task name in the pipeline."""
+    """One task of the run. `key` is its path under the run root ('train',
+    'for-loop-1-iteration-0/square'); `name` is the task name in the pipeline. A task (or loop
+    iteration) that the runner itself failed to run is FAILED with 0 attempts and its cause."""
 
     key: str
     name: str

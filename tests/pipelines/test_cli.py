@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
+from appliance.cli.pipeline_commands import failure, run_report
+from appliance.pipelines.model import FAILED, SKIPPED, PipelineRun, TaskRun
 from appliance.stack import Stack
 
 DATA = Path(__file__).parent / "data"
@@ -25,7 +27,7 @@ def test_run_json(local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> Non
                          "--param", "label=y", "--json", "--name", local_stack.name)
     assert code == 0, err
     report = json.loads(out)
-    assert (report["state"], report["outputs"]) == ("SUCCEEDED", {"Output": "y:3.0:False:3.0:['k']"})
+    assert (report["state"], report["outputs"]) == ("SUCCEEDED", {"Output": "y:3.0:False:3:['k']"})
     assert report["arguments"] == {"a": 1, "label": "y"}
     assert [(t["key"], t["state"]) for t in report["tasks"]] == [
         ("add", "SUCCEEDED"), ("add-2", "SUCCEEDED"), ("describe", "SUCCEEDED")]
@@ -89,3 +91,86 @@ def test_a_file_that_exits_at_import_exits_2(capsys: pytest.CaptureFixture[str],
     code, out, err = cli(capsys, "run", str(path))
     assert (code, out) == (2, "")
     assert err.startswith(f"error: cannot load pipeline {path}: it exited at import (code 0)")
+
+
+def test_a_file_with_only_a_component_runs_as_a_one_task_pipeline(
+        local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = cli(capsys, "run", str(DATA / "add_numbers.py"), "--param", "a=1",
+                         "--name", local_stack.name)
+    assert code == 0, err
+    lines = out.splitlines()
+    assert lines[0].startswith("pipeline add-numbers  run ") and "SUCCEEDED" in lines[0]
+    assert lines[1].split()[:3] == ["✓", "add-numbers", "SUCCEEDED"]
+    assert lines[2:] == ['outputs: {"text": "sum=3", "total": 3}']
+    # Typed as the component declares them; selected by name like a pipeline.
+    code, out, err = cli(capsys, "run", f"{DATA / 'add_numbers.py'}:add_numbers", "--param",
+                         "a=x", "--name", local_stack.name)
+    assert (code, out) == (2, "")
+    assert err.startswith("error: arguments of pipeline 'add-numbers': 1 problem(s)\n"
+                          "  - a: expected an integer, got 'x'")
+    code, out, err = cli(capsys, "run", f"{DATA / 'components_only.py'}:write", "--param",
+                         "text=hello", "--json", "--name", local_stack.name)
+    assert code == 0, err
+    report = json.loads(out)
+    (task,) = report["tasks"]
+    assert (task["key"], task["state"]) == ("write", "SUCCEEDED")
+    data = report["outputs"]["data"]
+    assert (data["type"], data["metadata"]) == ("system.Dataset", {"chars": 5})
+    assert data == {"type": "system.Dataset", **task["outputs"]["data"]}
+    assert Path(data["uri"]).read_text() == "hello"
+
+
+def test_a_failure_inside_kfp_local_names_its_cause(local_stack: Stack,
+                                                    capsys: pytest.CaptureFixture[str]) -> None:
+    # kfp.local alone exits with only succeeded and skipped tasks listed; the cause was in the
+    # --json log only.
+    code, out, err = cli(capsys, "run", f"{DATA / 'nested_loops.py'}:nested_loops", "--name",
+                         local_stack.name)
+    assert code == 1
+    cause = ("kfp.local: Parent pipeline input argument 'pipelinechannel--groups-subvar-parts' "
+             "not found.")
+    lines = out.splitlines()
+    assert "FAILED" in lines[0]
+    assert [line.split()[:3] for line in lines[1:]] == [
+        ["✓", "show", "SUCCEEDED"], ["✗", "for-loop-1-iteration-0", "FAILED"],
+        ["-", "show-2", "SKIPPED"]]
+    assert lines[2].endswith(f"  {cause}")
+    assert err.splitlines()[-1] == (
+        f"error: pipeline 'nested-loops' failed at task for-loop-1-iteration-0: {cause} (fix: "
+        "the local runner (kfp.local) failed here, the task's code never ran; see 'What "
+        "kfp.local cannot run' in docs/pipelines.md, or run the pipeline on a cluster target)")
+    code, out, err = cli(capsys, "run", f"{DATA / 'nested_loops.py'}:nested_loops", "--json", "--name",
+                         local_stack.name)
+    report = json.loads(out)
+    assert report["error"] == ("kfp.local failed at for-loop-1-iteration-0: Parent pipeline "
+                               "input argument 'pipelinechannel--groups-subvar-parts' not found.")
+    assert report["failed_tasks"] == ["for-loop-1-iteration-0"]
+
+
+def test_placeholders_kfp_local_cannot_resolve_are_refused_before_the_run(
+        local_stack: Stack, capsys: pytest.CaptureFixture[str]) -> None:
+    # kfp.local alone: a bare "IndexError: list index out of range", the task SKIPPED.
+    runs = Path(local_stack.run_dir) / "pipelines" / "runs"
+    before = sorted(runs.iterdir()) if runs.exists() else []
+    code, out, err = cli(capsys, "run", str(DATA / "placeholders.py"), "--name", local_stack.name)
+    assert (code, out) == (3, "")
+    assert err.splitlines()[-1] == (
+        "error: pipeline 'placeholders' cannot run on the local target: task echo-2: "
+        "dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER ({{$.pipeline_job_resource_name}}) cannot "
+        "be resolved by kfp.local; task echo-3: dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER "
+        "({{$.pipeline_job_create_time_utc}}), dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER "
+        "({{$.pipeline_job_resource_name}}) cannot be resolved by kfp.local (fix: run it on a "
+        "cluster target, or pass the value as a pipeline parameter)")
+    assert (sorted(runs.iterdir()) if runs.exists() else []) == before
+
+
+def test_a_failed_run_without_a_failed_task_says_why_in_the_report() -> None:
+    run = PipelineRun("0123456789ab", "p", FAILED, {}, {}, (TaskRun("a", "a", SKIPPED),), 0.1,
+                      "/runs/0123456789ab", error="kfp.local failed at the pipeline: ValueError: x")
+    assert run_report(run).splitlines() == [
+        "pipeline p  run 0123456789ab  FAILED  (0.1s)",
+        "  - a     SKIPPED",
+        "failed: kfp.local failed at the pipeline: ValueError: x",
+    ]
+    assert failure(run) == ("pipeline 'p' failed", "kfp.local failed at the pipeline: ValueError: x",
+                            "see /runs/0123456789ab")

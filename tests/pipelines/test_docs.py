@@ -54,6 +54,19 @@ def test_pipelines_example(local_stack: Stack, tmp_path: Path,
     assert normalise(out) == normalise(documented[2])
 
 
+def test_component_only_example(local_stack: Stack, tmp_path: Path,
+                                capsys: pytest.CaptureFixture[str]) -> None:
+    write_examples("pipelines.md", tmp_path)
+    text = (DOCS / "pipelines.md").read_text(encoding="utf-8")
+    documented = re.search(r"\$ appliance run add.py (.*?)\n(.*?)```", text, re.S)
+    assert documented is not None
+    with pytest.raises(SystemExit) as done:
+        main(["run", str(tmp_path / "add.py"), *documented[1].split(), "--name", local_stack.name])
+    out, _ = capsys.readouterr()
+    assert done.value.code == 0
+    assert normalise(out) == normalise(documented[2])
+
+
 def test_reusable_gate_components_example(local_stack: Stack, tmp_path: Path) -> None:
     write_examples("gates.md", tmp_path)
     model = f"doc-{uuid.uuid4().hex[:8]}"

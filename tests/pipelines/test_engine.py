@@ -13,7 +13,7 @@ from kfp.local import config
 
 from appliance.pipelines import loader
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED
-from appliance.targets.local.pipelines.engine import LocalPipelinesEngine
+from appliance.targets.local.pipelines.engine import LocalPipelinesEngine, execute
 
 DATA = Path(__file__).parent / "data"
 
@@ -27,12 +27,12 @@ def engine(tmp_path: Path) -> LocalPipelinesEngine:
 def test_linear_run_outputs_and_logs(engine: LocalPipelinesEngine) -> None:
     run = engine.run(DATA / "linear.py", {"a": 1, "flag": True})
     assert run.state == SUCCEEDED and run.error == ""
-    # kfp passes list items as protobuf numbers: [1, 2] arrives as [1.0, 2.0].
-    assert run.outputs == {"Output": "x:3.0:True:3.0:['k']"}
+    # As on a cluster, the whole numbers of a list stay ints: sum([1, 2]) is 3, not 3.0.
+    assert run.outputs == {"Output": "x:3.0:True:3:['k']"}
     assert [(t.key, t.state, t.attempts, t.outputs) for t in run.tasks] == [
         ("add", SUCCEEDED, 1, {"Output": 3}),
         ("add-2", SUCCEEDED, 1, {"Output": 6}),
-        ("describe", SUCCEEDED, 1, {"Output": "x:3.0:True:3.0:['k']"}),
+        ("describe", SUCCEEDED, 1, {"Output": "x:3.0:True:3:['k']"}),
     ]
     assert "adding 1 and 2" in run.task("add").log
     assert "adding 3 and 3" not in run.task("add").log
@@ -98,7 +98,7 @@ def test_caching_per_run(engine: LocalPipelinesEngine) -> None:
     assert [(t.key, t.state, t.outputs) for t in second.tasks] == [
         ("add", CACHED, {"Output": 7}),
         ("add-2", CACHED, {"Output": 10}),
-        ("describe", CACHED, {"Output": "x:5.0:False:3.0:['k']"}),
+        ("describe", CACHED, {"Output": "x:5.0:False:3:['k']"}),
     ]
     assert second.outputs == first.outputs
     assert [t.state for t in third.tasks] == [SUCCEEDED] * 3
@@ -138,3 +138,17 @@ def test_compiled_yaml_named_like_a_component_with_named_output_condition(
     assert run.warnings == ()
     low = engine.run(compiled, {"score": 0.1})
     assert [(t.key, t.state) for t in low.tasks] == [("decide", SUCCEEDED), ("act", SKIPPED)]
+
+
+def test_an_exception_inside_kfp_local_fails_the_task_it_was_handling(tmp_path: Path) -> None:
+    # The spec is run as is, without localize's refusal: kfp.local raises a bare IndexError
+    # while resolving the placeholder of task echo-2, before anything starts.
+    spec = loader.load(DATA / "placeholders.py").spec
+    for name in ("echo", "echo-3"):
+        del spec.root.dag.tasks[name]
+    run = execute(spec, {}, tmp_path)
+    assert run.state == FAILED
+    assert run.error == "kfp.local failed at echo-2: IndexError: list index out of range"
+    assert [(t.key, t.state, t.attempts, t.error) for t in run.tasks] == [
+        ("echo-2", FAILED, 0, "kfp.local: IndexError: list index out of range")]
+    assert run.failed_tasks == ("echo-2",)

@@ -11,6 +11,7 @@ from kfp import compiler
 
 from appliance.errors import BadInput, InvalidDocument, MissingPrerequisite
 from appliance.pipelines import arguments, loader
+from appliance.targets.local.pipelines import imports
 from appliance.targets.local.pipelines.localize import localize, pip_requirements, requirement_problem
 
 DATA = Path(__file__).parent / "data"
@@ -40,15 +41,18 @@ def test_python_and_yaml_give_the_same_pipeline(tmp_path: Path) -> None:
     [
         ("missing.py", r"pipeline file .*missing.py not found"),
         ("two.py", r"two.py defines several pipelines: first, second"),
-        ("two.py:third", r"two.py has no pipeline named 'third'"),
-        ("component_only.py", r"component_only.py defines no pipeline"),
+        ("two.py:third", r"two.py has no pipeline or component named 'third'"),
+        ("components_only.py", r"components_only.py defines no pipeline and several components: "
+                               r"count, write"),
+        ("empty.py", r"empty.py defines no pipeline"),
         ("broken.py", r"cannot load pipeline file .*broken.py"),
         ("linear.txt", r"linear.txt: unsupported pipeline file type '.txt'"),
     ],
 )
 def test_bad_pipeline_files(reference: str, message: str, tmp_path: Path) -> None:
     (tmp_path / "linear.txt").write_text("x")
-    base = tmp_path if reference.endswith(".txt") else DATA
+    (tmp_path / "empty.py").write_text("from kfp import dsl\n")
+    base = tmp_path if reference.startswith(("linear.txt", "empty")) else DATA
     with pytest.raises(BadInput, match=message) as caught:
         loader.load(str(base / reference))
     assert caught.value.exit_code == 2
@@ -59,8 +63,26 @@ def test_load_error_names_the_exception_and_line() -> None:
         loader.load(DATA / "broken.py")
     assert caught.value.why == "ZeroDivisionError: division by zero (line 3)"
     with pytest.raises(BadInput) as caught:
-        loader.load(DATA / "component_only.py")
-    assert caught.value.why == "no module-level @dsl.pipeline function (components found: lonely)"
+        loader.load(f"{DATA / 'two.py'}:third")
+    assert caught.value.why == "pipelines in it: first, second; components: one"
+
+
+def test_a_file_with_only_a_component_is_a_one_task_pipeline() -> None:
+    # As kfp.local runs a component called directly: the root takes the component's typed
+    # parameters (defaults included) and returns its outputs.
+    pipeline = loader.load(DATA / "add_numbers.py")
+    assert pipeline.name == "add-numbers"
+    assert {n: (p.type, p.default, p.required) for n, p in pipeline.parameters.items()} == {
+        "a": ("integer", None, True), "b": ("integer", 2, False), "note": ("string", "sum", False)}
+    assert list(pipeline.spec.root.dag.tasks) == ["add-numbers"]
+    assert sorted(pipeline.spec.root.output_definitions.parameters) == ["text", "total"]
+    assert loader.load(f"{DATA / 'add_numbers.py'}:add_numbers").spec == pipeline.spec
+    write = loader.load(f"{DATA / 'components_only.py'}:write")
+    assert (write.name, list(write.parameters)) == ("write", ["text"])
+    assert list(write.spec.root.output_definitions.artifacts) == ["data"]
+    # A pipeline file's components (its own or imported) never replace its pipeline.
+    assert loader.load(DATA / "linear.py").name == "linear"
+    assert loader.load(f"{DATA / 'two.py'}:one").name == "one"
 
 
 def test_select_one_of_several() -> None:
@@ -140,11 +162,29 @@ def test_localize_refuses_what_cannot_run_here() -> None:
     with pytest.raises(MissingPrerequisite) as caught:
         localize(pipeline.spec)
     assert caught.value.why == (
-        "task needy: needs no-such-package-appliance is not installed; "
+        "task needy: no-such-package-appliance is not installed; "
         "task shell: a container component (image alpine); the local target runs only "
         "lightweight Python components"
     )
+    assert caught.value.fix == ("install the packages into the appliance's Python "
+                                "(pip install ...); run it on a cluster target")
     assert caught.value.exit_code == 3
+
+
+def test_a_containerized_python_component_is_not_called_a_container_component(
+        tmp_path: Path) -> None:
+    path = tmp_path / "built.py"
+    path.write_text(
+        "from kfp import dsl\n\n\n"
+        "@dsl.component(base_image='python:3.11', target_image='registry.example/adder:1')\n"
+        "def add(a: int) -> int:\n    return a + 1\n")
+    with pytest.raises(MissingPrerequisite) as caught:
+        localize(loader.load(path).spec)
+    assert caught.value.render() == (
+        "pipeline 'add' cannot run on the local target: task add: a containerized Python "
+        "component (image registry.example/adder:1) keeps its code in the image (fix: run it on "
+        "a cluster target, or make it a lightweight component (@dsl.component without "
+        "target_image))")
 
 
 def test_requirements() -> None:
@@ -186,8 +226,9 @@ def test_platform_features_and_input_artifacts_are_refused(tmp_path: Path) -> No
     with_platform = tmp_path / "platform.yaml"
     with_platform.write_text(compiled.read_text() + "---\nplatforms:\n  kubernetes:\n"
                              "    deploymentSpec: {executors: {}}\n")
-    with pytest.raises(MissingPrerequisite, match=r"uses Kubernetes platform features"):
+    with pytest.raises(MissingPrerequisite, match=r"uses Kubernetes platform features") as caught:
         loader.load(with_platform)
+    assert caught.value.fix == "run it on a cluster target, or remove the kubernetes.* task settings"
     takes_artifact = tmp_path / "takes_artifact.py"
     takes_artifact.write_text(
         "from kfp import dsl\nfrom kfp.dsl import Dataset, Input\n\n\n"
@@ -254,3 +295,55 @@ def test_a_missing_executor_is_bad_input(tmp_path: Path) -> None:
     assert raised.value.what == (f"{compiled}: deploymentSpec.executors has no exec-add, "
                                  "exec-add-2, exec-describe")
     assert raised.value.why == "used by comp-add, comp-add-2, comp-describe"
+
+
+def test_placeholders_kfp_local_cannot_resolve_are_refused() -> None:
+    with pytest.raises(MissingPrerequisite) as caught:
+        localize(loader.load(DATA / "placeholders.py").spec)
+    assert caught.value.why == (
+        "task echo-2: dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER ({{$.pipeline_job_resource_name}}) "
+        "cannot be resolved by kfp.local; task echo-3: "
+        "dsl.PIPELINE_JOB_CREATE_TIME_UTC_PLACEHOLDER ({{$.pipeline_job_create_time_utc}}), "
+        "dsl.PIPELINE_JOB_RESOURCE_NAME_PLACEHOLDER ({{$.pipeline_job_resource_name}}) cannot be "
+        "resolved by kfp.local")
+    # What kfp.local resolves passes: the job id and name, every {{$.inputs...}} of executors.
+    assert localize(loader.load(DATA / "job_id.py").spec).warnings == ()
+    resolvable = loader.load(DATA / "placeholders.py").spec
+    for name in ("echo-2", "echo-3"):
+        del resolvable.root.dag.tasks[name]
+    assert localize(resolvable).warnings == ()
+
+
+def test_importers_of_the_store_are_found_and_pointed_at_local_copies(tmp_path: Path) -> None:
+    spec = loader.load(DATA / "importer.py").spec
+    found, notes = imports.store_imports(spec, {})
+    assert (found, notes) == ([
+        imports.Import("importer", "s3://mlpipeline/fidelity/data.txt", "mlpipeline",
+                       "fidelity/data.txt"),
+        imports.Import("importer-2", "minio://mlpipeline/fidelity/folder", "mlpipeline",
+                       "fidelity/folder"),
+    ], [])
+    given, _ = imports.store_imports(spec, {"folder": "/local/folder"})
+    assert [item.task for item in given] == ["importer"]  # a local path is left alone
+    copies = {"s3://mlpipeline/fidelity/data.txt": "/i/data.txt",
+              "minio://mlpipeline/fidelity/folder": "/i/folder"}
+    local = imports.with_local_copies(spec, found, copies)
+    executors = json_format.MessageToDict(local.deployment_spec)["executors"]
+    assert executors["exec-importer"]["importer"]["artifactUri"] == {"constant": "/i/data.txt"}
+    assert executors["exec-importer-2"]["importer"]["artifactUri"] == {"runtimeParameter": "uri"}
+    assert {name: json_format.MessageToDict(task.inputs.parameters["uri"])
+            for name, task in local.root.dag.tasks.items() if name.startswith("importer")} == {
+        "importer": {"runtimeValue": {"constant": "/i/data.txt"}},
+        "importer-2": {"runtimeValue": {"constant": "/i/folder"}},
+    }
+    assert imports.store_imports(local, {}) == ([], [])
+    # An importer that runs after other tasks may import what they write: it is left to the run.
+    after = tmp_path / "after.py"
+    after.write_text(
+        "from kfp import dsl\nfrom kfp.dsl import Dataset\n\n\n"
+        "@dsl.component(base_image='python:3.11')\ndef write() -> None:\n    pass\n\n\n"
+        "@dsl.pipeline(name='after')\ndef after() -> None:\n"
+        "    dsl.importer(artifact_uri='s3://mlpipeline/x', artifact_class=Dataset).after(write())\n")
+    assert imports.store_imports(loader.load(after).spec, {}) == ([], [
+        "task importer imports s3://mlpipeline/x after other tasks, so it is not fetched before "
+        "the run: a task reading its path will not find it"])

@@ -8,28 +8,30 @@ import builtins
 import contextlib
 import json
 import logging
+import re
 import sys
 import threading
 import time
+import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
+from appliance.targets.local.pipelines import imports
 from appliance.targets.local.pipelines.localize import localize, task_names, with_job_id
 from appliance.targets.local.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
-
-if TYPE_CHECKING:
-    pass
+from appliance.targets.local.pipelines.values import delivered, whole_numbers
 
 # kfp.local keeps its configuration in a process-global singleton and swaps sys.stdout-bound
 # logging handlers and builtins.print while it runs: runs in one process take turns.
 _RUN_LOCK = threading.Lock()
 _FAILURE = "finished with status FAILURE"
+_LOGGED_FAILURE = re.compile(r"ERROR - Task (?P<task>\S+) failed with exception: (?P<why>.*)$")
 
 
 
@@ -51,8 +53,19 @@ class LocalPipelinesEngine:
         loaded = pipeline if isinstance(pipeline, loader.Pipeline) else loader.load(pipeline)
         typed = args.check(loaded, arguments or {})
         localized = localize(loaded.spec, env=self.env, retries=retries)
-        return execute(localized.spec, typed, self.root, caching=caching,
-                       notes=localized.warnings)
+        spec, notes = self._with_imports(localized.spec, typed)
+        return execute(spec, typed, self.root, caching=caching,
+                       notes=(*localized.warnings, *notes))
+
+    def _with_imports(self, spec: Any, typed: Mapping[str, Any]) -> tuple[Any, list[str]]:
+        """The spec with importers of the stack's object store reading local copies."""
+        found, notes = imports.store_imports(spec, typed)
+        if not found:
+            return spec, notes
+        copies = imports.fetch(found, imports.store_from_env(self.env), self.root / "imports")
+        notes += [f"task {item.task} imports {item.uri}: fetched from the stack's object store "
+                  f"before the run, tasks read it from {copies[item.uri]}" for item in found]
+        return imports.with_local_copies(spec, found, copies), notes
 
 
 def execute(
@@ -75,7 +88,8 @@ def execute(
     pipeline_root.mkdir(parents=True, exist_ok=True)
     error = ""
     outputs: dict[str, Any] = {}
-    with _RUN_LOCK, _isolated() as (capture, caught):
+    raised: Exception | None = None
+    with _RUN_LOCK, _isolated() as (capture, caught), _cluster_values():
         local.init(
             local.SubprocessRunner(use_venv=False),
             pipeline_root=str(pipeline_root),
@@ -87,16 +101,23 @@ def execute(
         try:
             # The spec is run directly: kfp's YAML component loader mistakes a compiled pipeline
             # for a single component when the pipeline is named like one of its components.
-            outputs = _plain(pipeline_orchestrator.run_local_pipeline(spec, dict(arguments)))
+            outputs = _outputs(pipeline_orchestrator.run_local_pipeline(spec, dict(arguments)))
         except RuntimeError as exc:
             error = strip_ansi(str(exc))
             if _FAILURE not in error:
-                error = f"the local runner failed: {type(exc).__name__}: {error}"
+                raised = exc
         except Exception as exc:  # kfp.local raises bare ValueErrors & co.; report, do not crash
-            error = f"the local runner failed: {type(exc).__name__}: {strip_ansi(str(exc))}"
+            raised = exc
         duration = time.monotonic() - started
         capture.close_segments()
-    tasks = _tasks(capture.segments, task_names(spec), pipeline_root, cache_root)
+    broken = _orchestration_failures(capture.lines)
+    if raised is not None:
+        broken.append((_failing_task(raised), f"{type(raised).__name__}: {strip_ansi(str(raised))}"))
+    if broken:
+        # kfp.local's summary names only the outermost task; the cause is what the user needs.
+        error = "; ".join(f"kfp.local failed at {task or 'the pipeline'}: {why}"
+                          for task, why in broken)
+    tasks = _tasks(capture.segments, task_names(spec), pipeline_root, cache_root, broken)
     failed = tuple(t.key for t in tasks if t.state == FAILED)
     return PipelineRun(
         run_id=run_id,
@@ -112,6 +133,29 @@ def execute(
         warnings=tuple(dict.fromkeys([*notes, *caught, *_logged_warnings(capture.lines)])),
         log="\n".join(capture.lines),
     )
+
+
+def _orchestration_failures(lines: list[str]) -> list[tuple[str, str]]:
+    """(task, cause) for what failed inside kfp.local's orchestration rather than in a task's
+    code: a ParallelFor iteration that raised is only logged (as an ERROR line), and the run's
+    summary then names the iteration without the cause."""
+    found = []
+    for line in lines:
+        logged = _LOGGED_FAILURE.search(line)
+        if logged:
+            found.append((logged["task"], logged["why"].strip()))
+    return found
+
+
+def _failing_task(exc: BaseException) -> str:
+    """The innermost task kfp.local was handling when it raised ('' if none)."""
+    found = ""
+    for frame, _ in traceback.walk_tb(exc.__traceback__):
+        if str(frame.f_globals.get("__name__", "")).startswith("kfp.local"):
+            name = frame.f_locals.get("task_name")
+            if isinstance(name, str):
+                found = name
+    return found
 
 
 @contextlib.contextmanager
@@ -146,26 +190,65 @@ def _isolated() -> Iterator[tuple[TaskCapture, list[str]]]:
         cache.reset_local_cache_singleton()
 
 
+@contextlib.contextmanager
+def _cluster_values() -> Iterator[None]:
+    """While a run is in progress, kfp.local builds each task's input values (the executor input
+    and the values its f-strings are resolved from) through `executor_input_to_dict`, the one
+    place where it already corrects ints; values are delivered there as a cluster delivers them
+    (see values.py). Restored afterwards, like the rest of kfp.local's global state."""
+    from kfp.local import executor_input_utils
+    from kfp.pipeline_spec import pipeline_spec_pb2
+
+    original = executor_input_utils.executor_input_to_dict
+    names = pipeline_spec_pb2.ParameterType.ParameterTypeEnum.Name
+
+    def as_on_a_cluster(executor_input: Any,
+                        component_spec: pipeline_spec_pb2.ComponentSpec) -> dict[str, Any]:
+        data: dict[str, Any] = original(executor_input, component_spec)
+        inputs = data.get("inputs") or {}
+        if inputs.get("parameterValues"):
+            declared = {name: names(definition.parameter_type) for name, definition
+                        in component_spec.input_definitions.parameters.items()}
+            inputs["parameterValues"] = delivered(inputs["parameterValues"], declared)
+        for listed in (inputs.get("artifacts") or {}).values():
+            for artifact in listed.get("artifacts") or []:
+                if artifact.get("metadata"):
+                    artifact["metadata"] = whole_numbers(artifact["metadata"])
+        return data
+
+    executor_input_utils.executor_input_to_dict = as_on_a_cluster
+    try:
+        yield
+    finally:
+        executor_input_utils.executor_input_to_dict = original
+
+
 def _logged_warnings(lines: list[str]) -> list[str]:
     """kfp.local's own warnings (an unresolvable condition is taken as False, for instance)."""
     return [line.split("WARNING - ", 1)[1] for line in lines if "WARNING - " in line]
 
 
+def _outputs(outputs: Mapping[str, Any]) -> dict[str, Any]:
+    """The pipeline's outputs as JSON data. A double output stays a float; inside lists, dicts
+    and artifact metadata whole numbers are ints, as a cluster reports them."""
+    return {str(name): _plain(value) for name, value in outputs.items()}
+
+
 def _plain(value: Any) -> Any:
-    """Task and pipeline outputs as JSON data (artifacts become {type, uri, metadata})."""
     from kfp import dsl
 
     if isinstance(value, dsl.Artifact):
-        return {"type": value.schema_title, "uri": value.uri, "metadata": dict(value.metadata)}
+        return {"type": value.schema_title, "uri": value.uri,
+                "metadata": whole_numbers(dict(value.metadata))}
     if isinstance(value, dict):
-        return {str(k): _plain(v) for k, v in value.items()}
+        return {str(k): whole_numbers(_plain(v)) for k, v in value.items()}
     if isinstance(value, list | tuple):
-        return [_plain(v) for v in value]
+        return [whole_numbers(_plain(v)) for v in value]
     return value
 
 
-def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path,
-           cache_root: Path) -> tuple[TaskRun, ...]:
+def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path, cache_root: Path,
+           broken: Sequence[tuple[str, str]] = ()) -> tuple[TaskRun, ...]:
     run_dirs = sorted(p for p in pipeline_root.iterdir() if p.is_dir() and p.name[0] != ".")
     run_dir = run_dirs[0].resolve() if run_dirs else None
     grouped: dict[str, list[Segment]] = {}
@@ -179,6 +262,15 @@ def _tasks(segments: list[Segment], names: list[str], pipeline_root: Path,
                 key = f"{base}#{count}"
         grouped.setdefault(key, []).append(segment)
     tasks = [_task(key, attempts, run_dir, cache_root) for key, attempts in grouped.items()]
+    # A task kfp.local failed to run (or the loop iteration around it) never started: it is
+    # FAILED with no attempt and kfp.local's cause, not SKIPPED.
+    for name, why in broken:
+        if name:
+            key, count = name, 1
+            while any(t.key == key for t in tasks):  # the same iteration of two outer iterations
+                count += 1
+                key = f"{name}#{count}"
+            tasks.append(TaskRun(key, name, FAILED, 0, error=f"kfp.local: {why}"))
     seen = {t.name for t in tasks}
     tasks += [TaskRun(name, name, SKIPPED) for name in sorted(set(names) - seen)]
     return tuple(tasks)

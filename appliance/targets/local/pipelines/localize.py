@@ -98,6 +98,7 @@ def localize(
 ) -> Localized:
     """A copy of the spec ready for kfp.local in this interpreter; refuses what cannot run."""
     problems: list[str] = []
+    fixes: dict[str, None] = {}  # ordered set: each fix once
     warnings: list[str] = []
     deployment = json_format.MessageToDict(spec.deployment_spec)
     users = _executor_users(spec)
@@ -107,18 +108,26 @@ def localize(
             continue  # importers run in-process
         tasks = ", ".join(users.get(label, [label]))
         command = list(container.get("command", []))
+        image = container.get("image", "?")
         everything = " ".join(command + list(container.get("args", [])))
-        if EXECUTOR_MODULE not in everything or command[:3] == ["python3", "-m", EXECUTOR_MODULE]:
-            problems.append(
-                f"task {tasks}: a container component (image {container.get('image', '?')}); "
-                "the local target runs only lightweight Python components"
-            )
+        if command[:3] == ["python3", "-m", EXECUTOR_MODULE]:
+            # Built with `kfp component build`: the function's code is in the image only.
+            problems.append(f"task {tasks}: a containerized Python component (image {image}) "
+                            "keeps its code in the image")
+            fixes["run it on a cluster target, or make it a lightweight component "
+                  "(@dsl.component without target_image)"] = None
+            continue
+        if EXECUTOR_MODULE not in everything:
+            problems.append(f"task {tasks}: a container component (image {image}); the local "
+                            "target runs only lightweight Python components")
+            fixes["run it on a cluster target"] = None
             continue
         if command[:2] == ["sh", "-c"] and len(command) > 2 and "pip install" in command[2]:
             for requirement in pip_requirements(command[2]):
                 problem, warning = requirement_problem(requirement, version_of)
                 if problem:
-                    problems.append(f"task {tasks}: needs {problem}")
+                    problems.append(f"task {tasks}: {problem}")
+                    fixes["install the packages into the appliance's Python (pip install ...)"] = None
                 if warning and warning not in warnings:
                     warnings.append(warning)
             # Installing into the harness's own environment is never done: it is either
@@ -127,13 +136,14 @@ def localize(
         if env:
             kept = [item for item in container.get("env", []) if item.get("name") not in env]
             container["env"] = kept + [{"name": k, "value": v} for k, v in sorted(env.items())]
+    unresolvable = _unresolvable_placeholders(spec, users)
+    if unresolvable:
+        problems += unresolvable
+        fixes["run it on a cluster target, or pass the value as a pipeline parameter"] = None
     if problems:
         raise MissingPrerequisite(
             f"pipeline {spec.pipeline_info.name!r} cannot run on the local target",
-            "; ".join(problems),
-            "install missing packages into the appliance's Python (pip install ...), or run "
-            "container components on the kind target",
-        )
+            "; ".join(problems), "; ".join(fixes))
     result = copy.deepcopy(spec)
     result.deployment_spec.Clear()
     result.deployment_spec.update(deployment)
@@ -142,6 +152,54 @@ def localize(
             task.retry_policy.max_retry_count = retries
     _name_condition_outputs(result)
     return Localized(result, tuple(warnings))
+
+
+# What kfp.local's placeholder resolution knows besides `{{$.inputs...}}` and `{{$.outputs...}}`
+# (kfp/local/placeholder_utils.py). Any other `{{$.name}}` fails inside it at run time (the job
+# resource name as a bare IndexError); the workspace path needs a workspace, which the local
+# target does not configure; json_escape is not supported.
+_PLACEHOLDER = re.compile(r"\{\{\$(?:\.[^{}]*)?\}\}")
+_RESOLVED = frozenset({
+    "{{$}}", "{{$.outputs.output_file}}", "{{$.outputMetadataUri}}", "{{$.pipeline_job_name}}",
+    "{{$.pipeline_job_uuid}}", "{{$.pipeline_task_name}}", "{{$.pipeline_task_uuid}}",
+    "{{$.pipeline_root}}",
+})
+
+
+def _unresolvable(text: str) -> list[str]:
+    found = []
+    for placeholder in _PLACEHOLDER.findall(text):
+        io = placeholder.startswith(("{{$.inputs.", "{{$.outputs."))
+        if placeholder in _RESOLVED or (io and "json_escape" not in placeholder):
+            continue
+        found.append(placeholder)
+    return found
+
+
+def _placeholder_name(placeholder: str) -> str:
+    from kfp import dsl
+
+    names = [name for name in dir(dsl)
+             if name.endswith("_PLACEHOLDER") and getattr(dsl, name) == placeholder]
+    return f"dsl.{names[0]} ({placeholder})" if names else placeholder
+
+
+def _unresolvable_placeholders(spec: pipeline_spec_pb2.PipelineSpec,
+                               users: Mapping[str, list[str]]) -> list[str]:
+    """A problem per task that passes a placeholder kfp.local cannot resolve: in its arguments
+    (constants and f-strings) or in its executor (command, args, importer URI and metadata)."""
+    found: dict[str, dict[str, None]] = {}
+    for dag in _dags(spec):
+        for name, task in dag.tasks.items():
+            for placeholder in _unresolvable(json_format.MessageToJson(task.inputs)):
+                found.setdefault(name, {})[placeholder] = None
+    executors = json_format.MessageToDict(spec.deployment_spec).get("executors", {})
+    for label, executor in executors.items():
+        for placeholder in _unresolvable(json.dumps(executor)):
+            for name in users.get(label, [label]):
+                found.setdefault(name, {})[placeholder] = None
+    return [f"task {name}: {', '.join(map(_placeholder_name, sorted(placeholders)))} cannot be "
+            "resolved by kfp.local" for name, placeholders in sorted(found.items())]
 
 
 def with_job_id(spec: pipeline_spec_pb2.PipelineSpec,
