@@ -47,7 +47,13 @@ class Stack:
     object_store: ObjectStore
     run_dir: Path
     engines: Engines = field(default_factory=Engines, repr=False)
+    # What a target adds to the environment tools need (a cluster stack's KUBECONFIG).
+    target_env: dict[str, str] = field(default_factory=dict)
     _built: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def env(self) -> dict[str, str]:
+        """Exports for tools: the object store's (AWS_*), then the target's own."""
+        return {**self.object_store.env(), **self.target_env}
 
     def require(self, component: str) -> None:
         if not self.profile.has(component):

@@ -164,7 +164,9 @@ def test_bad_input_exit_codes(cli) -> None:
     assert unknown_profile.returncode == 2
     assert "unknown profile 'gigantic'" in unknown_profile.stderr
     kind = cli("up", "--target", "kind")
-    assert kind.returncode == 3 and "✗ kind target: not built yet (fix: use --target local)" in kind.stderr
+    # No Docker daemon and no kind here: one ✗ line per missing prerequisite, with its fix.
+    assert kind.returncode == 3 and "✗ docker daemon: " in kind.stderr and "✗ kind: not installed" in kind.stderr
+    assert "error: the kind target cannot start here: " in kind.stderr
     bad_name = cli("up", "--name", "Bad_Name")
     assert bad_name.returncode == 2 and "invalid stack name" in bad_name.stderr
     for result in (unknown_target, unknown_profile, kind, bad_name):

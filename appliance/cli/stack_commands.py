@@ -30,15 +30,63 @@ target_option = click.option(
 )
 
 
+class Duration(click.ParamType):
+    """A duration: 90, 90s, 25m or 1h (seconds when no unit is given)."""
+
+    name = "duration"
+    UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0}
+
+    def convert(self, value: object, param: click.Parameter | None, ctx: click.Context | None) -> float:
+        if isinstance(value, (int, float)):
+            return float(value)
+        text = str(value).strip().lower()
+        unit = self.UNITS.get(text[-1:], None)
+        number = text[:-1] if unit is not None else text
+        try:
+            seconds = float(number) * (unit or 1.0)
+        except ValueError:
+            self.fail(f"{value!r} is not a duration (e.g. 25m, 900s, 1h)", param, ctx)
+        if not 0 < seconds <= 24 * 3600:
+            self.fail(f"{value!r} is out of range (more than 0, at most 24h)", param, ctx)
+        return seconds
+
+
+DURATION = Duration()
+
+
+def _mirror(entry: str) -> tuple[str, str]:
+    registry, sep, url = entry.partition("=")
+    if not sep or not registry or not url:
+        raise BadInput(f"--registry-cache {entry!r} is not REGISTRY=URL",
+                       "each cache names the registry it mirrors and its URL",
+                       "e.g. --registry-cache docker.io=http://127.0.0.1:5000")
+    return registry, url
+
+
 @click.command("up")
 @target_option
 @name_option
 @click.option("--profile", default=profiles.DEFAULT_PROFILE, show_default=True,
               help="Profile name (see profiles/) or path of a profile file.")
 @click.option("--port", type=int, help="Object store port (default: a free one).")
+@click.option("--retain", is_flag=True,
+              help="kind/kube: keep what was created when up fails (for debugging; down removes it).")
+@click.option("--timeout", "timeout", type=DURATION, metavar="DURATION",
+              help="kind/kube: cap on the whole bring-up, e.g. 25m or 900s (default 20m).")
+@click.option("--kind-node-image", metavar="REF", help="kind: node image (default: the pinned one).")
+@click.option("--registry-cache", "registry_cache", multiple=True, metavar="REGISTRY=URL",
+              help="kind: pull REGISTRY's images through the cache at URL (repeatable).")
+@click.option("--context", "kube_context", metavar="NAME", help="kube: the kubeconfig context to use.")
+@click.option("--stubs-image", metavar="REF",
+              help="kind/kube: the stubs image (kube: required, pullable by the cluster).")
 @pass_console
-def up(console: Console, target: str | None, name: str, profile: str, port: int | None) -> None:
+def up(console: Console, target: str | None, name: str, profile: str, port: int | None, retain: bool,
+       timeout: float | None, kind_node_image: str | None, registry_cache: tuple[str, ...],
+       kube_context: str | None, stubs_image: str | None) -> None:
     """Start a stack in the background (idempotent)."""
+    options = UpOptions(port=port, retain=retain, timeout=timeout, context=kube_context,
+                        node_image=kind_node_image, stubs_image=stubs_image,
+                        registry_cache=tuple(_mirror(entry) for entry in registry_cache))
     chosen = context.target(target)
     loaded = profiles.load(profile)
     recorded = stacks.recorded_target(name)
@@ -48,17 +96,22 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
             "a running stack is not moved to another target",
             f"run 'appliance down --name {name}' first, or pick another --name",
         )
-    blocking = [check for check in chosen.preflight(loaded) if check.blocking]
+    checks = chosen.preflight(loaded)
+    for check in checks:
+        fix = f" (fix: {check.fix})" if check.fix else ""
+        if check.blocking:
+            console.fail(f"{check.name}: {check.detail}{fix}")
+        elif not check.ok:
+            console.info(f"! {check.name}: {check.detail}{fix}")
+    blocking = [check for check in checks if check.blocking]
     if blocking:
-        for check in blocking:
-            console.fail(f"{check.name}: {check.detail}" + (f" (fix: {check.fix})" if check.fix else ""))
         raise MissingPrerequisite(
             f"the {chosen.name} target cannot start here",
             f"{len(blocking)} prerequisite check(s) failed (listed above)",
             f"fix them (appliance doctor --target {chosen.name}), or use --target local",
         )
     console.info(f"starting stack {name!r} on target {chosen.name!r} (profile {loaded.name})")
-    status = chosen.up(name, loaded, UpOptions(port=port), console)
+    status = chosen.up(name, loaded, options, console)
     _print_status(console, status)
 
 
@@ -106,8 +159,8 @@ def down(console: Console, name: str) -> None:
 @pass_console
 def env(console: Console, name: str) -> None:
     """Print shell exports pointing AWS tools at the stack's object store: eval "$(appliance env)"."""
-    store = context.open_stack(name).object_store
-    lines = [f"export {key}={shlex.quote(value)}" for key, value in store.env().items()]
+    exports = context.open_stack(name).env()
+    lines = [f"export {key}={shlex.quote(value)}" for key, value in exports.items()]
     console.report("\n".join(lines))
 
 

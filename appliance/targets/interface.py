@@ -24,7 +24,8 @@ class UpOptions:
     context: str | None = None  # kube: the kubeconfig context of the existing cluster
     node_image: str | None = None  # kind: override the pinned node image
     stubs_image: str | None = None  # clusters: the stubs image reference
-    registry_cache: bool = False  # kind: pull-through registry mirrors
+    # kind: containerd mirrors (registry host -> pull-through cache URL) written into the node
+    registry_cache: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,45 @@ class Forwarder(Protocol):
     def alive(self, run_dir: Path, pid: int) -> bool: ...
 
 
+def create_bucket(store: ObjectStore) -> str | None:
+    """None once the bucket exists (created if needed); else what is still in the way."""
+    try:
+        client = store.client()
+        if not client.bucket_exists(store.bucket):
+            client.make_bucket(store.bucket)
+    except Exception as exc:  # the forward or MinIO not answering yet: say what, and retry
+        return f"object store through {store.endpoint}: {type(exc).__name__}"
+    return None
+
+
+class SupervisedForwarder:
+    """The real Forwarder: `python -m appliance.targets.cluster.forward --run-dir DIR` in the
+    background (it keeps a kubectl port-forward per Service on a ready pod and moves it when the pod
+    goes), configured through the run dir's forwards.json, found again by its run-dir marker."""
+
+    def start(self, run_dir: Path, settings: ClusterSettings,
+              services: Mapping[str, Service], ports: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+        from appliance.runtime import process
+        from appliance.targets.cluster import forward
+
+        chosen = forward.choose_ports(sorted(services), ports)
+        specs = [forward.ForwardSpec(name, s.namespace, s.name, s.port, chosen[name])
+                 for name, s in sorted(services.items())]
+        forward.write_config(run_dir, settings.kubeconfig, settings.context, specs)
+        pid = process.spawn(forward.command(run_dir), run_dir / "logs" / "forwarder.log")
+        return pid, chosen
+
+    def stop(self, run_dir: Path, pid: int) -> None:
+        from appliance.runtime import process
+
+        process.stop(pid, str(run_dir))
+
+    def alive(self, run_dir: Path, pid: int) -> bool:
+        from appliance.runtime import process
+
+        return process.is_alive(pid, str(run_dir))
+
+
 @dataclass
 class ClusterUp:
     """What the actions of one `up` share."""
@@ -64,6 +103,7 @@ class ClusterUp:
     forwarder: Forwarder
     render: Callable[[Profile], Any]  # -> render.Bundle
     started: float = field(default_factory=time.monotonic)
+    bucket: Callable[[ObjectStore], str | None] = create_bucket
     client: KubeClient | None = None
     bundle: Any = None
     objects: list[Obj] = field(default_factory=list)
@@ -172,18 +212,8 @@ def object_store(settings: ClusterSettings, credentials: Mapping[str, str]) -> O
 
 def ensure_bucket(ctx: ClusterUp) -> None:
     store = object_store(ctx.settings, ctx.credentials)
-
-    def missing() -> str | None:
-        try:
-            client = store.client()
-            if not client.bucket_exists(DEFAULT_BUCKET):
-                client.make_bucket(DEFAULT_BUCKET)
-        except Exception as exc:  # the forward or MinIO not answering yet: say what, and retry
-            return f"object store through {store.endpoint}: {type(exc).__name__}"
-        return None
-
-    wait_for(missing, what=f"bucket {DEFAULT_BUCKET}", timeout=ctx.left(60.0), interval=2.0,
-             clock=ctx.clock, on_progress=ctx.progress)
+    wait_for(lambda: ctx.bucket(store), what=f"bucket {DEFAULT_BUCKET}", timeout=ctx.left(60.0),
+             interval=2.0, clock=ctx.clock, on_progress=ctx.progress)
 
 
 def stack_actions() -> list[Action[ClusterUp]]:

@@ -256,7 +256,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kubeconfig, context, specs = read_config(args.run_dir)
         from appliance.targets.cluster.official import OfficialClient
 
-        client = OfficialClient.from_kubeconfig(kubeconfig, context)
+        # Discovery is cached in the run dir, never beside a user's own kubeconfig (the kube target).
+        client = OfficialClient.from_kubeconfig(kubeconfig, context, args.run_dir / "discovery-cache.json")
     except BadInput as exc:
         print(f"error: {exc.render()}", file=sys.stderr)
         return EXIT_BAD_INPUT

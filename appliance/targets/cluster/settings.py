@@ -45,6 +45,8 @@ class ClusterSettings:
     workload_namespace: str = WORKLOAD_NAMESPACE
     ports: dict[str, int] = field(default_factory=dict)  # forward name -> local port on 127.0.0.1
     forwarder_pid: int = 0
+    namespaces: tuple[str, ...] = ()  # the namespaces the stack owns (diagnostics, kube's down)
+    deployments: tuple[str, ...] = ()  # "namespace/name" of every Deployment `status` checks
 
     def url(self, forward: str) -> str:
         if forward not in self.ports:
@@ -62,6 +64,8 @@ class ClusterSettings:
             "workloadNamespace": self.workload_namespace,
             "ports": dict(sorted(self.ports.items())),
             "forwarderPid": self.forwarder_pid,
+            "namespaces": list(self.namespaces),
+            "deployments": list(self.deployments),
         }
 
     @classmethod
@@ -75,6 +79,8 @@ class ClusterSettings:
                 workload_namespace=str(data.get("workloadNamespace") or WORKLOAD_NAMESPACE),
                 ports={str(k): int(v) for k, v in dict(data.get("ports") or {}).items()},
                 forwarder_pid=int(data.get("forwarderPid") or 0),
+                namespaces=tuple(str(n) for n in data.get("namespaces") or ()),
+                deployments=tuple(str(d) for d in data.get("deployments") or ()),
             )
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"{source}: the cluster settings are corrupted", f"bad or missing {exc}",

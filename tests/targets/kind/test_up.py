@@ -1,0 +1,285 @@
+"""`appliance up --target kind` as an ordered list of actions, run against fakes at every seam: the
+CommandRunner (docker, kind, kubectl with their real texts), the Kubernetes API (FakeCluster), the
+forwarder and the bucket check. Nothing here starts a process, opens a port or sleeps."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import fake_runner as texts
+import pytest
+from fake_cluster import FakeCluster, Fault
+from fake_runner import FakeRunner
+
+from appliance.config import profile as profiles
+from appliance.console import Console
+from appliance.errors import BadInput, ExternalCommandFailed, MissingPrerequisite
+from appliance.objectstore import ObjectStore
+from appliance.runtime.state import RunDir
+from appliance.targets.cluster.readiness import NotReady
+from appliance.targets.cluster.settings import ClusterSettings, Service
+from appliance.targets.interface import UpOptions
+from appliance.targets.kind.lifecycle import KindTarget
+from appliance.targets.kind.versions import DEFAULT
+
+STACK = "dev"
+COREDNS = "registry.k8s.io/coredns/coredns:v1.12.1"
+CLUSTER = "appliance-dev"
+NODE = "appliance-dev-control-plane"
+KUBECONFIG_TEXT = f"""apiVersion: v1
+kind: Config
+clusters: [{{name: kind-{CLUSTER}, cluster: {{server: "https://127.0.0.1:6443"}}}}]
+contexts: [{{name: kind-{CLUSTER}, context: {{cluster: kind-{CLUSTER}, user: kind-{CLUSTER}}}}}]
+users: [{{name: kind-{CLUSTER}, user: {{client-key-data: c2VjcmV0}}}}]
+current-context: kind-{CLUSTER}
+"""
+
+
+@pytest.fixture(autouse=True)
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    monkeypatch.setenv("APPLIANCE_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("APPLIANCE_CACHE", str(tmp_path / "cache"))
+    return tmp_path / "home"
+
+
+class FakeForwarder:
+    def __init__(self) -> None:
+        self.started: list[dict[str, Service]] = []
+        self.stopped: list[int] = []
+        self.running: set[int] = set()
+
+    def start(self, run_dir: Path, settings: ClusterSettings, services: Mapping[str, Service],
+              ports: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+        self.started.append(dict(services))
+        self.running.add(4242)
+        return 4242, {name: ports.get(name, 40000 + index) for index, name in enumerate(sorted(services))}
+
+    def stop(self, run_dir: Path, pid: int) -> None:
+        self.stopped.append(pid)
+        self.running.discard(pid)
+
+    def alive(self, run_dir: Path, pid: int) -> bool:
+        return pid in self.running
+
+
+def object_store_only(tmp_path: Path) -> profiles.Profile:
+    """A real profile whose bundle needs no upstream cache (the object store is built in)."""
+    path = tmp_path / "store.yaml"
+    path.write_text(json.dumps({"apiVersion": profiles.API_VERSION, "kind": "Profile",
+                                "metadata": {"name": "store-only"},
+                                "spec": {"components": ["object-store"]}}))
+    return profiles.load(str(path))
+
+
+def seed_kind_system(cluster: FakeCluster) -> None:
+    """What `kind create cluster` leaves running: kube-system with CoreDNS."""
+    cluster.apply([{"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "kube-system"}}])
+    cluster.apply([{
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": "coredns", "namespace": "kube-system"},
+        "spec": {"replicas": 1, "selector": {"matchLabels": {"k8s-app": "kube-dns"}},
+                 "template": {"metadata": {"labels": {"k8s-app": "kube-dns"}},
+                              "spec": {"containers": [{"name": "coredns", "image": COREDNS}]}}},
+    }])
+
+
+def healthy_machine(cluster: FakeCluster, run_dir: Path, exists: bool = False) -> FakeRunner:
+    runner = FakeRunner()
+    runner.on(["docker", "info"], texts.docker_info(mem_gib=16, ncpu=8))
+    runner.on(["docker", "version"], texts.docker_version())
+    runner.on(["kind", "version"], texts.kind_version())
+    runner.on(["kubectl", "version"], texts.kubectl_version_client("v1.34.4"))
+    runner.on(["docker", "image", "inspect"], texts.docker_inspect("sha256:" + "ab" * 32))
+    runner.on(["kind", "get", "clusters"], f"{CLUSTER}\n" if exists else texts.KIND_NO_CLUSTERS)
+
+    def created(argv: tuple[str, ...]) -> None:
+        kubeconfig = Path(argv[argv.index("--kubeconfig") + 1])
+        kubeconfig.write_text(KUBECONFIG_TEXT)
+        seed_kind_system(cluster)
+        runner.on(["kind", "get", "clusters"], f"{CLUSTER}\n")  # from now on it exists
+
+    runner.on(["kind", "create", "cluster"], texts.kind_create_ok(CLUSTER, DEFAULT.node_image,
+                                                                   run_dir / "kubeconfig"), effect=created)
+    runner.on(["kind", "delete", "cluster"], texts.kind_delete(CLUSTER),
+              effect=lambda argv: runner.on(["kind", "get", "clusters"], texts.KIND_NO_CLUSTERS))
+    runner.on(["kubectl", "--kubeconfig"], "daemonset.apps/kindnet patched\n")
+    runner.on(["docker", "exec", NODE, "cat"], "8192\n524288\n")
+    runner.on(["docker", "save"], effect=lambda argv: Path(argv[argv.index("-o") + 1]).write_bytes(b"tar"))
+    runner.on(["kind", "load", "image-archive"], "")
+    return runner
+
+
+def target_for(cluster: FakeCluster, runner: FakeRunner, forwarder: FakeForwarder,
+               bucket_answers: list[str | None] | None = None) -> KindTarget:
+    answers = list(bucket_answers or [None])
+
+    def bucket(store: ObjectStore) -> str | None:
+        return answers.pop(0) if len(answers) > 1 else answers[0]
+
+    def probe(forward: str, url: str, store: ObjectStore) -> tuple[bool, str]:
+        return (True, f"{forward} answers at {url}") if forward in forwarded else (False, "no server")
+
+    forwarded = {"object-store"}
+    return KindTarget(runner=runner, connect=lambda settings: cluster, clock=cluster.clock,
+                      forwarder=forwarder, bucket=bucket, which=runner.which,
+                      disk_free=lambda path: 100 * 1024**3, probe=probe)
+
+
+def preload_tags(runner: FakeRunner, bundle_images: list[str]) -> None:
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
+        [i if "/" in i.split(":")[0] or "." in i.split("/")[0] else f"docker.io/library/{i}"
+         for i in bundle_images]))
+
+
+def test_up_runs_every_action_in_order_and_records_the_stack(tmp_path: Path) -> None:
+    cluster, forwarder = FakeCluster(), FakeForwarder()
+    run_dir = RunDir(STACK).path
+    runner = healthy_machine(cluster, run_dir)
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
+        ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
+    profile = object_store_only(tmp_path)
+    err = io.StringIO()
+    status = target_for(cluster, runner, forwarder).up(STACK, profile, UpOptions(), Console(err=err))
+
+    steps = [line.rsplit(" (", 1)[0] for line in err.getvalue().splitlines() if line[:1] in "✓✗"]
+    assert steps == [
+        "✓ render the profile (hardened) and generate credentials",
+        "✓ stubs image present",
+        "✓ kind cluster (pinned node image)",
+        "✓ node Ready, CoreDNS available",
+        "✓ kindnet without its CPU limit",
+        "✓ node inotify limits",
+        "✓ images preloaded into the node",
+        "✓ apply: namespaces and CRDs (established)",
+        "✓ apply: workloads, RBAC, config, network policies",
+        "✓ components ready (data stores, then services)",
+        "✓ admission webhooks serving",
+        "✓ apply: custom resources",
+        "✓ port-forwards on 127.0.0.1",
+        "✓ bucket mlpipeline",
+    ]
+    create = runner.called(["kind", "create", "cluster"])[0]
+    assert create[:5] == ("kind", "create", "cluster", "--name", CLUSTER)
+    assert ("--kubeconfig", str(run_dir / "kubeconfig")) == create[create.index("--kubeconfig"):][:2]
+    assert os.stat(run_dir / "kubeconfig").st_mode & 0o777 == 0o600
+    assert os.stat(run_dir / "credentials.json").st_mode & 0o777 == 0o600
+    assert forwarder.started == [{"object-store": Service("object-store", "minio", 9000)}]
+    state = RunDir(STACK).load()
+    assert state is not None and state.target == "kind" and state.profile == "store-only"
+    settings = ClusterSettings.from_dict(state.settings)
+    assert (settings.cluster, settings.context, settings.forwarder_pid) == (CLUSTER, f"kind-{CLUSTER}", 4242)
+    assert settings.ports == {"object-store": 40000}
+    assert settings.deployments == ("object-store/minio",)
+    assert "appliance-workloads" not in settings.namespaces and "object-store" in settings.namespaces
+    # Every object carries the stack; no Secret was sent with stringData (the fake refuses it).
+    minio = cluster.stored("apps/v1", "Deployment", "minio", "object-store")
+    assert minio["metadata"]["labels"]["appliance.dev/stack"] == STACK
+    assert [(c.name, c.healthy, c.detail) for c in status.components] == [
+        ("kind-cluster", True, "running"), ("api-server", True, "Kubernetes v1.34.11"),
+        ("deployment/object-store/minio", True, "ready"),
+        ("object-store", True, "object-store answers at http://127.0.0.1:40000")]
+    assert status.healthy
+
+
+def test_a_failure_tears_everything_down_and_writes_diagnostics(tmp_path: Path, home: Path) -> None:
+    cluster, forwarder = FakeCluster(), FakeForwarder()
+    runner = healthy_machine(cluster, RunDir(STACK).path)
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
+        ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
+    runner.on(["kind", "export", "logs"], "")
+    cluster.fault("object-store", "minio",
+                  Fault("CrashLoopBackOff", previous_log="minio: FATAL unable to use drive /data"))
+    err = io.StringIO()
+    with pytest.raises(NotReady) as failed:
+        target_for(cluster, runner, forwarder).up(STACK, object_store_only(tmp_path), UpOptions(timeout=600),
+                                                  Console(err=err))
+    assert "Deployment object-store/minio" in failed.value.render()
+    assert "minio: FATAL unable to use drive /data" in failed.value.render()
+    assert runner.called(["kind", "delete", "cluster"])  # undone: the cluster is gone
+    assert not RunDir(STACK).exists()
+    diagnostics = list((home / "diagnostics").glob("dev-*"))
+    assert len(diagnostics) == 1 and (diagnostics[0] / "summary.md").is_file()
+    assert "minio: FATAL unable to use drive /data" in (diagnostics[0] / "summary.md").read_text()
+    assert f"diagnostics written to {diagnostics[0]}" in err.getvalue()
+    assert forwarder.started == []
+
+
+def test_retain_keeps_the_cluster_and_the_state_for_debugging(tmp_path: Path) -> None:
+    cluster, forwarder = FakeCluster(), FakeForwarder()
+    runner = healthy_machine(cluster, RunDir(STACK).path)
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images([]))  # nothing got loaded
+    with pytest.raises(ExternalCommandFailed) as failed:
+        target_for(cluster, runner, forwarder).up(STACK, object_store_only(tmp_path), UpOptions(retain=True),
+                                                  Console(quiet=True))
+    assert failed.value.why == "2 of 2 images missing after 'kind load image-archive'"
+    assert "not in node: quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z" in failed.value.output
+    assert not runner.called(["kind", "delete", "cluster"])
+    assert RunDir(STACK).load() is not None
+    # down removes what --retain kept, with the state as it was left.
+    assert target_for(cluster, runner, forwarder).down(STACK, Console(quiet=True)) is True
+    assert runner.called(["kind", "delete", "cluster"]) and not RunDir(STACK).exists()
+
+
+def test_a_second_identical_up_is_a_no_op_and_a_conflicting_one_is_refused(tmp_path: Path) -> None:
+    cluster, forwarder = FakeCluster(), FakeForwarder()
+    runner = healthy_machine(cluster, RunDir(STACK).path)
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
+        ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
+    target = target_for(cluster, runner, forwarder)
+    profile = object_store_only(tmp_path)
+    target.up(STACK, profile, UpOptions(), Console(quiet=True))
+    target.status = lambda name: _healthy(name)  # type: ignore[method-assign]
+    creates = len(runner.called(["kind", "create"]))
+    err = io.StringIO()
+    target.up(STACK, profile, UpOptions(), Console(err=err))
+    assert len(runner.called(["kind", "create"])) == creates
+    assert "stack 'dev' already up (kind, store-only)" in err.getvalue()
+    with pytest.raises(BadInput, match="already up with object store port 40000 \\(asked: 9999\\)"):
+        target.up(STACK, profile, UpOptions(port=9999), Console(quiet=True))
+
+
+def _healthy(name: str) -> Any:
+    from appliance.targets.interface import ComponentStatus, StackStatus
+
+    return StackStatus(name, "kind", "store-only", 1.0, (ComponentStatus("api-server", "", True, "ok"),))
+
+
+def test_a_cluster_without_state_is_refused_and_down_deletes_it(tmp_path: Path) -> None:
+    cluster, forwarder = FakeCluster(), FakeForwarder()
+    runner = healthy_machine(cluster, RunDir(STACK).path, exists=True)
+    target = target_for(cluster, runner, forwarder)
+    with pytest.raises(BadInput) as refused:
+        target.up(STACK, object_store_only(tmp_path), UpOptions(), Console(quiet=True))
+    assert refused.value.what == f"a kind cluster '{CLUSTER}' exists but stack 'dev' has no state"
+    assert refused.value.fix == "run 'appliance down --name dev' (it deletes the cluster), then up again"
+    assert target.down(STACK, Console(quiet=True)) is True
+    assert runner.called(["kind", "delete", "cluster", "--name", CLUSTER])
+
+
+def test_down_with_nothing_up_is_a_no_op() -> None:
+    cluster, forwarder = FakeCluster(), FakeForwarder()
+    runner = healthy_machine(cluster, RunDir(STACK).path)
+    assert target_for(cluster, runner, forwarder).down(STACK, Console(quiet=True)) is False
+    assert not runner.called(["kind", "delete", "cluster"])
+
+
+def test_up_on_a_machine_without_docker_refuses_before_touching_anything(tmp_path: Path) -> None:
+    runner = FakeRunner(missing=["kind"])
+    runner.on(["docker", "info"], texts.DOCKER_INFO_DAEMON_DOWN, returncode=1)
+    runner.on(["kubectl", "version"], texts.kubectl_version_client("v1.34.4"))
+    runner.on(["kind", "get", "clusters"], texts.KIND_NO_CLUSTERS)
+    target = KindTarget(runner=runner, connect=lambda s: FakeCluster(), which=runner.which,
+                        disk_free=lambda path: 100 * 1024**3)
+    with pytest.raises(MissingPrerequisite) as refused:
+        target.up(STACK, object_store_only(tmp_path), UpOptions(), Console(quiet=True))
+    assert refused.value.exit_code == 3
+    rendered = refused.value.render()
+    assert "✗ docker daemon: Cannot connect to the Docker daemon" in rendered
+    assert "✗ kind: not installed (fix: install kind v0.33.0" in rendered
+    assert not RunDir(STACK).exists()
+    assert not runner.called(["kind", "create"])
