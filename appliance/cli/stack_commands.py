@@ -96,7 +96,7 @@ def up(console: Console, target: str | None, name: str, profile: str, port: int 
             "a running stack is not moved to another target",
             f"run 'appliance down --name {name}' first, or pick another --name",
         )
-    checks = chosen.preflight(loaded)
+    checks = chosen.preflight(loaded, options)
     for check in checks:
         fix = f" (fix: {check.fix})" if check.fix else ""
         if check.blocking:
@@ -144,11 +144,13 @@ def status(console: Console, name: str, as_json: bool) -> None:
 
 @click.command("down")
 @name_option
+@click.option("--delete-crds", is_flag=True,
+              help="kube: also delete the CRDs the stack installed (and every resource of their kinds).")
 @pass_console
-def down(console: Console, name: str) -> None:
+def down(console: Console, name: str, delete_crds: bool) -> None:
     """Stop everything `up` started and remove its state."""
     # The recorded target, else local (whose down also cleans a run dir with lost state).
-    if context.target(stacks.recorded_target(name)).down(name, console):
+    if context.target(stacks.recorded_target(name)).down(name, console, delete_crds):
         console.ok(f"stack {name!r} is down; no process, port or state left")
     else:
         console.info(f"no stack named {name!r} is up; nothing to do")

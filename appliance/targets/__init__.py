@@ -20,6 +20,7 @@ TARGET_ENV = "APPLIANCE_TARGET"
 class TargetChoice(StrEnum):
     LOCAL = "local"
     KIND = "kind"
+    KUBE = "kube"
 
     def create(self) -> Target:
         # Imported here: each target pulls in its own machinery, which other targets never need.
@@ -31,6 +32,10 @@ class TargetChoice(StrEnum):
             from appliance.targets.kind.target import KindTarget
 
             return KindTarget()
+        if self is TargetChoice.KUBE:
+            from appliance.targets.kube.target import KubeTarget
+
+            return KubeTarget()
         _unreachable(self)
 
 

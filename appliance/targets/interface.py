@@ -78,7 +78,7 @@ class Target(Protocol):
 
     name: str
 
-    def preflight(self, profile: Profile | None = None) -> list[Check]:
+    def preflight(self, profile: Profile | None = None, options: UpOptions | None = None) -> list[Check]:
         """What this target needs of the machine (`doctor` prints it; `up` refuses on errors)."""
         ...
 
@@ -90,8 +90,9 @@ class Target(Protocol):
         """Probe the stack; None when no stack of that name exists."""
         ...
 
-    def down(self, name: str, console: Console) -> bool:
-        """Stop everything of the stack and remove its state; False when nothing was up."""
+    def down(self, name: str, console: Console, delete_crds: bool = False) -> bool:
+        """Stop everything of the stack and remove its state; False when nothing was up.
+        `delete_crds`: also delete the CRDs the stack installed (kube; a kind cluster goes whole)."""
         ...
 
     def stack(self, name: str) -> Stack:

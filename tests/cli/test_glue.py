@@ -48,6 +48,7 @@ def test_up_refuses_when_a_prerequisite_fails_with_one_line_per_check(
     assert done.value.code == 3
     assert err.splitlines() == [
         "✗ docker daemon: not running (fix: start Docker)",
+        "! cpus: 2 (fix: give Docker 4 CPUs)",
         "✗ kind: not installed (fix: install kind v0.33.0)",
         "error: the local target cannot start here: 2 prerequisite check(s) failed (listed above) "
         "(fix: fix them (appliance doctor --target local), or use --target local)",

@@ -52,7 +52,7 @@ class FakeTarget:
     calls: list[tuple[str, ...]] = field(default_factory=list)
     pipelines: FakePipelines = field(default_factory=FakePipelines)
 
-    def preflight(self, profile: Profile | None = None) -> list[Check]:
+    def preflight(self, profile: Profile | None = None, options: UpOptions | None = None) -> list[Check]:
         self.calls.append(("preflight", profile.name if profile else ""))
         return list(self.checks)
 
@@ -74,7 +74,7 @@ class FakeTarget:
                                 "ok" if self.healthy else "not answering")
         return StackStatus(name, state.target, state.profile, 1.0, (store,))
 
-    def down(self, name: str, console: Console) -> bool:
+    def down(self, name: str, console: Console, delete_crds: bool = False) -> bool:
         self.calls.append(("down", name))
         run_dir = RunDir(name)
         existed = run_dir.exists()

@@ -109,14 +109,16 @@ def test_every_target_implements_the_interface(choice: TargetChoice) -> None:
 EXPECTED_ENGINES = {
     TargetChoice.LOCAL: {"pipelines": True, "tuning": True, "serving": True},
     TargetChoice.KIND: {"pipelines": False, "tuning": False, "serving": False},
+    TargetChoice.KUBE: {"pipelines": False, "tuning": False, "serving": False},
 }
 
 
 def _engines(choice: TargetChoice):  # type: ignore[no-untyped-def]
     from appliance.targets.kind.target import ENGINES as KIND
+    from appliance.targets.kube.target import ENGINES as KUBE
     from appliance.targets.local.engines import ENGINES as LOCAL
 
-    return {TargetChoice.LOCAL: LOCAL, TargetChoice.KIND: KIND}[choice]
+    return {TargetChoice.LOCAL: LOCAL, TargetChoice.KIND: KIND, TargetChoice.KUBE: KUBE}[choice]
 
 
 @pytest.mark.parametrize("choice", list(TargetChoice))

@@ -140,6 +140,15 @@ def label_for_stack(objects: list[Obj], stack: str) -> list[Obj]:
     return objects
 
 
+def owned(objects: list[Obj]) -> dict[str, Any]:
+    """The namespaces and Deployments of the applied bundle (ClusterSettings fields): what status
+    checks, diagnostics collect and the kube target's down waits for."""
+    namespaces = sorted({str(o["metadata"]["name"]) for o in objects if o.get("kind") == "Namespace"})
+    deployments = sorted(f"{o['metadata'].get('namespace')}/{o['metadata']['name']}"
+                         for o in objects if o.get("kind") == "Deployment")
+    return {"namespaces": tuple(namespaces), "deployments": tuple(deployments)}
+
+
 def render(ctx: ClusterUp) -> None:
     from appliance.render.install import materialize
 

@@ -89,8 +89,9 @@ class KindTarget:
 
     # --- what the machine needs -------------------------------------------------------------
 
-    def preflight(self, profile: Profile | None = None, node_image: str = DEFAULT.node_image) -> list[Check]:
+    def preflight(self, profile: Profile | None = None, options: UpOptions | None = None) -> list[Check]:
         components = profile.components if profile is not None else COMPONENTS
+        node_image = (options.node_image if options is not None else None) or DEFAULT.node_image
         return checks.kind_preflight(self.runner, components, node_image, self.which, self.disk_free)
 
     # --- up -----------------------------------------------------------------------------------
@@ -103,7 +104,7 @@ class KindTarget:
             if existing is not None:
                 return self._already_up(existing, profile, options, console)
             node_image = options.node_image or DEFAULT.node_image
-            checks.require(self.preflight(profile, node_image), "kind")
+            checks.require(self.preflight(profile, options), "kind")
             if cluster.exists():
                 raise BadInput(
                     f"a kind cluster {cluster.name!r} exists but stack {name!r} has no state",
@@ -129,7 +130,7 @@ class KindTarget:
                     remove_stack_lock(name)
                 raise
             state.settings = ctx.settings.__class__(
-                **{**ctx.settings.__dict__, **_owned(ctx.objects)}).to_dict()
+                **{**ctx.settings.__dict__, **bringup.owned(ctx.objects)}).to_dict()
             run_dir.save(state)
         status = self.status(name)
         assert status is not None
@@ -247,7 +248,7 @@ class KindTarget:
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         out_dir = paths.home() / "diagnostics" / f"{ctx.name}-{stamp}"
         cluster: KindCluster = ctx.extra["cluster"]
-        settings = ClusterSettings(**{**ctx.settings.__dict__, **_owned(ctx.objects)})
+        settings = ClusterSettings(**{**ctx.settings.__dict__, **bringup.owned(ctx.objects)})
         state = ctx.run_dir.load()
         if state is not None:
             state.settings = settings.to_dict()
@@ -276,7 +277,7 @@ class KindTarget:
     def stack(self, name: str) -> Stack:
         return cluster_stacks.stack_of(name, self.name, self.engines)
 
-    def down(self, name: str, console: Console) -> bool:
+    def down(self, name: str, console: Console, delete_crds: bool = False) -> bool:
         run_dir = RunDir(name)
         cluster = KindCluster(self.runner, cluster_name(name), run_dir.path)
         with stack_lock(name):
@@ -317,11 +318,3 @@ def kindnet_patch_argv(settings: ClusterSettings) -> list[str]:
     patch = '[{"op":"remove","path":"/spec/template/spec/containers/0/resources/limits/cpu"}]'
     return ["kubectl", "--kubeconfig", str(settings.kubeconfig), "--context", settings.context,
             "-n", "kube-system", "patch", "daemonset", "kindnet", "--type=json", "-p", patch]
-
-
-def _owned(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    """The namespaces and Deployments of the applied bundle, for status, diagnostics and kube's down."""
-    namespaces = sorted({str(o["metadata"]["name"]) for o in objects if o.get("kind") == "Namespace"})
-    deployments = sorted(f"{o['metadata'].get('namespace')}/{o['metadata']['name']}"
-                         for o in objects if o.get("kind") == "Deployment")
-    return {"namespaces": tuple(namespaces), "deployments": tuple(deployments)}

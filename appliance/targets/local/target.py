@@ -45,7 +45,7 @@ def stray_pids(run_dir: RunDir) -> list[int]:
 class LocalTarget:
     name = "local"
 
-    def preflight(self, profile: Profile | None = None) -> list[Check]:
+    def preflight(self, profile: Profile | None = None, options: UpOptions | None = None) -> list[Check]:
         """Nothing beyond Python and the installed packages (doctor checks those for every target)."""
         return []
 
@@ -205,7 +205,7 @@ class LocalTarget:
             region=credentials.get("region", "us-east-1"),
         )
 
-    def down(self, name: str, console: Console) -> bool:
+    def down(self, name: str, console: Console, delete_crds: bool = False) -> bool:
         run_dir = RunDir(name)
         with stack_lock(name):
             if not run_dir.exists():
