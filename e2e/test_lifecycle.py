@@ -165,7 +165,8 @@ def test_bad_input_exit_codes(cli) -> None:
     assert "unknown profile 'gigantic'" in unknown_profile.stderr
     kind = cli("up", "--target", "kind")
     # No Docker daemon and no kind here: one ✗ line per missing prerequisite, with its fix.
-    assert kind.returncode == 3 and "✗ docker daemon: " in kind.stderr and "✗ kind: not installed" in kind.stderr
+    assert kind.returncode == 3 and "✗ docker daemon: " in kind.stderr
+    assert "✗ kind: not installed" in kind.stderr
     assert "error: the kind target cannot start here: " in kind.stderr
     bad_name = cli("up", "--name", "Bad_Name")
     assert bad_name.returncode == 2 and "invalid stack name" in bad_name.stderr
