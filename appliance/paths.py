@@ -55,3 +55,11 @@ def cache() -> Path:
     if configured:
         return Path(configured).expanduser()
     return Path(platformdirs.user_cache_dir("appliance"))
+
+
+def diagnostics_dir(stack: str, now: float | None = None) -> Path:
+    """$APPLIANCE_HOME/diagnostics/<stack>-<UTC timestamp>: kept after `down`, unlike the run dir."""
+    import time
+
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
+    return home() / "diagnostics" / f"{stack}-{stamp}"

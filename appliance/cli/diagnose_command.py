@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import click
@@ -15,12 +14,6 @@ from appliance.errors import BadInput
 from appliance.runtime.state import validate_name
 from appliance.stacks import DEFAULT_STACK
 from appliance.targets import TARGETS
-
-
-def default_dir(stack: str, now: float | None = None) -> Path:
-    """$APPLIANCE_HOME/diagnostics/<stack>-<UTC timestamp>: kept after `down`, unlike the run dir."""
-    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(now if now is not None else time.time()))
-    return paths.home() / "diagnostics" / f"{stack}-{stamp}"
 
 
 @click.command("diagnose")
@@ -38,7 +31,7 @@ def diagnose(console: Console, stack_name: str, target: str | None, output: Path
         raise BadInput(f"no stack named {stack_name!r} is up", "there is nothing to diagnose",
                        "pass --target if its state was lost")
     chosen = context.target(target or recorded)
-    out_dir = output or default_dir(stack_name)
+    out_dir = output or paths.diagnostics_dir(stack_name)
     if out_dir.exists() and not out_dir.is_dir():
         raise BadInput(f"{out_dir} is not a folder", "", "pass -o with a folder path")
     with console.step(f"diagnostics of stack {stack_name!r} ({chosen.name}) -> {out_dir}"):

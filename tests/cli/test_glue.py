@@ -113,6 +113,6 @@ def test_diagnose_writes_the_targets_collection(
 
 
 def test_diagnose_defaults_to_a_timestamped_folder_kept_after_down(home: Path) -> None:
-    from appliance.cli.diagnose_command import default_dir
+    from appliance.paths import diagnostics_dir
 
-    assert default_dir("dev", now=0.0) == home / "diagnostics" / "dev-19700101T000000Z"
+    assert diagnostics_dir("dev", now=0.0) == home / "diagnostics" / "dev-19700101T000000Z"

@@ -245,8 +245,7 @@ class KindTarget:
     def _diagnose_failure(self, ctx: ClusterUp, failure: BaseException) -> None:
         if isinstance(failure, (KeyboardInterrupt, MissingPrerequisite)) or ctx.client is None:
             return  # nothing on a cluster to explain yet (or the user stopped it)
-        stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-        out_dir = paths.home() / "diagnostics" / f"{ctx.name}-{stamp}"
+        out_dir = paths.diagnostics_dir(ctx.name)
         cluster: KindCluster = ctx.extra["cluster"]
         settings = ClusterSettings(**{**ctx.settings.__dict__, **bringup.owned(ctx.objects)})
         state = ctx.run_dir.load()
