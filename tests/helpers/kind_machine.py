@@ -47,9 +47,10 @@ def seed_kind_system(cluster: FakeCluster) -> None:
     }])
 
 
-def healthy_machine(cluster: FakeCluster, run_dir: Path, exists: bool = False) -> FakeRunner:
+def healthy_machine(cluster: FakeCluster, run_dir: Path, exists: bool = False,
+                    docker_gib: float = 16) -> FakeRunner:
     runner = FakeRunner()
-    runner.on(["docker", "info"], texts.docker_info(mem_gib=16, ncpu=8))
+    runner.on(["docker", "info"], texts.docker_info(mem_gib=docker_gib, ncpu=8))
     runner.on(["docker", "version"], texts.docker_version())
     runner.on(["kind", "version"], texts.kind_version())
     runner.on(["kubectl", "version"], texts.kubectl_version_client("v1.34.4"))

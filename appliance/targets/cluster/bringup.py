@@ -172,8 +172,10 @@ def apply_builtins(ctx: ClusterUp) -> None:
 
 
 def wait_ready(ctx: ClusterUp) -> None:
+    # What the target knows of the machine (kind: Docker's memory and CPUs) sharpens the hints.
     readiness.wait_stages(ctx.api, readiness.stages_for(ctx.objects), ctx.clock,
-                          overall=ctx.left(readiness.OVERALL_TIMEOUT), on_progress=ctx.progress)
+                          overall=ctx.left(readiness.OVERALL_TIMEOUT), on_progress=ctx.progress,
+                          context=ctx.extra.get("hints"))
     ctx.console.end_progress()
 
 

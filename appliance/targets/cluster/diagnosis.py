@@ -209,8 +209,11 @@ def _containers(deployment: Obj) -> dict[str, Obj]:
 def _memory_hint(context: HintContext) -> str:
     if context.docker_memory and context.required_memory:
         profile = f"the {context.profile} profile" if context.profile else "this profile"
-        return (f"Docker has {_gib(context.docker_memory)}; {profile} needs "
-                f"{_gib(context.required_memory)}; raise Docker's memory and run 'appliance up' again")
+        if context.docker_memory < context.required_memory:
+            return (f"Docker has {_gib(context.docker_memory)}; {profile} needs "
+                    f"{_gib(context.required_memory)}; raise Docker's memory and run 'appliance up' again")
+        return (f"Docker has {_gib(context.docker_memory)}, enough for {profile}, but the node's free "
+                "memory is not: other containers or clusters use it; stop them or raise Docker's memory")
     return "the node has not enough free memory for the pod's requests; free memory or add a node"
 
 

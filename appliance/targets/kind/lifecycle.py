@@ -32,6 +32,7 @@ from appliance.targets.cluster import bringup
 from appliance.targets.cluster import stacks as cluster_stacks
 from appliance.targets.cluster.bringup import ClusterUp, SupervisedForwarder
 from appliance.targets.cluster.client import KubeClient, ObjRef
+from appliance.targets.cluster.diagnosis import HintContext
 from appliance.targets.cluster.settings import ClusterSettings
 from appliance.targets.cluster.wait import Clock, SystemClock, wait_for
 from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
@@ -39,7 +40,7 @@ from appliance.targets.kind import config as kind_config
 from appliance.targets.kind import preflight as checks
 from appliance.targets.kind.cluster import KindCluster, cluster_name, context_name
 from appliance.targets.kind.preload import Preloader
-from appliance.targets.kind.versions import DEFAULT
+from appliance.targets.kind.versions import CPUS_REFUSE_BELOW, DEFAULT, MEMORY_WARN_BELOW
 
 STUBS_IMAGE = "appliance-stubs:dev"
 # Until the cluster engines are wired (issue 14), a kind stack serves its object store only.
@@ -235,6 +236,10 @@ class KindTarget:
         cluster: KindCluster = ctx.extra["cluster"]
         facts = checks.parse_docker_info(self.runner.run(checks.docker_info_argv(), timeout=15, check=False))
         arch = facts.arch if isinstance(facts, checks.DockerInfo) and facts.arch else "amd64"
+        if isinstance(facts, checks.DockerInfo):
+            ctx.extra["hints"] = HintContext(profile=ctx.profile.name, docker_memory=facts.mem_total,
+                                             required_memory=MEMORY_WARN_BELOW, docker_cpus=facts.ncpu,
+                                             required_cpus=CPUS_REFUSE_BELOW)
         images = sorted({*ctx.bundle.images(), ctx.settings.stubs_image})
         report = Preloader(self.runner, cluster, arch, paths.cache() / "images",
                            progress=lambda message: ctx.console.progress(f"  … {message}")).run(images)

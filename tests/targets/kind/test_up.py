@@ -222,3 +222,19 @@ def test_up_on_a_machine_without_docker_refuses_before_touching_anything(tmp_pat
     assert "✗ kind: not installed (fix: install kind v0.33.0" in rendered
     assert not RunDir(STACK).exists()
     assert not runner.called(["kind", "create"])
+
+
+def test_an_unschedulable_component_is_explained_with_dockers_memory(tmp_path: Path) -> None:
+    cluster, forwarder = FakeCluster(node_memory=128 * 1024**2), FakeForwarder()  # minio asks 256Mi
+    runner = healthy_machine(cluster, RunDir(STACK).path, docker_gib=6)  # enough to start, < 8 GiB
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
+        ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
+    runner.on(["kind", "export", "logs"], "")
+    err = io.StringIO()
+    with pytest.raises(NotReady) as failed:
+        target_for(cluster, runner, forwarder).up(STACK, object_store_only(tmp_path), UpOptions(),
+                                                  Console(err=err))
+    rendered = failed.value.render()
+    assert "Insufficient memory" in rendered
+    assert ("Docker has 6 GiB; the store-only profile needs 8 GiB; raise Docker's memory and run "
+            "'appliance up' again") in rendered
