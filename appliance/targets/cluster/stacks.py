@@ -10,6 +10,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from appliance.config.profile import Profile
+from appliance.console import Console
 from appliance.errors import ApplianceError, BadInput
 from appliance.objectstore import ObjectStore
 from appliance.runtime.state import RunDir, StackState
@@ -19,7 +21,7 @@ from appliance.targets.cluster import diagnostics, readiness
 from appliance.targets.cluster.bringup import object_store
 from appliance.targets.cluster.client import KubeClient, ObjRef
 from appliance.targets.cluster.settings import OBJECT_STORE, PIPELINES_API, ClusterSettings
-from appliance.targets.interface import ComponentStatus, StackStatus
+from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
 
 Connect = Callable[[ClusterSettings], KubeClient]
 # How each forward is probed: the object store with a signed request, the KFP API's health URL.
@@ -43,6 +45,34 @@ def stack_of(name: str, target: str, engines: Engines) -> Stack:
     credentials = RunDir(name).load_credentials()
     return Stack(name, target, profile_of(state), object_store(settings, credentials),
                  RunDir(name).path, engines, {"KUBECONFIG": str(settings.kubeconfig)})
+
+
+def already_up(existing: StackState, profile: Profile, options: UpOptions, console: Console,
+               status: Callable[[str], StackStatus | None], target: str) -> StackStatus:
+    """A second `up` of a cluster stack: the same request on a healthy stack reports it; another
+    profile, port or context, or an unhealthy stack, is an error (exit 2) saying what to do."""
+    settings = settings_of(existing)
+    conflicts = []
+    if existing.profile_document not in (None, profile.to_document()):
+        conflicts.append(f"profile {existing.profile!r} (asked: {profile.name!r})")
+    current_port = settings.ports.get(OBJECT_STORE)
+    if options.port is not None and current_port != options.port:
+        conflicts.append(f"object store port {current_port} (asked: {options.port})")
+    if options.context and options.context != settings.context:
+        conflicts.append(f"context {settings.context!r} (asked: {options.context!r})")
+    if conflicts:
+        raise BadInput(f"stack {existing.name!r} is already up with {', '.join(conflicts)}",
+                       "a running stack is not reconfigured in place",
+                       f"run 'appliance down --name {existing.name}' first, or pick another --name")
+    current = status(existing.name)
+    if current is None or not current.healthy:
+        broken = ", ".join(c.name for c in current.components if not c.healthy) if current else "state"
+        raise BadInput(f"stack {existing.name!r} exists but is not healthy ({broken})",
+                       f"a {target} stack is not repaired in place",
+                       f"run 'appliance diagnose --stack {existing.name}', then "
+                       f"'appliance down --name {existing.name}' and up again")
+    console.ok(f"stack {existing.name!r} already up ({target}, {existing.profile})")
+    return current
 
 
 def probe_http(url: str, timeout: float = 3.0) -> tuple[bool, str]:

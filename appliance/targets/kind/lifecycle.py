@@ -151,28 +151,7 @@ class KindTarget:
 
     def _already_up(self, existing: StackState, profile: Profile, options: UpOptions,
                     console: Console) -> StackStatus:
-        conflicts = []
-        if existing.target != self.name:
-            conflicts.append(f"target {existing.target!r}")
-        if existing.profile_document not in (None, profile.to_document()):
-            conflicts.append(f"profile {existing.profile!r} (asked: {profile.name!r})")
-        settings = cluster_stacks.settings_of(existing)
-        current_port = settings.ports.get(bringup.OBJECT_STORE)
-        if options.port is not None and current_port != options.port:
-            conflicts.append(f"object store port {current_port} (asked: {options.port})")
-        if conflicts:
-            raise BadInput(f"stack {existing.name!r} is already up with {', '.join(conflicts)}",
-                           "a running stack is not reconfigured in place",
-                           f"run 'appliance down --name {existing.name}' first, or pick another --name")
-        current = self.status(existing.name)
-        if current is None or not current.healthy:
-            broken = ", ".join(c.name for c in current.components if not c.healthy) if current else "state"
-            raise BadInput(f"stack {existing.name!r} exists but is not healthy ({broken})",
-                           "a kind stack is not repaired in place",
-                           f"run 'appliance diagnose --stack {existing.name}', then "
-                           f"'appliance down --name {existing.name}' and up again")
-        console.ok(f"stack {existing.name!r} already up (kind, {existing.profile})")
-        return current
+        return cluster_stacks.already_up(existing, profile, options, console, self.status, self.name)
 
     # --- kind-specific actions --------------------------------------------------------------
 

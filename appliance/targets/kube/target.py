@@ -218,23 +218,7 @@ class KubeTarget:
 
     def _already_up(self, existing: StackState, profile: Profile, options: UpOptions,
                     console: Console) -> StackStatus:
-        settings = cluster_stacks.settings_of(existing)
-        conflicts = []
-        if existing.profile_document not in (None, profile.to_document()):
-            conflicts.append(f"profile {existing.profile!r} (asked: {profile.name!r})")
-        if options.context and options.context != settings.context:
-            conflicts.append(f"context {settings.context!r} (asked: {options.context!r})")
-        if conflicts:
-            raise BadInput(f"stack {existing.name!r} is already up with {', '.join(conflicts)}",
-                           "a running stack is not reconfigured in place",
-                           f"run 'appliance down --name {existing.name}' first, or pick another --name")
-        current = self.status(existing.name)
-        if current is None or not current.healthy:
-            raise BadInput(f"stack {existing.name!r} exists but is not healthy",
-                           "a stack on an existing cluster is not repaired in place",
-                           f"run 'appliance diagnose --stack {existing.name}', then down and up again")
-        console.ok(f"stack {existing.name!r} already up (kube, {existing.profile})")
-        return current
+        return cluster_stacks.already_up(existing, profile, options, console, self.status, self.name)
 
     # --- status, stack, down, diagnostics -------------------------------------------------------
 
