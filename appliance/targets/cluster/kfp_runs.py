@@ -258,13 +258,14 @@ def _error_line(log: str) -> str:
 
 
 def _started(instance: _Instance, details: list[dict[str, Any]], position: int) -> float:
-    if instance.pods:
-        stamp = (instance.pods[0].pod.get("status") or {}).get("startTime") or \
-            _meta(instance.pods[0].pod).get("creationTimestamp")
-        if stamp:
-            return _seconds(stamp)
+    """When the instance started: its task detail's start (one clock for every task of the run),
+    else its first pod's creation."""
     detail = _detail_for(details, position)
-    return _seconds(detail.get("start_time")) if detail else float("inf")
+    if detail is not None and _seconds(detail.get("start_time")) != float("inf"):
+        return _seconds(detail.get("start_time"))
+    if instance.pods:
+        return _seconds(_meta(instance.pods[0].pod).get("creationTimestamp"))
+    return float("inf")
 
 
 def _duration(detail: Mapping[str, Any]) -> float:

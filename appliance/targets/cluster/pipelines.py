@@ -71,11 +71,12 @@ class ClusterPipelinesEngine:
                                  experiment=self.experiment, caching=caching)
         lines = [f"submitted {loaded.name} as KFP run {run_id} (experiment {self.experiment})"]
         report = progress or self.progress
-        finished = self._wait(run_id, timeout if timeout is not None else self.timeout, report)
+        tasks = set(pipeline_ir.task_places(loaded.spec))
+        finished = self._wait(run_id, tasks, timeout if timeout is not None else self.timeout, report)
         lines.append(f"KFP run {run_id} ended {finished.get('state')}")
         pods = self._pods(submission)
         notes = list(compiled.warnings)
-        unreported = sorted(set(pipeline_ir.task_places(loaded.spec)) - compiled.reporting)
+        unreported = sorted(tasks - compiled.reporting)
         if unreported:
             notes.append(f"outputs of {', '.join(unreported)} are not reported: container components "
                          "print no executor output, and KFP's run API does not return outputs")
@@ -85,14 +86,15 @@ class ClusterPipelinesEngine:
                             duration=self.clock.monotonic() - started, root=root,
                             warnings=notes, log="\n".join(lines))
 
-    def _wait(self, run_id: str, timeout: float, report: Progress | None) -> dict[str, Any]:
+    def _wait(self, run_id: str, tasks: set[str], timeout: float,
+              report: Progress | None) -> dict[str, Any]:
         latest: dict[str, Any] = {}
 
         def pending() -> str | None:
             latest.clear()
             latest.update(self.api.get_run(run_id))
             state = str(latest.get("state") or "PENDING")
-            return None if state in TERMINAL else _summary(run_id, state, latest)
+            return None if state in TERMINAL else _summary(run_id, state, latest, tasks)
 
         def on_progress(waiting: str, elapsed: float) -> None:
             if report is not None:
@@ -122,10 +124,11 @@ class ClusterPipelinesEngine:
         return found
 
 
-def _summary(run_id: str, state: str, run: Mapping[str, Any]) -> str:
+def _summary(run_id: str, state: str, run: Mapping[str, Any], tasks: set[str]) -> str:
+    """The progress line: the run's state and the pipeline's tasks running now."""
     details = (run.get("run_details") or {}).get("task_details") or []
     running = sorted({str(d.get("display_name")) for d in details
-                      if d.get("state") == "RUNNING" and not str(d.get("display_name")).endswith("-driver")})
+                      if d.get("state") == "RUNNING" and d.get("display_name") in tasks})
     text = f"KFP run {run_id} {state}"
     return f"{text}: running {', '.join(running)}" if running else text
 
