@@ -12,6 +12,7 @@ from cluster_objects import namespace, secret
 from fake_cluster import FakeCluster
 from fake_kfp import FakeKfp, FakeKfpApi, TaskScript
 
+from appliance.objectstore import ObjectStore
 from appliance.pipelines.model import FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 from appliance.targets.cluster import pipeline_ir as ir
 from appliance.targets.cluster.pipelines import ClusterPipelinesEngine
@@ -243,3 +244,31 @@ def test_the_compiled_package_is_kept_for_inspection(tmp_path: Path) -> None:
     submission = package.stem.removeprefix("train-gate-promote-")
     pods = cluster.list("v1", "Pod", "kubeflow", labels={ir.SUBMISSION_LABEL: submission})
     assert sorted(p["metadata"]["annotations"][ir.TASKS_ANNOTATION] for p in pods) == sorted(REFERENCE_SCRIPT)
+
+
+def test_the_factory_builds_the_engine_from_the_stacks_recorded_settings(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from appliance.config import profile as profiles
+    from appliance.runtime.state import RunDir, StackState
+    from appliance.stack import Stack
+    from appliance.targets.cluster import kfp_api, official
+    from appliance.targets.cluster import pipelines as cluster_pipelines
+    from appliance.targets.cluster.settings import ClusterSettings
+
+    built: list[tuple[str, Any]] = []
+    monkeypatch.setattr(kfp_api, "ClientKfpApi", lambda host: built.append(("kfp", host)) or "api")
+    monkeypatch.setattr(official.OfficialClient, "from_kubeconfig", classmethod(
+        lambda cls, path, context: built.append(("kube", (path, context))) or "kube"))
+    run_dir = RunDir("cl")
+    run_dir.create()
+    settings = ClusterSettings(run_dir.path / "kubeconfig", "kind-cl", "cl", stubs_image="stubs:1",
+                               ports={"object-store": 19000, "pipelines-api": 18888})
+    run_dir.save(StackState("cl", "kind", "standard", 1.0, settings=settings.to_dict()))
+    profile = profiles.load("standard")
+    stack = Stack("cl", "kind", profile, ObjectStore("http://127.0.0.1:19000", "a", "b"), run_dir.path)
+    built_engine = cluster_pipelines.pipelines(stack)
+    assert built == [("kube", (run_dir.path / "kubeconfig", "kind-cl")), ("kfp", "http://127.0.0.1:18888")]
+    assert (built_engine.api, built_engine.kube) == ("api", "kube")
+    assert built_engine.profile == ir.ClusterProfile("stubs:1")
+    assert built_engine.work_dir == run_dir.path / "pipelines"
+    assert (built_engine.timeout, built_engine.poll, built_engine.namespace) == (1200.0, 5.0, "kubeflow")
