@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test unit lint bench clean install
+.PHONY: demo test unit lint bench clean install image
 
 install: $(STAMP)
 
@@ -31,6 +31,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/bench.py
+
+# The stubs image the cluster targets run (stubs/Dockerfile); needs a running Docker daemon.
+IMAGE ?= appliance-stubs:dev
+image:
+	@command -v docker >/dev/null 2>&1 || { echo "make image: docker not found: install Docker" \
+		"(https://docs.docker.com/get-docker/) to build $(IMAGE)" >&2; exit 3; }
+	@docker info >/dev/null 2>&1 || { echo "make image: the Docker daemon is not reachable" \
+		"('docker info' failed): start Docker, then run 'make image' again" >&2; exit 3; }
+	docker build -f stubs/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache
