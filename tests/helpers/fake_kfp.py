@@ -4,7 +4,8 @@ given a FakeCluster, the executor pods Argo would create, with their logs.
 
 What it models (from KFP 2.17's apiserver and argocompiler, not observed on a live cluster):
 - A run is PENDING, then RUNNING while its tasks run one after another, then SUCCEEDED or FAILED
-  (the first failing task stops it, later tasks never start); every `get` advances it one step.
+  (the first failing task stops it: later tasks never start and are listed as Argo's Omitted nodes,
+  RUNTIME_STATE_UNSPECIFIED in KFP's API); every `get` advances it one step.
 - `run_details.task_details` lists Argo's nodes by display name: the root DAG, `root-driver`, per
   task `<task>-driver` and `<task>` (the executor), loop DAGs and their iterations, each with a
   state and start/end times, and no outputs (the API keeps those in MLMD).
@@ -260,9 +261,16 @@ class FakeKfp:
                                else "publish success")
             self._log(pod["name"], lines)
         if script.fail:
-            # Argo stops scheduling: nothing after the failing task starts; the run fails.
-            run.events = run.events[:run.step + 1] + [lambda: self._finish(
-                run, "FAILED", {"code": 2, "message": f"task {instance.name} failed"})]
+            # Argo stops scheduling: nothing after the failing task starts (its nodes are
+            # "Omitted", which KFP reports as RUNTIME_STATE_UNSPECIFIED); the run fails.
+            started = {d["display_name"] for d in run.details}
+            omitted = [i.name for i in self._instances(run) if i.name not in started]
+            run.events = run.events[:run.step + 1] + [partial(self._omit, run, omitted), partial(
+                self._finish, run, "FAILED", {"code": 2, "message": f"task {instance.name} failed"})]
+
+    def _omit(self, run: _Run, names: list[str]) -> None:
+        for name in names:
+            self._detail(run, name, "RUNTIME_STATE_UNSPECIFIED")
 
     def _finish(self, run: _Run, state: str, error: dict[str, Any] | None = None) -> None:
         run.state = state

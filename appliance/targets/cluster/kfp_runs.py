@@ -37,9 +37,12 @@ _PARENTHESES = re.compile(r"\([^)]*\)")
 # task's own output is what the user printed, as on local.
 _SYSTEM_LINE = re.compile(r"^(?:[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\] |time=\"[^\"]*\" level=)")
 _EXCEPTION = re.compile(r"^\s*(?P<line>[A-Za-z_][\w.]*(?:Error|Exception|Exit|Interrupt|Warning)\b.*)$")
-# KFP RuntimeState -> the model's task states (a task still RUNNING when its run ended did not finish).
-_TASK_STATES = {"SUCCEEDED": SUCCEEDED, "SKIPPED": SKIPPED, "FAILED": FAILED, "CANCELED": FAILED,
-                "CANCELING": FAILED, "RUNNING": FAILED, "PENDING": FAILED, "PAUSED": FAILED}
+# KFP RuntimeState -> the model's task states. A task still RUNNING when its run ended did not
+# finish. KFP 2.17 turns Argo phases it does not know into RUNTIME_STATE_UNSPECIFIED: "Omitted",
+# the tasks Argo never started downstream of a failure, which kfp.local reports as SKIPPED.
+_TASK_STATES = {"SUCCEEDED": SUCCEEDED, "SKIPPED": SKIPPED, "RUNTIME_STATE_UNSPECIFIED": SKIPPED,
+                "FAILED": FAILED, "CANCELED": FAILED, "CANCELING": FAILED, "RUNNING": FAILED,
+                "PENDING": FAILED, "PAUSED": FAILED}
 POD_GONE = ("(no log: the task's pod is gone; Argo deletes finished pods after their time to live, "
             "and archives their logs in the object store)")
 

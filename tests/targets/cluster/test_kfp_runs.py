@@ -46,6 +46,8 @@ def test_tasks_whose_pods_are_gone_come_from_the_task_details() -> None:
                    detail("make-dataset-driver", "SUCCEEDED", 1, 2),
                    detail("make-dataset", "SUCCEEDED", 2, 6), detail("create-model", "SUCCEEDED", 3, 8),
                    detail("evaluate-model", "FAILED", 9, 14, error={"message": "exit status 1"}),
+                   # Argo's Omitted node downstream of the failure, as KFP 2.17 reports it.
+                   detail("gate-model", "RUNTIME_STATE_UNSPECIFIED", 15, 15),
                    error={"message": "run failed"})
     result = pipeline_run(finished, SPEC, [], {"model": "m"}, duration=30.0, root="minio://x")
     assert result.tasks == (

@@ -58,6 +58,8 @@ def test_the_base_images_rewritten_are_kfps_default_and_the_reference_components
     assert component_factory._DEFAULT_BASE_IMAGE in ir.STUBS_BASE_IMAGES
     assert reference_components.BASE_IMAGE in ir.STUBS_BASE_IMAGES
     assert IN_CLUSTER == ir.IN_CLUSTER_ENDPOINT
+    # Argo substitutes "{{...}}" in templates and sh single-quotes the Python: neither may occur.
+    assert "{{" not in ir.REPORT_SCRIPT and "'" not in ir.REPORT_SCRIPT.split("'", 1)[1].rsplit("'", 1)[0]
 
 
 @pytest.mark.parametrize("name", PIPELINES)
