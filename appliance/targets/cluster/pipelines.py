@@ -14,7 +14,7 @@ from appliance.pipelines import loader
 from appliance.pipelines.model import PipelineRun
 from appliance.targets.cluster import pipeline_ir
 from appliance.targets.cluster.client import ApiError, KubeClient, NotFound
-from appliance.targets.cluster.kfp_api import TERMINAL, KfpApi
+from appliance.targets.cluster.kfp_api import TERMINAL, KfpApi, KfpApiError
 from appliance.targets.cluster.kfp_runs import PodLog, pipeline_run
 from appliance.targets.cluster.wait import Clock, TimedOut, wait_for
 
@@ -105,7 +105,11 @@ class ClusterPipelinesEngine:
                      clock=self.clock, on_progress=on_progress, progress_every=30.0)
         except TimedOut as exc:
             # Leave nothing running behind the user's back: stop the run, then say so.
-            self.api.terminate(run_id)
+            try:
+                self.api.terminate(run_id)
+            except KfpApiError as refused:
+                raise TimedOut(f"KFP run {run_id} (still running: {refused.render()})", exc.waiting,
+                               exc.seconds) from None
             raise TimedOut(f"KFP run {run_id} (terminated)", exc.waiting, exc.seconds) from None
         return dict(latest)
 

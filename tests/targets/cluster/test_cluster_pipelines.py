@@ -15,6 +15,7 @@ from fake_kfp import FakeKfp, FakeKfpApi, TaskScript
 from appliance.objectstore import ObjectStore
 from appliance.pipelines.model import FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 from appliance.targets.cluster import pipeline_ir as ir
+from appliance.targets.cluster.kfp_api import KfpApiError
 from appliance.targets.cluster.pipelines import ClusterPipelinesEngine
 from appliance.targets.cluster.wait import TimedOut
 
@@ -233,6 +234,24 @@ def test_a_run_that_outlasts_the_timeout_is_terminated_and_reported(tmp_path: Pa
         "running train-model (fix: run 'appliance diagnose' for events, pod states and logs)")
     assert cluster.clock.slept == [5.0, 5.0, 2.0]
     assert progress == [f"KFP run {run_id} RUNNING: running train-model (0s)"]
+
+
+class Unstoppable(NeverEnding):
+    def terminate(self, run_id: str) -> None:
+        raise KfpApiError("the pipelines API refused to terminate run x", "500 Internal Server Error")
+
+
+def test_a_run_that_cannot_be_terminated_says_it_is_still_running(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET)
+    backend = FakeKfp({}, cluster)
+    engine_ = ClusterPipelinesEngine(Unstoppable(backend), cluster, cluster.clock, tmp_path,
+                                     ir.ClusterProfile(STUBS), timeout=5)
+    with pytest.raises(TimedOut) as raised:
+        engine_.run(REFERENCE / "train_gate_promote.py", {"model": "m"})
+    run_id = next(iter(backend.runs))
+    assert raised.value.what == (
+        f"timed out after 5s waiting for KFP run {run_id} (still running: the pipelines API refused "
+        "to terminate run x: 500 Internal Server Error)")
 
 
 def test_the_compiled_package_is_kept_for_inspection(tmp_path: Path) -> None:
