@@ -21,9 +21,14 @@ TERMINAL = frozenset({"SUCCEEDED", "FAILED", "SKIPPED", "CANCELED"})
 
 
 class KfpApiError(ApplianceError):
-    """The KFP API refused or failed a request (exit 4)."""
+    """The KFP API refused or failed a request (exit 4). `transient`: no answer or a server error,
+    worth asking again (the port-forward reconnecting, the API server restarting)."""
 
     exit_code = EXIT_EXTERNAL
+
+    def __init__(self, what: str, why: str = "", fix: str = "", *, transient: bool = False) -> None:
+        super().__init__(what, why, fix)
+        self.transient = transient
 
 
 class KfpApi(Protocol):
@@ -58,11 +63,12 @@ def _translated(what: str, host: str) -> Iterator[None]:
         body = exc.body.decode(errors="replace") if isinstance(exc.body, bytes) else str(exc.body or "")
         raise KfpApiError(f"the pipelines API refused to {what}",
                           f"{exc.status} {exc.reason}: {_message(body)}",
-                          "see the message; 'appliance status' shows the KFP API server") from None
+                          "see the message; 'appliance status' shows the KFP API server",
+                          transient=int(exc.status or 0) >= 500) from None
     except urllib3.exceptions.HTTPError as exc:
         raise KfpApiError(f"the pipelines API at {host} did not answer ({what})", str(exc),
                           "check the stack with 'appliance status'; 'appliance up' restarts the "
-                          "port-forward") from None
+                          "port-forward", transient=True) from None
 
 
 def _message(body: str) -> str:

@@ -48,6 +48,9 @@ SUBMISSION_LABEL = "appliance.dev/submission"
 TASKS_ANNOTATION = "appliance.dev/tasks"
 OUTPUT_MARKER = "appliance-executor-output: "
 
+# KFP's default pipeline root: a run's artifacts go under <root>/<pipeline name>/<run id>.
+DEFAULT_PIPELINE_ROOT = f"minio://{DEFAULT_BUCKET}/v2/artifacts"
+
 _minio = FORWARDED[OBJECT_STORE]
 IN_CLUSTER_ENDPOINT = f"http://{_minio.name}.{_minio.namespace}.svc.cluster.local:{_minio.port}"
 
@@ -252,5 +255,3 @@ def pipeline_outputs(spec: pipeline_spec_pb2.PipelineSpec) -> Mapping[str, tuple
             found[name] = (selector.producer_subtask, selector.output_artifact_key)
     return found
 
-
-DEFAULT_PIPELINE_ROOT = f"minio://{DEFAULT_BUCKET}/v2/artifacts"

@@ -91,8 +91,14 @@ class ClusterPipelinesEngine:
         latest: dict[str, Any] = {}
 
         def pending() -> str | None:
+            try:
+                current = self.api.get_run(run_id)
+            except KfpApiError as exc:
+                if not exc.transient:
+                    raise
+                return f"KFP run {run_id}: {exc.what} ({exc.why}); asking again"
             latest.clear()
-            latest.update(self.api.get_run(run_id))
+            latest.update(current)
             state = str(latest.get("state") or "PENDING")
             return None if state in TERMINAL else _summary(run_id, state, latest, tasks)
 

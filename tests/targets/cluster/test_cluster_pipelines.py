@@ -236,6 +236,40 @@ def test_a_run_that_outlasts_the_timeout_is_terminated_and_reported(tmp_path: Pa
     assert progress == [f"KFP run {run_id} RUNNING: running train-model (0s)"]
 
 
+class Flaky(FakeKfpApi):
+    """The API fails some reads: `errors` are raised, in order, on the reads numbered in `at`."""
+
+    def __init__(self, backend: FakeKfp, at: set[int], errors: list[KfpApiError]) -> None:
+        super().__init__(backend)
+        self.reads, self.at, self.errors = 0, at, errors
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        self.reads += 1
+        if self.reads in self.at:
+            raise self.errors.pop(0)
+        return super().get_run(run_id)
+
+
+def test_the_wait_rides_out_an_api_that_does_not_answer_but_not_a_refusal(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET)
+    backend = FakeKfp(REFERENCE_SCRIPT, cluster)
+    gone = KfpApiError("the pipelines API at http://127.0.0.1:1 did not answer (read run r)",
+                       "connection refused", transient=True)
+    progress: list[str] = []
+    flaky = ClusterPipelinesEngine(Flaky(backend, {3}, [gone]), cluster, cluster.clock, tmp_path,
+                                   ir.ClusterProfile(STUBS), progress=progress.append)
+    result = flaky.run(REFERENCE / "train_gate_promote.py", {"model": "m"})
+    run_id = result.run_id
+    assert result.state == SUCCEEDED
+    assert f"KFP run {run_id}: {gone.what} (connection refused); asking again (10s)" in progress
+    refused = KfpApiError("the pipelines API refused to read run r", "404 Not Found: run r not found")
+    strict = ClusterPipelinesEngine(Flaky(FakeKfp(REFERENCE_SCRIPT, cluster), {2}, [refused]), cluster,
+                                    cluster.clock, tmp_path, ir.ClusterProfile(STUBS))
+    with pytest.raises(KfpApiError) as raised:
+        strict.run(REFERENCE / "train_gate_promote.py", {"model": "m"})
+    assert raised.value is refused
+
+
 class Unstoppable(NeverEnding):
     def terminate(self, run_id: str) -> None:
         raise KfpApiError("the pipelines API refused to terminate run x", "500 Internal Server Error")

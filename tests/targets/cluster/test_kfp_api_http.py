@@ -87,6 +87,7 @@ def test_api_errors_are_reported_with_the_servers_message(tmp_path: Path) -> Non
     assert missing.value.render() == (
         "the pipelines API refused to read run nope: 404 Not Found: run nope not found (fix: see the "
         "message; 'appliance status' shows the KFP API server)")
+    assert not missing.value.transient and not refused.value.transient
     assert refused.value.render().startswith(
         "the pipelines API refused to create the run: 400 Bad Request: Invalid input error")
 
