@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -367,7 +368,7 @@ class FakeKfpApi:
 
     def submit(self, package: Any, arguments: Mapping[str, Any], *, run_name: str, experiment: str,
                caching: bool) -> str:
-        documents = list(yaml.safe_load_all(open(package, encoding="utf-8")))
+        documents = list(yaml.safe_load_all(Path(package).read_text(encoding="utf-8")))
         platform: dict[str, Any] = {}
         for extra in documents[1:]:
             platform.update(extra or {})
