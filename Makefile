@@ -11,7 +11,7 @@ export APPLIANCE_UPSTREAM := $(abspath ../shared/upstream)
 endif
 endif
 
-.PHONY: demo test unit lint bench clean install
+.PHONY: demo test unit lint bench clean install image
 
 install: $(STAMP)
 
@@ -38,6 +38,15 @@ lint: $(STAMP)
 
 bench: $(STAMP)
 	PATH=$(CURDIR)/$(BIN):$$PATH $(BIN)/python scripts/bench.py
+
+# The stubs image the cluster targets run (stubs/Dockerfile); needs a running Docker daemon.
+IMAGE ?= appliance-stubs:dev
+image:
+	@command -v docker >/dev/null 2>&1 || { echo "make image: docker not found: install Docker" \
+		"(https://docs.docker.com/get-docker/) to build $(IMAGE)" >&2; exit 3; }
+	@docker info >/dev/null 2>&1 || { echo "make image: the Docker daemon is not reachable" \
+		"('docker info' failed): start Docker, then run 'make image' again" >&2; exit 3; }
+	docker build -f stubs/Dockerfile -t $(IMAGE) .
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .mypy_cache .ruff_cache

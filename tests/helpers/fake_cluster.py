@@ -899,7 +899,29 @@ class FakeCluster:
                                               "uid": replicaset["metadata"]["uid"], "controller": True}]},
             "spec": template.get("spec") or {},
         }
-        ns_labels = _d(self._objects[("", "Namespace", "", namespace)]["metadata"].get("labels"))
+        message = self._admit_pod(pod)
+        if message is not None:
+            self.event(replicaset, "FailedCreate", f"Error creating: {message}")
+            return message
+        self._run_pod(pod)
+        self.event(replicaset, "SuccessfulCreate", f"Created pod: {name}", "Normal")
+        return None
+
+    def create_pod(self, pod: Obj) -> str | None:
+        """Create a bare pod as a workload controller would (Argo for pipeline steps, in plug-in
+        fakes such as fake_kfp): admitted as the ReplicaSet's pods are, then run by the kubelet.
+        Returns the admission refusal, if any. Its log is `logs[(fake/deployment annotation,
+        container)]`."""
+        self._counter += 1
+        message = self._admit_pod(pod)
+        if message is None:
+            self._run_pod(pod)
+        return message
+
+    def _admit_pod(self, pod: Obj) -> str | None:
+        """Pod Security admission by namespace labels, then webhooks: the refusal, if any."""
+        ns_labels = _d(self._objects[("", "Namespace", "", pod["metadata"]["namespace"])]["metadata"]
+                       .get("labels"))
         level = ns_labels.get("pod-security.kubernetes.io/enforce")
         message = None
         if level in ("baseline", "restricted"):
@@ -907,16 +929,14 @@ class FakeCluster:
                                                   or "latest"))
         if message is None:
             message = self._webhook_refusal(pod, "pods", "CREATE")
-        if message is not None:
-            self.event(replicaset, "FailedCreate", f"Error creating: {message}")
-            return message
+        return message
+
+    def _run_pod(self, pod: Obj) -> None:
         pod["metadata"]["uid"] = f"uid-{self._counter:04d}"
         pod["metadata"]["creationTimestamp"] = self._timestamp()
         pod["status"] = {"phase": "Pending", "conditions": []}
-        self._objects[("", "Pod", namespace, name)] = pod
+        self._objects[("", "Pod", pod["metadata"]["namespace"], pod["metadata"]["name"])] = pod
         self._pods[pod["metadata"]["uid"]] = _PodRuntime(created=self.now)
-        self.event(replicaset, "SuccessfulCreate", f"Created pod: {name}", "Normal")
-        return None
 
     @staticmethod
     def _pod_ready(pod: Obj) -> bool:

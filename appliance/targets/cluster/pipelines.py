@@ -1,0 +1,160 @@
+"""The pipelines engine of a cluster stack: compile for the cluster (pipeline_ir), submit through
+the KFP API, poll until the run ends, and report it as the same PipelineRun the local engine
+returns (kfp_runs), each task's log and outputs read from its pod."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from appliance.pipelines import arguments as args
+from appliance.pipelines import loader
+from appliance.pipelines.model import PipelineRun
+from appliance.targets.cluster import pipeline_ir
+from appliance.targets.cluster.client import ApiError, KubeClient, NotFound
+from appliance.targets.cluster.kfp_api import TERMINAL, KfpApi, KfpApiError
+from appliance.targets.cluster.kfp_runs import PodLog, pipeline_run
+from appliance.targets.cluster.wait import Clock, TimedOut, wait_for
+
+if TYPE_CHECKING:
+    from appliance.stack import Stack
+
+KFP_NAMESPACE = "kubeflow"  # where KFP (single-user) runs pipeline pods
+DEFAULT_TIMEOUT = 20 * 60.0
+POLL_INTERVAL = 5.0
+EXPERIMENT = "appliance"
+LOG_LINES = 2000
+Progress = Callable[[str], None]
+
+
+class ClusterPipelinesEngine:
+    """Runs pipelines on the cluster's KFP. Every seam is injected: the KFP API, the Kubernetes
+    API (pods and their logs), the clock of every wait, and where compiled packages are kept."""
+
+    def __init__(self, api: KfpApi, kube: KubeClient, clock: Clock, work_dir: Path,
+                 profile: pipeline_ir.ClusterProfile, *, namespace: str = KFP_NAMESPACE,
+                 timeout: float = DEFAULT_TIMEOUT, poll: float = POLL_INTERVAL,
+                 progress: Progress | None = None, experiment: str = EXPERIMENT) -> None:
+        self.api = api
+        self.kube = kube
+        self.clock = clock
+        self.work_dir = work_dir
+        self.profile = profile
+        self.namespace = namespace
+        self.timeout = timeout
+        self.poll = poll
+        self.progress = progress
+        self.experiment = experiment
+
+    def run(
+        self,
+        pipeline: str | Path | loader.Pipeline,
+        arguments: Mapping[str, Any] | None = None,
+        *,
+        caching: bool = False,
+        retries: int | None = None,
+        timeout: float | None = None,
+        progress: Progress | None = None,
+    ) -> PipelineRun:
+        loaded = pipeline if isinstance(pipeline, loader.Pipeline) else loader.load(pipeline)
+        typed = args.check(loaded, arguments or {})
+        submission = uuid.uuid4().hex[:12]
+        compiled = pipeline_ir.for_cluster(loaded.spec, self.profile, submission, caching=caching,
+                                           retries=retries)
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        package = self.work_dir / f"{loaded.name}-{submission}.yaml"
+        package.write_text(compiled.document(), encoding="utf-8")
+        started = self.clock.monotonic()
+        run_id = self.api.submit(package, typed, run_name=f"{loaded.name} {submission}",
+                                 experiment=self.experiment, caching=caching)
+        lines = [f"submitted {loaded.name} as KFP run {run_id} (experiment {self.experiment})"]
+        report = progress or self.progress
+        tasks = set(pipeline_ir.task_places(loaded.spec))
+        finished = self._wait(run_id, tasks, timeout if timeout is not None else self.timeout, report)
+        lines.append(f"KFP run {run_id} ended {finished.get('state')}")
+        pods = self._pods(submission)
+        notes = list(compiled.warnings)
+        unreported = sorted(tasks - compiled.reporting)
+        if unreported:
+            notes.append(f"outputs of {', '.join(unreported)} are not reported: container components "
+                         "print no executor output, and KFP's run API does not return outputs")
+        root = str((finished.get("runtime_config") or {}).get("pipeline_root") or
+                   f"{pipeline_ir.DEFAULT_PIPELINE_ROOT}/{loaded.name}/{run_id}")
+        return pipeline_run(finished, compiled.spec, pods, typed,
+                            duration=self.clock.monotonic() - started, root=root,
+                            warnings=notes, log="\n".join(lines))
+
+    def _wait(self, run_id: str, tasks: set[str], timeout: float,
+              report: Progress | None) -> dict[str, Any]:
+        latest: dict[str, Any] = {}
+
+        def pending() -> str | None:
+            try:
+                current = self.api.get_run(run_id)
+            except KfpApiError as exc:
+                if not exc.transient:
+                    raise
+                return f"KFP run {run_id}: {exc.what} ({exc.why}); asking again"
+            latest.clear()
+            latest.update(current)
+            state = str(latest.get("state") or "PENDING")
+            return None if state in TERMINAL else _summary(run_id, state, latest, tasks)
+
+        def on_progress(waiting: str, elapsed: float) -> None:
+            if report is not None:
+                report(f"{waiting} ({elapsed:.0f}s)")
+
+        try:
+            wait_for(pending, what=f"KFP run {run_id}", timeout=timeout, interval=self.poll,
+                     clock=self.clock, on_progress=on_progress, progress_every=30.0)
+        except TimedOut as exc:
+            # Leave nothing running behind the user's back: stop the run, then say so.
+            try:
+                self.api.terminate(run_id)
+            except KfpApiError as refused:
+                raise TimedOut(f"KFP run {run_id} (still running: {refused.render()})", exc.waiting,
+                               exc.seconds) from None
+            raise TimedOut(f"KFP run {run_id} (terminated)", exc.waiting, exc.seconds) from None
+        return dict(latest)
+
+    def _pods(self, submission: str) -> list[PodLog]:
+        found = []
+        for pod in self.kube.list("v1", "Pod", self.namespace,
+                                  labels={pipeline_ir.SUBMISSION_LABEL: submission}):
+            name = str((pod.get("metadata") or {}).get("name") or "")
+            try:
+                found.append(PodLog(pod, self.kube.pod_logs(self.namespace, name, container="main",
+                                                            tail=LOG_LINES)))
+            except NotFound:
+                found.append(PodLog(pod, None))
+            except ApiError as exc:  # e.g. the container never started (image pull, config error)
+                found.append(PodLog(pod, None, f"no log from pod {name}: {exc.message}"))
+        return found
+
+
+def _summary(run_id: str, state: str, run: Mapping[str, Any], tasks: set[str]) -> str:
+    """The progress line: the run's state and the pipeline's tasks running now."""
+    details = (run.get("run_details") or {}).get("task_details") or []
+    running = sorted({str(d.get("display_name")) for d in details
+                      if d.get("state") == "RUNNING" and d.get("display_name") in tasks})
+    text = f"KFP run {run_id} {state}"
+    return f"{text}: running {', '.join(running)}" if running else text
+
+
+def pipelines(stack: Stack) -> ClusterPipelinesEngine:
+    """The factory a cluster target declares: `Engines(pipelines=pipelines, ...)`."""
+    from appliance.runtime.state import RunDir
+    from appliance.targets.cluster.kfp_api import ClientKfpApi
+    from appliance.targets.cluster.official import OfficialClient
+    from appliance.targets.cluster.settings import PIPELINES_API, ClusterSettings
+    from appliance.targets.cluster.wait import SystemClock
+
+    state = RunDir(stack.name).load()
+    settings = ClusterSettings.from_dict(state.settings if state is not None else {},
+                                         str(RunDir(stack.name).state_file))
+    kube = OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context)
+    return ClusterPipelinesEngine(
+        ClientKfpApi(settings.url(PIPELINES_API)), kube, SystemClock(), stack.run_dir / "pipelines",
+        pipeline_ir.ClusterProfile(settings.stubs_image))
