@@ -22,6 +22,7 @@ from appliance.runtime.state import RunDir
 from appliance.targets.actions import Action
 from appliance.targets.cluster import apply, readiness
 from appliance.targets.cluster.client import KubeClient, ObjRef
+from appliance.targets.cluster.object_store import object_store
 from appliance.targets.cluster.settings import FORWARDED, OBJECT_STORE, ClusterSettings, Service
 from appliance.targets.cluster.wait import Clock, wait_for
 from appliance.targets.interface import UpOptions
@@ -30,8 +31,6 @@ Obj = dict[str, Any]
 STACK_LABEL = "appliance.dev/stack"
 MANAGED_BY = ("app.kubernetes.io/managed-by", "appliance")
 WEBHOOK_KINDS = ("ValidatingWebhookConfiguration", "MutatingWebhookConfiguration")
-ACCESS_KEY = "object-store-access-key"
-SECRET_KEY = "object-store-secret-key"
 DEFAULT_TIMEOUT = 20 * 60.0
 
 
@@ -214,11 +213,6 @@ def start_forwards(ctx: ClusterUp) -> None:
 def stop_forwards(ctx: ClusterUp) -> None:
     if ctx.settings.forwarder_pid:
         ctx.forwarder.stop(ctx.run_dir.path, ctx.settings.forwarder_pid)
-
-
-def object_store(settings: ClusterSettings, credentials: Mapping[str, str]) -> ObjectStore:
-    return ObjectStore(endpoint=settings.url(OBJECT_STORE), access_key=credentials[ACCESS_KEY],
-                       secret_key=credentials[SECRET_KEY])
 
 
 def ensure_bucket(ctx: ClusterUp) -> None:

@@ -31,8 +31,8 @@ from kfp.pipeline_spec import pipeline_spec_pb2
 from packaging.requirements import InvalidRequirement, Requirement
 
 from appliance.objectstore import DEFAULT_BUCKET
+from appliance.pipelines.requirements import pip_requirements
 from appliance.targets.cluster.settings import FORWARDED, OBJECT_STORE
-from appliance.targets.local.pipelines.localize import pip_requirements
 
 EXECUTOR_MODULE = "kfp.dsl.executor_main"
 # kfp 2.17's default base image (kfp.dsl.component_factory._DEFAULT_BASE_IMAGE) and the conformance

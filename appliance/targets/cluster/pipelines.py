@@ -154,7 +154,9 @@ def pipelines(stack: Stack) -> ClusterPipelinesEngine:
     state = RunDir(stack.name).load()
     settings = ClusterSettings.from_dict(state.settings if state is not None else {},
                                          str(RunDir(stack.name).state_file))
-    kube = OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context)
+    # Discovery cached in the run dir, never beside a user's own kubeconfig (the kube target).
+    kube = OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context,
+                                          stack.run_dir / "discovery-cache.json")
     return ClusterPipelinesEngine(
         ClientKfpApi(settings.url(PIPELINES_API)), kube, SystemClock(), stack.run_dir / "pipelines",
         pipeline_ir.ClusterProfile(settings.stubs_image))

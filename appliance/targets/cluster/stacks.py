@@ -18,8 +18,8 @@ from appliance.runtime.state import RunDir, StackState
 from appliance.stack import Engines, Stack
 from appliance.stacks import profile_of
 from appliance.targets.cluster import diagnostics, readiness
-from appliance.targets.cluster.bringup import object_store
 from appliance.targets.cluster.client import KubeClient, ObjRef
+from appliance.targets.cluster.object_store import object_store
 from appliance.targets.cluster.settings import OBJECT_STORE, PIPELINES_API, ClusterSettings
 from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
 

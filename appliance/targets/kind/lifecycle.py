@@ -33,6 +33,7 @@ from appliance.targets.cluster import stacks as cluster_stacks
 from appliance.targets.cluster.bringup import ClusterUp, SupervisedForwarder
 from appliance.targets.cluster.client import KubeClient, ObjRef
 from appliance.targets.cluster.diagnosis import HintContext
+from appliance.targets.cluster.engines import cluster_engines
 from appliance.targets.cluster.settings import ClusterSettings
 from appliance.targets.cluster.wait import Clock, SystemClock, wait_for
 from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
@@ -44,8 +45,7 @@ from appliance.targets.kind.versions import CPUS_REFUSE_BELOW, DEFAULT, MEMORY_W
 
 STUBS_IMAGE = "appliance-stubs:dev"
 # Until the cluster engines are wired (issue 14), a kind stack serves its object store only.
-ENGINES = Engines(missing="the pipelines, tuning and serving engines for clusters are not built yet; "
-                          "the kind stack serves its object store (appliance env)")
+ENGINES = cluster_engines()
 
 
 def official_client(settings: ClusterSettings, run_dir: Path | None = None) -> KubeClient:

@@ -34,6 +34,7 @@ from appliance.targets.cluster import apply, bringup
 from appliance.targets.cluster import stacks as cluster_stacks
 from appliance.targets.cluster.bringup import MANAGED_BY, STACK_LABEL, ClusterUp, SupervisedForwarder
 from appliance.targets.cluster.client import KubeClient, ObjRef
+from appliance.targets.cluster.engines import cluster_engines
 from appliance.targets.cluster.settings import ClusterSettings
 from appliance.targets.cluster.wait import Clock, SystemClock
 from appliance.targets.interface import StackStatus, UpOptions
@@ -50,8 +51,7 @@ PERMISSIONS = (
     ("create", "validatingwebhookconfigurations", "admissionregistration.k8s.io"),
     ("create", "mutatingwebhookconfigurations", "admissionregistration.k8s.io"),
 )
-ENGINES = Engines(missing="the pipelines, tuning and serving engines for clusters are not built yet; "
-                          "the kube stack serves its object store (appliance env)")
+ENGINES = cluster_engines()
 
 
 def user_kubeconfig() -> Path:

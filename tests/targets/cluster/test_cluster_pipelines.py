@@ -311,7 +311,7 @@ def test_the_factory_builds_the_engine_from_the_stacks_recorded_settings(
     built: list[tuple[str, Any]] = []
     monkeypatch.setattr(kfp_api, "ClientKfpApi", lambda host: built.append(("kfp", host)) or "api")
     monkeypatch.setattr(official.OfficialClient, "from_kubeconfig", classmethod(
-        lambda cls, path, context: built.append(("kube", (path, context))) or "kube"))
+        lambda cls, path, context, cache=None: built.append(("kube", (path, context))) or "kube"))
     run_dir = RunDir("cl")
     run_dir.create()
     settings = ClusterSettings(run_dir.path / "kubeconfig", "kind-cl", "cl", stubs_image="stubs:1",

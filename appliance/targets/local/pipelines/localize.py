@@ -8,7 +8,6 @@ from __future__ import annotations
 import copy
 import json
 import re
-import shlex
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from importlib import metadata
@@ -19,12 +18,9 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.version import InvalidVersion, Version
 
 from appliance.errors import MissingPrerequisite
+from appliance.pipelines.requirements import pip_requirements
 
 EXECUTOR_MODULE = "kfp.dsl.executor_main"
-_PIP_INSTALL = re.compile(r"-m pip install (?P<args>.*?)(?:&&|$)", re.S)
-# pip options that take a value: their value is not a requirement.
-_VALUED_OPTIONS = {"-i", "--index-url", "--extra-index-url", "--trusted-host", "-f",
-                   "--find-links", "-c", "--constraint"}
 
 @dataclass(frozen=True)
 class Localized:
@@ -72,22 +68,6 @@ def _major_of_spec(requirement: Requirement) -> int | None:
         if found is not None:
             return found
     return None
-
-
-def pip_requirements(script: str) -> list[str]:
-    """The requirements a compiled task's `sh -c` preamble installs."""
-    found: list[str] = []
-    for match in _PIP_INSTALL.finditer(script):
-        tokens = shlex.split(match.group("args"))
-        skip = False
-        for token in tokens:
-            if skip:
-                skip = False
-            elif token in _VALUED_OPTIONS:
-                skip = True
-            elif not token.startswith("-"):
-                found.append(token)
-    return found
 
 
 def localize(
