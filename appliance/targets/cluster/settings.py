@@ -79,3 +79,15 @@ class ClusterSettings:
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"{source}: the cluster settings are corrupted", f"bad or missing {exc}",
                            "run 'appliance down' and 'appliance up' again") from exc
+
+
+def of_stack(name: str, run_dir: Path) -> ClusterSettings:
+    """The settings a cluster stack's `up` recorded in its run dir (what engine factories read)."""
+    from appliance.errors import MissingPrerequisite
+    from appliance.runtime.state import RunDir
+
+    state = RunDir(name, run_dir.parent).load()
+    if state is None or not state.settings:
+        raise MissingPrerequisite(f"stack {name!r} is not up", "its state has no cluster settings",
+                                  f"run 'appliance up --name {name}'")
+    return ClusterSettings.from_dict(state.settings, str(run_dir / "state.json"))
