@@ -365,6 +365,8 @@ class FakeCluster:
         self.ca_after = 3.0
         self.denied: set[tuple[str, str, str]] = set()  # (verb, group, resource) can_i refuses
         self.calls: list[tuple[str, Any]] = []  # every KubeClient call, for assertions
+        # Extra controllers plugged in by tests (fake_controllers.py), run first on every tick.
+        self.controllers: list[Callable[[FakeCluster], None]] = []
         self._objects: dict[Key, Obj] = {}  # (group, kind, ns, name)
         self._owners: dict[Key, dict[str, set[tuple[str, ...]]]] = {}
         self._born: dict[str, float] = {}  # uid -> creation time
@@ -759,6 +761,8 @@ class FakeCluster:
     # --- controllers (one tick) --------------------------------------------------------------------------
 
     def _reconcile(self) -> None:
+        for controller in self.controllers:
+            controller(self)
         self._crd_controller()
         self._namespace_controller()
         for key in [k for k in self._objects if k[1] == "Deployment"]:

@@ -237,7 +237,8 @@ class ClusterTuningEngine:
         if isinstance(experiment, Experiment):
             data, source = experiment.document(), f"experiment {experiment.name}"
         elif isinstance(experiment, Mapping):
-            data, source = dict(experiment), "<experiment>"
+            name = _d(experiment.get("metadata")).get("name")
+            data, source = dict(experiment), f"experiment {name}" if isinstance(name, str) else "<experiment>"
         else:
             data, source = experiments.read(experiment), str(experiment)
         exp = experiments.validate(data, source).result()
