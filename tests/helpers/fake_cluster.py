@@ -87,6 +87,7 @@ class Fault:
     message: str = ""
     previous_log: str = ""  # what the crashed run printed (CrashLoopBackOff)
     until: float | None = None  # virtual time after which the fault clears
+    pods: Callable[[Obj], bool] | None = None  # only the pods this matches (e.g. one model's)
 
 
 @dataclass
@@ -931,6 +932,8 @@ class FakeCluster:
         dep_key = _d(pod["metadata"].get("annotations")).get("fake/deployment", "")
         fault = self.faults.get(dep_key)
         if fault is None or (fault.until is not None and self.now >= fault.until):
+            return None
+        if fault.pods is not None and not fault.pods(pod):
             return None
         return fault
 

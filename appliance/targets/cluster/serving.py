@@ -182,19 +182,24 @@ def isvc_waiting(isvc: Obj) -> str | None:
 
 
 def rollout_waiting(deployment: Obj) -> str | None:
-    """None when every replica runs the newest pod template and no old pod is left."""
+    """None when the predictor's rollout is complete (`kubectl rollout status`: every replica
+    updated and available, no old replica left); else what is left."""
     spec, status = _d(deployment.get("spec")), _d(deployment.get("status"))
     generation = int(_d(deployment.get("metadata")).get("generation") or 0)
     if int(status.get("observedGeneration") or 0) < generation:
-        return "the predictor's new spec is not observed yet"
+        return "predictor rollout: the new spec is not observed yet"
     wanted = int(spec.get("replicas", 1))
     updated = int(status.get("updatedReplicas") or 0)
-    available = int(status.get("availableReplicas") or 0)
     total = int(status.get("replicas") or 0)
-    if updated < wanted or available < wanted:
-        return f"predictor rollout: {min(updated, available)} of {wanted} new pods ready"
-    if total > wanted:
-        return f"predictor rollout: {total - wanted} old pod(s) still running"
+    available = int(status.get("availableReplicas") or 0)
+    if updated < wanted:
+        return f"predictor rollout: {updated} out of {wanted} new replicas have been updated"
+    if total > updated:
+        # With none unavailable, old replicas go only once the new ones are available.
+        return (f"predictor rollout: {total - updated} old replica(s) still serving, the new one(s) "
+                "not available yet")
+    if available < updated:
+        return f"predictor rollout: {available} of {updated} updated replicas are available"
     return None
 
 
