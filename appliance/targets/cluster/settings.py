@@ -87,7 +87,10 @@ def of_stack(name: str, run_dir: Path) -> ClusterSettings:
     from appliance.runtime.state import RunDir
 
     state = RunDir(name, run_dir.parent).load()
-    if state is None or not state.settings:
-        raise MissingPrerequisite(f"stack {name!r} is not up", "its state has no cluster settings",
-                                  f"run 'appliance up --name {name}'")
+    if state is None:
+        raise MissingPrerequisite(f"stack {name!r} is not up", "", f"run 'appliance up --name {name}'")
+    if not state.settings:
+        raise MissingPrerequisite(f"stack {name!r} has no cluster settings",
+                                  f"it is a {state.target} stack, or its 'up' did not finish",
+                                  f"run 'appliance up --name {name}' with --target kind or kube")
     return ClusterSettings.from_dict(state.settings, str(run_dir / "state.json"))
