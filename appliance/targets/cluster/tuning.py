@@ -142,8 +142,12 @@ def prepare(document: Obj, namespace: str, stubs_image: str) -> tuple[Obj, list[
     """The manifest to apply: in `namespace`, stub-trainer containers on the stubs image. Returns
     it and notes saying what changed."""
     out = copy.deepcopy(document)
-    out["metadata"]["namespace"] = namespace
     notes = []
+    asked = out["metadata"].get("namespace")
+    if asked not in (None, experiments.DEFAULT_NAMESPACE, namespace):
+        notes.append(f"metadata.namespace {asked} -> {namespace} (the stack's workload namespace: its "
+                     "network policies let trials reach the object store)")
+    out["metadata"]["namespace"] = namespace
     trial_spec = _d(_d(out["spec"].get("trialTemplate")).get("trialSpec"))
     for container in _containers(trial_spec):
         if not runs_stub_trainer(container):

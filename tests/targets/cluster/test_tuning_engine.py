@@ -268,6 +268,10 @@ def test_only_containers_that_run_the_stub_trainer_are_rewritten() -> None:
     assert trainer["env"][0]["value"] == "http://elsewhere:9000"
     assert helper == {"name": "helper", "image": "busybox:1.36", "command": ["sleep", "1"]}
     assert out["metadata"]["namespace"] == WORKLOADS and document["metadata"].get("namespace") is None
+    document["metadata"]["namespace"] = "team-a"
+    assert prepare(document, WORKLOADS, IMAGE)[1][0] == (
+        "metadata.namespace team-a -> appliance-workloads (the stack's workload namespace: its network "
+        "policies let trials reach the object store)")
 
 
 def test_the_rendered_bundles_katib_config_is_read(standard_objects: list[dict[str, Any]]) -> None:
