@@ -87,6 +87,7 @@ class Fault:
     message: str = ""
     previous_log: str = ""  # what the crashed run printed (CrashLoopBackOff)
     until: float | None = None  # virtual time after which the fault clears
+    pods: Callable[[Obj], bool] | None = None  # only the pods this matches (e.g. one model's)
 
 
 @dataclass
@@ -365,6 +366,8 @@ class FakeCluster:
         self.ca_after = 3.0
         self.denied: set[tuple[str, str, str]] = set()  # (verb, group, resource) can_i refuses
         self.calls: list[tuple[str, Any]] = []  # every KubeClient call, for assertions
+        # Extra controllers plugged in by tests (fake_controllers.py), run first on every tick.
+        self.controllers: list[Callable[[FakeCluster], None]] = []
         self._objects: dict[Key, Obj] = {}  # (group, kind, ns, name)
         self._owners: dict[Key, dict[str, set[tuple[str, ...]]]] = {}
         self._born: dict[str, float] = {}  # uid -> creation time
@@ -759,6 +762,8 @@ class FakeCluster:
     # --- controllers (one tick) --------------------------------------------------------------------------
 
     def _reconcile(self) -> None:
+        for controller in self.controllers:
+            controller(self)
         self._crd_controller()
         self._namespace_controller()
         for key in [k for k in self._objects if k[1] == "Deployment"]:
@@ -947,6 +952,8 @@ class FakeCluster:
         dep_key = _d(pod["metadata"].get("annotations")).get("fake/deployment", "")
         fault = self.faults.get(dep_key)
         if fault is None or (fault.until is not None and self.now >= fault.until):
+            return None
+        if fault.pods is not None and not fault.pods(pod):
             return None
         return fault
 

@@ -238,3 +238,25 @@ def delete_all(client: KubeClient, objects: Sequence[Obj], clock: Clock, *, dele
     wait_for(lambda: _namespaces_waiting(client, namespaces), what="namespaces to be deleted",
              timeout=timeout, interval=interval, clock=clock, on_progress=on_progress)
     return deleted
+
+
+def apply_admitted(client: KubeClient, obj: Obj, clock: Clock, *, timeout: float = 120.0,
+                   interval: float = 5.0, on_progress: Progress | None = None) -> Obj:
+    """Apply one custom resource, retried every `interval` while its admission webhook does not
+    serve yet or the API server hiccups (an engine's Experiment or InferenceService; apply_custom
+    does the same for a bundle). Other refusals raise ApplyFailed at once, quoting the server."""
+    ref = ObjRef.of(obj)
+    start = clock.monotonic()
+    while True:
+        try:
+            return client.apply([obj])[0]
+        except ApiError as exc:
+            webhook = any(m in exc.message for m in WEBHOOK_NOT_SERVING)
+            if not webhook and not is_transient(exc):
+                raise ApplyFailed(ref, exc) from None
+            elapsed = clock.monotonic() - start
+            if elapsed >= timeout:
+                raise ApplyFailed(ref, exc, f"still refused after {timeout:.0f}s") from None
+            if on_progress is not None:
+                on_progress(f"{ref}: waiting for its admission webhook ({exc.message})", elapsed)
+            clock.sleep(min(interval, timeout - elapsed))

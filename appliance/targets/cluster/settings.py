@@ -85,3 +85,18 @@ class ClusterSettings:
         except (KeyError, TypeError, ValueError) as exc:
             raise BadInput(f"{source}: the cluster settings are corrupted", f"bad or missing {exc}",
                            "run 'appliance down' and 'appliance up' again") from exc
+
+
+def of_stack(name: str, run_dir: Path) -> ClusterSettings:
+    """The settings a cluster stack's `up` recorded in its run dir (what engine factories read)."""
+    from appliance.errors import MissingPrerequisite
+    from appliance.runtime.state import RunDir
+
+    state = RunDir(name, run_dir.parent).load()
+    if state is None:
+        raise MissingPrerequisite(f"stack {name!r} is not up", "", f"run 'appliance up --name {name}'")
+    if not state.settings:
+        raise MissingPrerequisite(f"stack {name!r} has no cluster settings",
+                                  f"it is a {state.target} stack, or its 'up' did not finish",
+                                  f"run 'appliance up --name {name}' with --target kind or kube")
+    return ClusterSettings.from_dict(state.settings, str(run_dir / "state.json"))
