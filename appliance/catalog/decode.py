@@ -242,13 +242,17 @@ def _source(p: _Problems, sid: str, raw: Any, path: str) -> Source:
 
 
 def _kustomize_patch(p: _Problems, raw: Any, path: str) -> dict[str, Any]:
-    """A strategic-merge patch: kustomize finds its target by apiVersion, kind and metadata."""
-    m = p.mapping(raw, path, {"apiVersion", "kind", "metadata"}, set(raw) if isinstance(raw, dict) else set())
-    p.string(m.get("apiVersion"), f"{path}.apiVersion")
-    p.string(m.get("kind"), f"{path}.kind")
-    meta = p.mapping(m.get("metadata"), f"{path}.metadata", {"name"}, {"namespace"})
-    p.string(meta.get("name"), f"{path}.metadata.name")
-    return dict(m)
+    """A strategic-merge patch: kustomize finds its target by apiVersion, kind and metadata.name."""
+    if not isinstance(raw, dict):
+        p.add(path, "expected a strategic-merge patch (a mapping)")
+        return {}
+    for key in ("apiVersion", "kind"):
+        if not (isinstance(raw.get(key), str) and raw[key]):
+            p.add(f"{path}.{key}", "expected a non-empty string")
+    meta = raw.get("metadata")
+    if not (isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]):
+        p.add(f"{path}.metadata.name", "expected a non-empty string (it names the patched object)")
+    return dict(raw)
 
 
 def _component(
