@@ -154,11 +154,13 @@ class Fetcher:
         try:
             self.runner.run([*git, "fetch", "--quiet", "--depth", "1", repo, commit], timeout=600)
         except ExternalCommandFailed as exc:
-            # The command as a user would retype it (not the temporary checkout); git's output
-            # (shown below the error line) says why: offline, no such repository or commit.
+            # The command as a user would retype it (not the temporary checkout), and git's first
+            # `fatal:` line, which says why (offline, no such repository or commit).
+            reason = next((line.strip() for line in exc.output.splitlines() if line.startswith("fatal:")),
+                          exc.why)
             raise ExternalCommandFailed(
                 f"git fetch --depth 1 {repo} {commit}", exc.output,
-                f"the pinned commit could not be fetched ({exc.why})",
+                f"the pinned commit could not be fetched ({reason})",
                 "check the network, or fill the cache from a verified copy with `appliance fetch "
                 "--from DIR`") from exc
         self.runner.run([*git, "checkout", "--quiet", "FETCH_HEAD"])

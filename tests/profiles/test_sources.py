@@ -147,7 +147,8 @@ class FakeRunner(CommandRunner):
         if verb in self.fail:
             raise ExternalCommandFailed(list(argv), self.fail[verb], "exit code 128")
         if argv[:3] == ["kubectl", "version", "--client"]:
-            return CommandResult(tuple(argv), 0, f"Client Version: v1.32.4\nKustomize Version: {self.kustomize}\n")
+            version = f"Client Version: v1.32.4\nKustomize Version: {self.kustomize}\n"
+            return CommandResult(tuple(argv), 0, version)
         if argv[:2] == ["kubectl", "kustomize"]:
             folder = Path(argv[2])
             if (folder / "rendered.yaml").is_file():  # the wrapper: record what it was given
@@ -224,7 +225,8 @@ def test_a_failed_clone_names_the_repository_and_gits_reason(tmp_path: Path) -> 
         Fetcher(tmp_path, runner=runner).fetch(source(git=PIN))
     assert info.value.render() == (
         f"command failed: git fetch --depth 1 https://example.org/repo {'a' * 40}: the pinned commit "
-        "could not be fetched (exit code 128) (fix: check the network, or fill the cache from a verified "
-        "copy with `appliance fetch --from DIR`)\n"
+        "could not be fetched (fatal: unable to access 'https://example.org/repo/': Could not resolve "
+        "host: example.org) (fix: check the network, or fill the cache from a verified copy with "
+        "`appliance fetch --from DIR`)\n"
         "fatal: unable to access 'https://example.org/repo/': Could not resolve host: example.org")
     assert info.value.exit_code == 4
