@@ -10,6 +10,7 @@ from appliance.cli.context import pass_console
 from appliance.config import profile as profiles
 from appliance.console import Console
 from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed
+from appliance.render import render_profile
 from appliance.runtime.output import check_file, write_text
 from appliance.sources.images import ImageRef, checkout_lock, dump_lock, load_lock, updated_lock
 from appliance.sources.registry import RegistryResolver
@@ -49,13 +50,10 @@ def lock(console: Console, profile_names: tuple[str, ...], extra_images: tuple[s
     current = load_lock(target)
     wanted = set(extra_images)
     names = list(profile_names) or ([] if extra_images else profiles.available())
-    if names:
-        from appliance.render import render_profile  # the renderer only when profiles are asked for
-
-        for name in names:
-            with console.step(f"render profile {name}"):
-                # Without a lock, so that every image shows its tag.
-                wanted.update(render_profile(name, lock={}).images())
+    for name in names:
+        with console.step(f"render profile {name}"):
+            # Without a lock, so that every image shows its tag.
+            wanted.update(render_profile(name, lock={}).images())
     resolver = RegistryResolver(insecure=frozenset(insecure))
     tags = sorted(i for i in wanted if "@" not in i)
     resolved: dict[str, str] = {}
