@@ -46,6 +46,7 @@ PATCH_OPS: dict[str, tuple[set[str], set[str]]] = {
 _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{40}$")
+_KUSTOMIZE_VERSION = re.compile(r"^v\d+\.\d+\.\d+$")
 
 
 class _Problems:
@@ -209,7 +210,8 @@ def _source(p: _Problems, sid: str, raw: Any, path: str) -> Source:
     url = p.string(m.get("url"), f"{path}.url", required=False)
     git = None
     if "git" in m:
-        g = p.mapping(m["git"], f"{path}.git", {"repo", "commit", "paths"}, {"substitutions"})
+        g = p.mapping(m["git"], f"{path}.git", {"repo", "commit", "paths", "kustomize"},
+                      {"substitutions", "patches"})
         commit = p.string(g.get("commit"), f"{path}.git.commit")
         if commit and not _COMMIT.match(commit):
             p.add(f"{path}.git.commit", "expected a full 40-hex commit id (tags move)")
@@ -217,11 +219,17 @@ def _source(p: _Problems, sid: str, raw: Any, path: str) -> Source:
         for i, item in enumerate(g.get("substitutions") or []):
             s = p.mapping(item, f"{path}.git.substitutions[{i}]", {"from", "to"}, set())
             subs.append((str(s.get("from", "")), str(s.get("to", ""))))
+        kustomize = p.string(g.get("kustomize"), f"{path}.git.kustomize")
+        if kustomize and not _KUSTOMIZE_VERSION.match(kustomize):
+            p.add(f"{path}.git.kustomize", f"expected a version such as v5.5.0, got {kustomize!r}")
         git = GitPin(
             p.string(g.get("repo"), f"{path}.git.repo"),
             commit,
             p.strings(g.get("paths"), f"{path}.git.paths"),
             tuple(subs),
+            tuple(_kustomize_patch(p, item, f"{path}.git.patches[{i}]")
+                  for i, item in enumerate(g.get("patches") or [])),
+            kustomize,
         )
     if not url and git is None and m:
         p.add(path, "needs a `url` or a `git` pin")
@@ -231,6 +239,20 @@ def _source(p: _Problems, sid: str, raw: Any, path: str) -> Source:
     if "/" in file:
         p.add(f"{path}.file", "a plain file name (it names the cache entry)")
     return Source(sid, file, sha, url, git, str(m.get("note") or ""))
+
+
+def _kustomize_patch(p: _Problems, raw: Any, path: str) -> dict[str, Any]:
+    """A strategic-merge patch: kustomize finds its target by apiVersion, kind and metadata.name."""
+    if not isinstance(raw, dict):
+        p.add(path, "expected a strategic-merge patch (a mapping)")
+        return {}
+    for key in ("apiVersion", "kind"):
+        if not (isinstance(raw.get(key), str) and raw[key]):
+            p.add(f"{path}.{key}", "expected a non-empty string")
+    meta = raw.get("metadata")
+    if not (isinstance(meta, dict) and isinstance(meta.get("name"), str) and meta["name"]):
+        p.add(f"{path}.metadata.name", "expected a non-empty string (it names the patched object)")
+    return dict(raw)
 
 
 def _component(

@@ -63,10 +63,16 @@ class ResourceRef:
 
 @dataclass(frozen=True)
 class GitPin:
+    """A render of a repository at a commit: `kubectl kustomize` of each path, joined with ---,
+    then text substitutions, then strategic-merge `patches` applied by a wrapper kustomization.
+    `kustomize` is the kustomize version the pinned sha256 was made with."""
+
     repo: str
     commit: str
     paths: tuple[str, ...]
     substitutions: tuple[tuple[str, str], ...] = ()
+    patches: tuple[dict[str, Any], ...] = ()
+    kustomize: str = ""
 
 
 @dataclass(frozen=True)

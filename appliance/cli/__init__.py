@@ -38,6 +38,9 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "gate": ("pipeline_commands", "gate",
           "Promotion gates: compare a challenger's metrics with the champion's under a "
           'policy.'),
+    "lock": ("lock_command", "lock",
+             "Resolve every image of the rendered profiles to a digest through its registry and "
+             "write the lock."),
     "registry": ("pipeline_commands", "registry",
           "The model registry in the stack's object store: champion, history, decisions."),
     "render": ("render_command", "render",

@@ -12,14 +12,14 @@ from appliance.catalog.model import Catalog
 from appliance.cli.context import pass_console
 from appliance.config import profile as profiles
 from appliance.console import Console
-from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed
+from appliance.errors import BadInput
 from appliance.inventory import Inventory, inventory, table
 from appliance.render import render_profile
 from appliance.render.bundle import check_target
 from appliance.runtime.output import check_file, write_text
 from appliance.sources import cache
 from appliance.sources.fetch import Fetcher
-from appliance.sources.images import LOCK_PATH, ImageRef, RegistryResolver, dump_lock, load_lock
+from appliance.sources.images import LOCK_PATH
 
 PROFILE_HELP = "Profile name (see profiles/) or path of a profile file."
 
@@ -35,14 +35,19 @@ PROFILE_HELP = "Profile name (see profiles/) or path of a profile file."
                    "and the same for the full Kubeflow platform.")
 @click.option("--format", "fmt", type=click.Choice(["text", "json"]), default="text", show_default=True,
               help="Inventory format.")
+@click.option("--images", "show_images", is_flag=True,
+              help="Print the bundle's images instead (pod templates and runtime images), one per "
+                   "line, pinned by digest where the lock has them.")
 # A lock named explicitly must exist: a typo would otherwise render unpinned images silently.
 @click.option("--lock", "lock_path", type=click.Path(path_type=Path, exists=True, dir_okay=False),
               default=None,
               help=f"Image digest lock file (default {LOCK_PATH.relative_to(LOCK_PATH.parents[1])}).")
 @pass_console
 def render(console: Console, profile_names: tuple[str, ...], output: Path | None,
-           show_inventory: bool, fmt: str, lock_path: Path | None) -> None:
+           show_inventory: bool, fmt: str, show_images: bool, lock_path: Path | None) -> None:
     """Render a profile to hardened, validated Kubernetes manifests (offline, deterministic)."""
+    if show_inventory and show_images:
+        raise BadInput("--inventory and --images exclude each other", "", "give one of them")
     if show_inventory:
         if output is not None:
             check_file(output, "-o")  # before minutes of rendering, not after
@@ -58,7 +63,9 @@ def render(console: Console, profile_names: tuple[str, ...], output: Path | None
         raise BadInput("render takes one --profile", f"got {len(profile_names)}",
                        "repeat --profile only with --inventory")
     name = profile_names[0] if profile_names else profiles.DEFAULT_PROFILE
-    if output is not None:
+    if output is not None and show_images:
+        check_file(output, "-o")
+    elif output is not None:
         check_target(output)
     with console.step(f"render profile {name}"):
         bundle = render_profile(name, lock_path=lock_path)
@@ -66,6 +73,9 @@ def render(console: Console, profile_names: tuple[str, ...], output: Path | None
     console.info(f"  {len(bundle.objects)} objects, {len(bundle.changes)} hardening changes, "
                  f"{len(bundle.exceptions)} accepted exceptions, "
                  f"{pinned}/{len(bundle.images())} images pinned by digest")
+    if show_images:
+        _emit(console, "".join(f"{image}\n" for image in bundle.images()), output)
+        return
     if output is None:
         console.report(bundle.to_yaml())
         return
@@ -97,36 +107,29 @@ def _emit(console: Console, text: str, output: Path | None) -> None:
               help=PROFILE_HELP + " Repeatable. Default: every pinned source.")
 @click.option("--from", "from_dir", type=click.Path(path_type=Path, file_okay=False, exists=True),
               help="Fill the cache from a directory of pinned files (verified) instead of upstream.")
-@click.option("--images", "images", is_flag=True,
-              help="Resolve image tags to digests through their registries and update the lock.")
-@click.option("--image", "extra_images", multiple=True,
-              help="With --images: also resolve this image reference (repeatable).")
-@click.option("--lock", "lock_path", type=click.Path(path_type=Path, dir_okay=False),
-              default=None, help="Image digest lock file to update.")
-@click.option("--insecure-registry", "insecure", multiple=True,
-              help="host:port reached over plain HTTP (a local test registry).")
 @pass_console
-def fetch(console: Console, profile_names: tuple[str, ...], from_dir: Path | None, images: bool,
-          extra_images: tuple[str, ...], lock_path: Path | None, insecure: tuple[str, ...]) -> None:
+def fetch(console: Console, profile_names: tuple[str, ...], from_dir: Path | None) -> None:
     """Fill the upstream cache from pinned sources (online) and verify every file's sha256."""
     catalog = load_catalog()
-    if images:
-        _fetch_images(console, catalog, profile_names, extra_images, lock_path or LOCK_PATH,
-                      frozenset(insecure))
-        return
-    if extra_images:
-        raise BadInput("--image needs --images", "", "add --images")
-    if insecure:
-        raise BadInput("--insecure-registry needs --images", "", "add --images")
     wanted = _sources_for(catalog, profile_names)
     directory = cache.write_dir()
-    fetcher = Fetcher(directory, also=tuple(d for d in cache.cache_dirs() if d != directory))
+    fetcher = Fetcher(directory, also=tuple(d for d in cache.cache_dirs() if d != directory),
+                      progress=console.progress)
+    fetched = 0
     for source_id in wanted:
         source = catalog.sources[source_id]
         with console.step(f"{source_id} ({source.file})"):
-            result = fetcher.fetch(source, from_dir)
+            try:
+                result = fetcher.fetch(source, from_dir)
+            finally:
+                console.end_progress()
+        if result.warning:
+            console.info(f"  warning: {result.warning}")
+        if result.kustomize:
+            console.info(f"  rendered with kustomize {result.kustomize}")
+        fetched += result.status != "present"
         console.debug(f"  {result.status}: {result.path}")
-    console.ok(f"cache {directory}: {len(wanted)} source(s) verified")
+    console.ok(f"cache {directory}: {len(wanted)} source(s) verified, {fetched} fetched now")
 
 
 def _sources_for(catalog: Catalog, profile_names: tuple[str, ...]) -> list[str]:
@@ -137,38 +140,3 @@ def _sources_for(catalog: Catalog, profile_names: tuple[str, ...]) -> list[str]:
         for component in profiles.load(name).components:
             wanted.update(use.source for use in catalog.components[component].sources)
     return sorted(wanted)
-
-
-def _fetch_images(console: Console, catalog: Catalog, profile_names: tuple[str, ...],
-                  extra: tuple[str, ...], lock_path: Path, insecure: frozenset[str]) -> None:
-    lock = load_lock(lock_path)
-    wanted: set[str] = set()
-    if not extra or profile_names:
-        for name in profile_names or tuple(profiles.available()):
-            # Render without the lock so that every image shows its tag.
-            bundle = render_profile(name, catalog=catalog, lock={})
-            wanted.update(bundle.images())
-    for image in extra:
-        try:
-            ImageRef.parse(image)
-        except ValueError as exc:
-            raise BadInput(str(exc), "", "give name:tag, e.g. quay.io/minio/minio:RELEASE...") from exc
-        wanted.add(image)
-    resolver = RegistryResolver(insecure=insecure)
-    failed: list[str] = []
-    for image in sorted(i for i in wanted if "@" not in i):
-        try:
-            lock[image] = resolver.resolve(image)
-            console.ok(f"{image} -> {lock[image]}")
-        except ApplianceError as exc:
-            console.fail(f"{image}: {exc.render()}")
-            failed.append(image)
-    lock_path.parent.mkdir(parents=True, exist_ok=True)
-    lock_path.write_text(dump_lock(lock), encoding="utf-8")
-    console.info(f"lock {lock_path}: {len(lock)} image(s)")
-    if failed:
-        raise ExternalCommandFailed("registry manifest lookups", "\n".join(failed),
-                                    f"{len(failed)} image(s) not resolved (they stay tags)",
-                                    "check the names and the network, then rerun")
-
-

@@ -103,7 +103,7 @@ class Bundle:
 
     def images(self) -> list[str]:
         """Every image the bundle runs: pod templates and the runtime images controllers start
-        (what a preload step loads and `appliance fetch --images` locks)."""
+        (what a preload step loads and `appliance lock` locks)."""
         from appliance.harden.image_digests import image_fields
 
         found = {c["image"] for o in self.objects for c, _ in image_fields(o) if c.get("image")}

@@ -12,11 +12,13 @@ from pathlib import Path
 import requests
 
 from appliance.catalog.model import Source
-from appliance.errors import CheckFailed, ExternalCommandFailed
+from appliance.errors import CheckFailed, ExternalCommandFailed, MissingPrerequisite
 from appliance.runtime.process import CommandRunner
 from appliance.sources.cache import sha256_file, store_bytes
+from appliance.sources.kustomize import Kustomize
 
 Download = Callable[[str], bytes]
+Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class FetchResult:
     source: str
     status: str  # present | copied | downloaded | rendered
     path: Path
+    # A git render: the kustomize version used, and a warning when it is not the pin's.
+    kustomize: str = ""
+    warning: str = ""
 
 
 def http_download(url: str) -> bytes:
@@ -47,21 +52,30 @@ class Fetcher:
         runner: CommandRunner | None = None,
         download: Download = http_download,
         also: tuple[Path, ...] = (),
+        progress: Progress = lambda message: None,
     ) -> None:
         self.directory = directory
         # Read-only caches (the dev cache): a verified copy there needs no fetch.
         self.also = also
         self.runner = runner or CommandRunner()
+        self.kustomize = Kustomize(self.runner)
         self.download = download
+        self.progress = progress
 
     def fetch_all(self, sources: Iterable[Source], from_dir: Path | None = None) -> list[FetchResult]:
         return [self.fetch(source, from_dir) for source in sources]
 
-    def fetch(self, source: Source, from_dir: Path | None = None) -> FetchResult:
-        target = self.directory / source.file
-        for candidate in (target, *(d / source.file for d in self.also)):
+    def cached(self, source: Source) -> Path | None:
+        """A verified copy already in the cache (or a read-only one), else None."""
+        for candidate in (self.directory / source.file, *(d / source.file for d in self.also)):
             if candidate.is_file() and sha256_file(candidate) == source.sha256:
-                return FetchResult(source.id, "present", candidate)
+                return candidate
+        return None
+
+    def fetch(self, source: Source, from_dir: Path | None = None) -> FetchResult:
+        present = self.cached(source)
+        if present is not None:
+            return FetchResult(source.id, "present", present)
         if from_dir is not None:
             candidate = from_dir / source.file
             if not candidate.is_file():
@@ -69,8 +83,27 @@ class Fetcher:
                                   "point --from at a directory holding the pinned files")
             return FetchResult(source.id, "copied", self._store(source, candidate.read_bytes()))
         if source.url:
+            self.progress(f"{source.id}: downloading {source.url}")
             return FetchResult(source.id, "downloaded", self._store(source, self.download(source.url)))
-        return FetchResult(source.id, "rendered", self._store(source, self._render(source)))
+        pin = source.git
+        if pin is None:
+            raise CheckFailed(f"source {source.id!r} has neither url nor git pin")
+        version = self.kustomize.version()
+        warning = ""
+        if pin.kustomize and version != pin.kustomize:
+            warning = (f"kustomize {version} (kubectl) is not {pin.kustomize}, the version the pin of "
+                       f"{source.id!r} was made with: its output may differ")
+            self.progress(f"{source.id}: warning: {warning}")
+        payload = self.render(source)
+        try:
+            path = self._store(source, payload)
+        except CheckFailed as exc:
+            if warning:
+                exc.why += f"; rendered with kustomize {version}, the pin was made with {pin.kustomize}"
+                exc.fix = (f"use a kubectl whose `kubectl version --client` shows Kustomize Version "
+                           f"{pin.kustomize}, or fill the cache from a verified copy with `--from DIR`")
+            raise
+        return FetchResult(source.id, "rendered", path, version, warning)
 
     def _store(self, source: Source, payload: bytes) -> Path:
         actual = hashlib.sha256(payload).hexdigest()
@@ -83,32 +116,51 @@ class Fetcher:
             )
         return store_bytes(self.directory, source.file, payload)
 
-    def _render(self, source: Source) -> bytes:
-        """Check out the pinned commit and render each path with `kubectl kustomize`."""
+    def render(self, source: Source) -> bytes:
+        """Clone the pinned commit, render each path with `kubectl kustomize` (joined with ---),
+        substitute, then apply the pin's patches through a wrapper kustomization."""
         pin = source.git
         if pin is None:
-            raise CheckFailed(f"source {source.id!r} has neither url nor git pin")
+            raise CheckFailed(f"source {source.id!r} has no git pin")
         work = Path(tempfile.mkdtemp(prefix="appliance-fetch-"))
         try:
             checkout = work / "repo"
-            git = ["git", "-C", str(checkout)]
-            self.runner.run(["git", "init", "--quiet", str(checkout)])
-            self.runner.run([*git, "fetch", "--quiet", "--depth", "1", pin.repo, pin.commit],
-                            timeout=600)
-            self.runner.run([*git, "checkout", "--quiet", "FETCH_HEAD"])
+            self.progress(f"{source.id}: fetching {pin.repo} at {pin.commit[:12]}")
+            self._clone(pin.repo, pin.commit, checkout)
             parts = []
             for index, path in enumerate(pin.paths):
-                # --output keeps kustomize's warnings (stderr) out of the rendered text.
-                rendered = work / f"part-{index}.yaml"
-                self.runner.run(
-                    ["kubectl", "kustomize", str(checkout / path), "--output", str(rendered)],
-                    timeout=600,
-                )
-                part = rendered.read_text(encoding="utf-8")
-                parts.append(part if part.endswith("\n") else part + "\n")
+                self.progress(f"{source.id}: kubectl kustomize {path}")
+                parts.append(self.kustomize.build(checkout / path, work / f"part-{index}.yaml"))
             text = "---\n".join(parts)
             for old, new in pin.substitutions:
                 text = text.replace(old, new)
+            if pin.patches:
+                self.progress(f"{source.id}: applying {len(pin.patches)} pinned patch(es)")
+                text = self.kustomize.patch(text, pin.patches, work / "wrapper")
             return text.encode("utf-8")
         finally:
             shutil.rmtree(work, ignore_errors=True)
+
+    def _clone(self, repo: str, commit: str, checkout: Path) -> None:
+        git = ["git", "-C", str(checkout)]
+        try:
+            self.runner.run(["git", "init", "--quiet", str(checkout)])
+        except ExternalCommandFailed as exc:
+            if exc.why.endswith("is not installed"):
+                raise MissingPrerequisite("git is not installed", "git pins are fetched with git",
+                                          "install git, or fill the cache from a verified copy with "
+                                          "`appliance fetch --from DIR`") from exc
+            raise
+        try:
+            self.runner.run([*git, "fetch", "--quiet", "--depth", "1", repo, commit], timeout=600)
+        except ExternalCommandFailed as exc:
+            # The command as a user would retype it (not the temporary checkout), and git's first
+            # `fatal:` line, which says why (offline, no such repository or commit).
+            reason = next((line.strip() for line in exc.output.splitlines() if line.startswith("fatal:")),
+                          exc.why)
+            raise ExternalCommandFailed(
+                f"git fetch --depth 1 {repo} {commit}", exc.output,
+                f"the pinned commit could not be fetched ({reason})",
+                "check the network, or fill the cache from a verified copy with `appliance fetch "
+                "--from DIR`") from exc
+        self.runner.run([*git, "checkout", "--quiet", "FETCH_HEAD"])

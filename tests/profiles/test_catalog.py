@@ -34,8 +34,9 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
     data = {
         "apiVersion": "appliance.dev/v1alpha1", "kind": "Catalog", "kubernetesVersion": "latest",
         "comparison": "nope", "surprise": 1, "workloadNamespace": "Work_Loads",
-        "sources": {"s": {"file": "dir/s.yaml", "sha256": "abc", "git": {"repo": "r", "commit": "main",
-                                                                           "paths": ["p"]}}},
+        "sources": {"s": {"file": "dir/s.yaml", "sha256": "abc", "git": {
+            "repo": "r", "commit": "main", "paths": ["p"], "kustomize": "5.5",
+            "patches": [{"kind": "ConfigMap", "metadata": {"namespace": "x"}}, "data: {}"]}}},
         "components": {"c": {"description": "d", "namespaces": ["ns"], "sources": [
             {"source": "missing", "drop": ["Deployment/x"],
              "patches": [{"target": "ConfigMap/ns/c", "op": "poke"},
@@ -53,6 +54,10 @@ def test_every_problem_reported_at_once(tmp_path: Path) -> None:
         "kubernetesVersion: expected MAJOR.MINOR such as '1.32', got 'latest'",
         "sources.s.sha256: expected 64 lowercase hex digits",
         "sources.s.git.commit: expected a full 40-hex commit id (tags move)",
+        "sources.s.git.kustomize: expected a version such as v5.5.0, got '5.5'",
+        "sources.s.git.patches[0].apiVersion: expected a non-empty string",
+        "sources.s.git.patches[0].metadata.name: expected a non-empty string (it names the patched object)",
+        "sources.s.git.patches[1]: expected a strategic-merge patch (a mapping)",
         "sources.s.file: a plain file name (it names the cache entry)",
         "components.c.sources[0].source: unknown source 'missing' (known: s)",
         "components.c.sources[0].patches[0].op: unknown op 'poke' (known: container-merge, json-merge, "

@@ -104,7 +104,7 @@ def test_docs_commands_run(upstream_cache: Path, tmp_path: Path, monkeypatch: py
     monkeypatch.chdir(tmp_path)
     [commands] = blocks("sh")
     lines = [line for line in commands.splitlines() if line.strip()]
-    assert len(lines) == 5
+    assert len(lines) == 6
     for line in lines:
         argv = shlex.split(line)
         assert argv[0] == "appliance"

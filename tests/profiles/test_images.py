@@ -1,88 +1,20 @@
-"""Image references, the digest resolver against a local fake registry (token auth), the lock file."""
+"""Image references, the lock file and where `appliance lock` writes it (fast tier)."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-import threading
-from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlparse
 
 import pytest
+from checkout import REPO_ROOT
+from cli_in_process import run
 from click.testing import CliRunner
 
-from appliance.cli import cli, main
-from appliance.errors import ExternalCommandFailed, InvalidDocument
-from appliance.sources.images import ImageRef, RegistryResolver, dump_lock, load_lock, pin
+from appliance.cli import cli, lock_command, main
+from appliance.errors import InvalidDocument
+from appliance.sources import images
+from appliance.sources.images import ImageRef, checkout_lock, dump_lock, load_lock, pin, updated_lock
 
-MANIFEST = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
-                       "manifests": []}).encode()
-DIGEST = "sha256:" + hashlib.sha256(MANIFEST).hexdigest()
-TOKEN = "t0ken"
-
-
-class Registry(BaseHTTPRequestHandler):
-    """A Docker Registry v2 fake: bearer-token auth, /v2/<name>/manifests/<tag>."""
-
-    requests: list[tuple[str, str, str]] = []
-    omit_digest_header = False
-
-    def _manifest(self, with_body: bool) -> None:
-        port = self.server.server_address[1]
-        self.requests.append((self.command, self.path, self.headers.get("Authorization", "")))
-        if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-            self.send_response(401)
-            self.send_header("WWW-Authenticate", f'Bearer realm="http://127.0.0.1:{port}/token",'
-                                                 f'service="fake",scope="repository:demo/app:pull"')
-            self.end_headers()
-            return
-        if self.path != "/v2/demo/app/manifests/1.0":
-            self.send_response(404)
-            self.end_headers()
-            return
-        assert "application/vnd.oci.image.index.v1+json" in self.headers["Accept"]
-        self.send_response(200)
-        self.send_header("Content-Type", "application/vnd.oci.image.index.v1+json")
-        if not self.omit_digest_header:
-            self.send_header("Docker-Content-Digest", DIGEST)
-        self.send_header("Content-Length", str(len(MANIFEST)))
-        self.end_headers()
-        if with_body:
-            self.wfile.write(MANIFEST)
-
-    def do_HEAD(self) -> None:  # noqa: N802
-        self._manifest(with_body=False)
-
-    def do_GET(self) -> None:  # noqa: N802
-        if self.path.startswith("/token"):
-            query = parse_qs(urlparse(self.path).query)
-            assert query == {"service": ["fake"], "scope": ["repository:demo/app:pull"]}
-            body = json.dumps({"token": TOKEN}).encode()
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.end_headers()
-            self.wfile.write(body)
-            return
-        self._manifest(with_body=True)
-
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@pytest.fixture
-def registry() -> Iterator[str]:
-    Registry.requests = []
-    Registry.omit_digest_header = False
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Registry)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
+DIGEST = "sha256:" + "ab" * 32
 
 
 def test_parse_references() -> None:
@@ -103,13 +35,13 @@ def test_parse_references() -> None:
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["fetch", "--images", "--image", "not a ref!!"],
+    (["lock", "--image", "not a ref!!"],
      "error: not an image reference: 'not a ref!!' (fix: give name:tag, e.g. "
      "quay.io/minio/minio:RELEASE...)"),
-    (["fetch", "--insecure-registry", "127.0.0.1:5000"],
-     "error: --insecure-registry needs --images (fix: add --images)"),
+    (["render", "--inventory", "--images"],
+     "error: --inventory and --images exclude each other (fix: give one of them)"),
 ])
-def test_fetch_refuses_bad_image_options_before_any_request(
+def test_bad_image_options_are_refused_before_any_work(
         args: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit) as info:
         main(args)
@@ -121,30 +53,6 @@ def test_render_refuses_a_lock_that_is_missing_or_a_directory(tmp_path: Path) ->
         result = CliRunner().invoke(cli, ["render", "--profile", "minimal", "--lock", str(lock)])
         assert result.exit_code == 2
         assert f"Invalid value for '--lock': File '{lock}' {why}." in result.stderr
-
-
-def test_resolver_follows_the_token_flow(registry: str) -> None:
-    resolver = RegistryResolver(insecure=frozenset({registry}))
-    assert resolver.resolve(f"{registry}/demo/app:1.0") == DIGEST
-    assert [(m, p, a) for m, p, a in Registry.requests] == [
-        ("HEAD", "/v2/demo/app/manifests/1.0", ""),
-        ("HEAD", "/v2/demo/app/manifests/1.0", f"Bearer {TOKEN}"),
-    ]
-
-
-def test_resolver_hashes_the_manifest_when_the_header_is_missing(registry: str) -> None:
-    Registry.omit_digest_header = True
-    resolver = RegistryResolver(insecure=frozenset({registry}))
-    assert resolver.resolve(f"{registry}/demo/app:1.0") == DIGEST
-    assert Registry.requests[-1][0] == "GET"
-
-
-def test_unknown_tag_is_an_external_failure(registry: str) -> None:
-    resolver = RegistryResolver(insecure=frozenset({registry}))
-    with pytest.raises(ExternalCommandFailed) as info:
-        resolver.resolve(f"{registry}/demo/app:2.0")
-    assert info.value.command == f"HEAD http://{registry}/v2/demo/app/manifests/2.0"
-    assert info.value.why == "HTTP 404"
 
 
 def test_lock_round_trip_and_pinning(tmp_path: Path) -> None:
@@ -161,14 +69,24 @@ def test_lock_round_trip_and_pinning(tmp_path: Path) -> None:
         "extra: unknown field", "images.a:1: expected sha256:<64 hex>, got 'md5:x'"]
 
 
-def test_fetch_images_cli_writes_the_lock(registry: str, tmp_path: Path) -> None:
-    lock = tmp_path / "images.lock.yaml"
-    args = ["fetch", "--images", "--image", f"{registry}/demo/app:1.0", "--insecure-registry", registry,
-            "--lock", str(lock)]
-    result = CliRunner().invoke(cli, args, catch_exceptions=False)
-    assert result.exit_code == 0, result.output
-    assert load_lock(lock) == {f"{registry}/demo/app:1.0": DIGEST}
-    bad = CliRunner().invoke(cli, ["fetch", "--images", "--image", f"{registry}/demo/app:9",
-                                   "--insecure-registry", registry, "--lock", str(lock)])
-    assert bad.exit_code != 0
-    assert load_lock(lock) == {f"{registry}/demo/app:1.0": DIGEST}  # what resolved before stays
+def test_a_run_over_every_profile_drops_what_no_profile_uses() -> None:
+    current = {"a:1": DIGEST, "gone:1": DIGEST, "kept:1": DIGEST}
+    new = "sha256:" + "cd" * 32
+    assert updated_lock(current, {"a:1": new, "b:1": new}, None) == {
+        "a:1": new, "b:1": new, "gone:1": DIGEST, "kept:1": DIGEST}
+    assert updated_lock(current, {"a:1": new}, {"a:1", "kept:1"}) == {"a:1": new, "kept:1": DIGEST}
+
+
+def test_the_lock_is_written_in_place_only_in_a_checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    # This editable install's shipped data is the checkout's profiles/ folder.
+    assert checkout_lock() == REPO_ROOT / "profiles" / "images.lock.yaml"
+    wheel = tmp_path / "site-packages" / "appliance" / "profiles"
+    wheel.mkdir(parents=True)
+    monkeypatch.setattr(images, "shipped", lambda *parts: wheel.joinpath(*parts))
+    assert checkout_lock() is None
+    monkeypatch.setattr(lock_command, "checkout_lock", lambda: None)
+    code, _, err = run(["lock", "--image", "quay.io/a/b:1"], capsys)
+    assert (code, err.strip()) == (2,
+        "error: appliance lock needs --output FILE here: the shipped lock of an installed wheel is "
+        "package data, not a file to edit (fix: give --output FILE, then render with --lock FILE)")

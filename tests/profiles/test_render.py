@@ -412,7 +412,7 @@ def test_every_change_is_recorded_with_a_reason(name: str, bundles: dict[str, Bu
 
 def test_a_full_lock_pins_every_image_runtime_images_included(bundles: dict[str, Bundle],
                                                               upstream_cache: Path) -> None:
-    # `appliance fetch --images` locks Bundle.images(); with every one locked, nothing stays a tag.
+    # `appliance lock` locks Bundle.images(); with every one locked, nothing stays a tag.
     lock = {image: "sha256:" + "cd" * 32 for image in bundles["standard"].images()}
     pinned = render_profile("standard", lock=lock)
     assert pinned.images() == sorted(f"{image}@{lock[image]}" for image in lock)

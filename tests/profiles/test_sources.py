@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections.abc import Iterator, Sequence
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from appliance.catalog.model import GitPin, Source
-from appliance.errors import CheckFailed, MissingPrerequisite
+from appliance.errors import CheckFailed, ExternalCommandFailed, MissingPrerequisite
 from appliance.runtime.process import CommandResult, CommandRunner
 from appliance.sources import cache
 from appliance.sources.fetch import Fetcher, http_download
@@ -120,8 +121,6 @@ def test_fetch_by_url(tmp_path: Path, file_server: str) -> None:
 
 
 def test_download_failure_carries_the_url(file_server: str) -> None:
-    from appliance.errors import ExternalCommandFailed
-
     with pytest.raises(ExternalCommandFailed) as info:
         http_download(f"{file_server}/missing.yaml")
     assert info.value.command == f"GET {file_server}/missing.yaml"
@@ -131,27 +130,103 @@ def test_download_failure_carries_the_url(file_server: str) -> None:
 class FakeRunner(CommandRunner):
     """Plays git and kubectl: records commands, writes each kustomize --output file."""
 
-    def __init__(self, outputs: list[str]) -> None:
+    def __init__(self, outputs: list[str], kustomize: str = "v5.5.0", fail: dict[str, str] | None = None,
+                 missing: str = "") -> None:
         self.outputs = outputs
+        self.kustomize = kustomize
+        self.fail = fail or {}  # first word after git/kubectl -> output of a failure
+        self.missing = missing
         self.calls: list[list[str]] = []
+        self.wrappers: list[dict[str, str]] = []
 
     def run(self, argv: Sequence[str], timeout: float = 60.0, check: bool = True) -> CommandResult:
         self.calls.append(list(argv))
+        if argv[0] == self.missing:
+            raise ExternalCommandFailed(list(argv), "", f"{argv[0]} is not installed")
+        verb = argv[3] if argv[:2] == ["git", "-C"] else argv[1]
+        if verb in self.fail:
+            raise ExternalCommandFailed(list(argv), self.fail[verb], "exit code 128")
+        if argv[:3] == ["kubectl", "version", "--client"]:
+            version = f"Client Version: v1.32.4\nKustomize Version: {self.kustomize}\n"
+            return CommandResult(tuple(argv), 0, version)
         if argv[:2] == ["kubectl", "kustomize"]:
+            folder = Path(argv[2])
+            if (folder / "rendered.yaml").is_file():  # the wrapper: record what it was given
+                self.wrappers.append({p.name: p.read_text() for p in sorted(folder.iterdir())})
             Path(argv[-1]).write_text(self.outputs.pop(0))
         return CommandResult(tuple(argv), 0, "")
+
+
+PIN = GitPin("https://example.org/repo", "a" * 40, ("one", "two"), ((":latest", ":v1"),), kustomize="v5.5.0")
 
 
 def test_fetch_by_git_renders_each_path_and_substitutes(tmp_path: Path) -> None:
     parts = ["kind: A\nimage: x:latest\n", "kind: B\n"]
     expected = b"kind: A\nimage: x:v1\n---\nkind: B\n"
-    pin = GitPin("https://example.org/repo", "a" * 40, ("one", "two"), ((":latest", ":v1"),))
     runner = FakeRunner(parts)
-    result = Fetcher(tmp_path, runner=runner).fetch(source(expected, git=pin))
-    assert result.status == "rendered"
+    result = Fetcher(tmp_path, runner=runner).fetch(source(expected, git=PIN))
+    assert (result.status, result.kustomize, result.warning) == ("rendered", "v5.5.0", "")
     assert result.path.read_bytes() == expected
-    fetch_call = runner.calls[1]
+    fetch_call = runner.calls[2]
     assert fetch_call[-2:] == ["https://example.org/repo", "a" * 40]
-    assert [c[:2] for c in runner.calls] == [["git", "init"], ["git", "-C"], ["git", "-C"],
-                                              ["kubectl", "kustomize"], ["kubectl", "kustomize"]]
-    assert runner.calls[3][2].endswith("/repo/one") and runner.calls[4][2].endswith("/repo/two")
+    assert [c[:3] for c in runner.calls] == [
+        ["kubectl", "version", "--client"], ["git", "init", "--quiet"], ["git", "-C", str(fetch_call[2])],
+        ["git", "-C", str(fetch_call[2])], ["kubectl", "kustomize", runner.calls[4][2]],
+        ["kubectl", "kustomize", runner.calls[5][2]]]
+    assert runner.calls[4][2].endswith("/repo/one") and runner.calls[5][2].endswith("/repo/two")
+    assert runner.wrappers == []
+
+
+def test_pinned_patches_go_through_a_wrapper_kustomization_after_substitution(tmp_path: Path) -> None:
+    patch = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "c", "namespace": "x"},
+             "data": {"mode": "Standard"}}
+    pin = dataclasses.replace(PIN, paths=("one",), patches=(patch,))
+    runner = FakeRunner(["kind: ConfigMap\nimage: x:latest\n", "patched\n"])
+    result = Fetcher(tmp_path, runner=runner).fetch(source(b"patched\n", git=pin))
+    assert result.path.read_bytes() == b"patched\n"
+    assert runner.wrappers == [{
+        "kustomization.yaml": "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n"
+                              "sortOptions:\n  order: fifo\nresources:\n- rendered.yaml\npatches:\n"
+                              "- path: patch-0.yaml\n",
+        "patch-0.yaml": "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c\n  namespace: x\n"
+                        "data:\n  mode: Standard\n",
+        "rendered.yaml": "kind: ConfigMap\nimage: x:v1\n",
+    }]
+
+
+def test_another_kustomize_version_is_named_with_the_pins(tmp_path: Path) -> None:
+    steps: list[str] = []
+    same = Fetcher(tmp_path / "a", runner=FakeRunner(["kind: A\n", "kind: B\n"], kustomize="v5.6.0"),
+                   progress=steps.append).fetch(source(b"kind: A\n---\nkind: B\n", git=PIN))
+    warning = ("kustomize v5.6.0 (kubectl) is not v5.5.0, the version the pin of 'demo' was made with: "
+               "its output may differ")
+    assert (same.status, same.kustomize, same.warning) == ("rendered", "v5.6.0", warning)
+    assert steps[0] == f"demo: warning: {warning}"
+    with pytest.raises(CheckFailed) as info:
+        Fetcher(tmp_path / "b", runner=FakeRunner(["kind: A\n", "kind: C\n"], kustomize="v5.6.0")).fetch(
+            source(b"kind: A\n---\nkind: B\n", git=PIN))
+    assert info.value.why.endswith("; rendered with kustomize v5.6.0, the pin was made with v5.5.0")
+    assert "Kustomize Version v5.5.0" in info.value.fix
+
+
+@pytest.mark.parametrize(("missing", "what"), [("kubectl", "kubectl is not installed"),
+                                                ("git", "git is not installed")])
+def test_missing_tools_are_prerequisites(missing: str, what: str, tmp_path: Path) -> None:
+    with pytest.raises(MissingPrerequisite) as info:
+        Fetcher(tmp_path, runner=FakeRunner([], missing=missing)).fetch(source(git=PIN))
+    assert (info.value.what, info.value.exit_code) == (what, 3)
+    assert "appliance fetch --from DIR" in info.value.fix
+
+
+def test_a_failed_clone_names_the_repository_and_gits_reason(tmp_path: Path) -> None:
+    runner = FakeRunner([], fail={"fetch": "fatal: unable to access 'https://example.org/repo/': "
+                                           "Could not resolve host: example.org\n"})
+    with pytest.raises(ExternalCommandFailed) as info:
+        Fetcher(tmp_path, runner=runner).fetch(source(git=PIN))
+    assert info.value.render() == (
+        f"command failed: git fetch --depth 1 https://example.org/repo {'a' * 40}: the pinned commit "
+        "could not be fetched (fatal: unable to access 'https://example.org/repo/': Could not resolve "
+        "host: example.org) (fix: check the network, or fill the cache from a verified copy with "
+        "`appliance fetch --from DIR`)\n"
+        "fatal: unable to access 'https://example.org/repo/': Could not resolve host: example.org")
+    assert info.value.exit_code == 4
