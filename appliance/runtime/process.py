@@ -176,12 +176,13 @@ def wait_until(
 
 
 def marked_pids(marker: str) -> list[int]:
-    """Live processes whose command line names `--run-dir <marker>`: every background process of a
-    stack carries its run dir, so they are found even when the state file is lost."""
+    """Live processes whose command line names `--run-dir <marker>` or a folder below it: every
+    background process of a stack carries its run dir, so they are found when the state is lost."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit() and int(entry.name) != os.getpid():
-            line = cmdline(int(entry.name))
-            if f"--run-dir {marker} " in line + " " and is_alive(int(entry.name)):
+            line = cmdline(int(entry.name)) + " "
+            if (f"--run-dir {marker} " in line or f"--run-dir {marker}/" in line) and \
+                    is_alive(int(entry.name)):
                 found.append(int(entry.name))
     return sorted(found)

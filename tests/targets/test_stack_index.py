@@ -108,8 +108,8 @@ def test_every_target_implements_the_interface(choice: TargetChoice) -> None:
 # Each target x component: provided (a factory) or refused on purpose (None and a reason).
 EXPECTED_ENGINES = {
     TargetChoice.LOCAL: {"pipelines": True, "tuning": True, "serving": True},
-    TargetChoice.KIND: {"pipelines": True, "tuning": False, "serving": False},
-    TargetChoice.KUBE: {"pipelines": True, "tuning": False, "serving": False},
+    TargetChoice.KIND: {"pipelines": True, "tuning": True, "serving": True},
+    TargetChoice.KUBE: {"pipelines": True, "tuning": True, "serving": True},
 }
 
 
@@ -148,15 +148,15 @@ def test_local_engine_factories_import_their_engines(tmp_path: Path) -> None:
 
 def test_a_refused_engine_says_why(tmp_path: Path) -> None:
     from appliance.objectstore import ObjectStore
-    from appliance.targets.kind.target import ENGINES
+    from appliance.stack import Engines
 
-    stack = Stack("s", "kind", profiles.load("standard"),
-                  ObjectStore(endpoint="http://127.0.0.1:9", access_key="a", secret_key="b"),
-                  tmp_path, ENGINES)
+    store = ObjectStore(endpoint="http://127.0.0.1:9", access_key="a", secret_key="b")
+    stack = Stack("s", "kind", profiles.load("standard"), store, tmp_path,
+                  Engines(missing="this target runs no Katib"))
     refused = "the tuning engine is not available on the kind target"
     with pytest.raises(MissingPrerequisite, match=refused) as no:
         _ = stack.tuning
-    assert no.value.why == "the tuning and serving engines for clusters are not built yet (issue 14)"
-    minimal = Stack("m", "local", profiles.load("minimal"), stack.object_store, tmp_path)
+    assert no.value.why == "this target runs no Katib"
+    minimal = Stack("m", "local", profiles.load("minimal"), store, tmp_path)
     with pytest.raises(MissingPrerequisite, match="stack 'm' has no serving component"):
         _ = minimal.serving

@@ -194,6 +194,21 @@ def apply_custom(ctx: ClusterUp) -> None:
     ctx.console.end_progress()
 
 
+def apply_workload_access(ctx: ClusterUp) -> None:
+    """Trials and predictors read s3:// through a Secret and ServiceAccount in the workload namespace
+    (the rendered bundle holds no credentials); skipped when the profile has no workload namespace."""
+    from appliance.targets.cluster.object_store import ACCESS_KEY, SECRET_KEY
+    from appliance.targets.cluster.workloads import workload_objects
+
+    namespaces = {str(o["metadata"]["name"]) for o in ctx.objects if o.get("kind") == "Namespace"}
+    if ctx.settings.workload_namespace not in namespaces:
+        return
+    objects = workload_objects(ctx.credentials[ACCESS_KEY], ctx.credentials[SECRET_KEY],
+                               namespace=ctx.settings.workload_namespace, labels={STACK_LABEL: ctx.name})
+    ctx.api.apply(objects)
+    ctx.objects.extend(objects)
+
+
 def forwarded_services(objects: list[Obj]) -> dict[str, Service]:
     """The forwards this bundle can have: each service it renders (MinIO always, KFP with pipelines)."""
     present = {(str((o.get("metadata") or {}).get("namespace")), str((o.get("metadata") or {}).get("name")))
@@ -229,6 +244,7 @@ def stack_actions() -> list[Action[ClusterUp]]:
         Action("components ready (data stores, then services)", wait_ready),
         Action("admission webhooks serving", wait_webhooks),
         Action("apply: custom resources", apply_custom),
+        Action("workload namespace: S3 Secret and model ServiceAccount", apply_workload_access),
         Action("port-forwards on 127.0.0.1", start_forwards, stop_forwards),
         Action(f"bucket {DEFAULT_BUCKET}", ensure_bucket),
     ]

@@ -9,7 +9,9 @@ from appliance.stack import Engines
 
 if TYPE_CHECKING:
     from appliance.pipelines.interface import PipelinesEngine
+    from appliance.serving.interface import ServingEngine
     from appliance.stack import Stack
+    from appliance.tuning.interface import TuningEngine
 
 
 def pipelines(stack: Stack) -> PipelinesEngine:
@@ -18,6 +20,18 @@ def pipelines(stack: Stack) -> PipelinesEngine:
     return engine(stack)
 
 
+def tuning(stack: Stack) -> TuningEngine:
+    from appliance.targets.cluster.tuning import engine
+
+    return engine(stack)
+
+
+def serving(stack: Stack) -> ServingEngine:
+    from appliance.targets.cluster.deployment_forwards import ProcessForwards
+    from appliance.targets.cluster.serving import engine, of_stack
+
+    return engine(stack, ProcessForwards(stack.run_dir, of_stack(stack.name, stack.run_dir)))
+
+
 def cluster_engines() -> Engines:
-    return Engines(pipelines=pipelines,
-                   missing="the tuning and serving engines for clusters are not built yet (issue 14)")
+    return Engines(pipelines=pipelines, tuning=tuning, serving=serving)

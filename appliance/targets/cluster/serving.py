@@ -402,7 +402,8 @@ def engine(stack: Stack, forwards: Forwards, client: KubeClient | None = None,
 
     settings = of_stack(stack.name, stack.run_dir)
     backend = InferenceServices(
-        client=client or OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context),
+        client=client or OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context,
+                                                      stack.run_dir / "discovery-cache.json"),
         forwards=forwards,
         describe=partial(describe, stack.object_store),
         clock=clock or SystemClock(),

@@ -364,7 +364,8 @@ def engine(stack: Stack, client: KubeClient | None = None, clock: Clock | None =
 
     settings = of_stack(stack.name, stack.run_dir)
     return ClusterTuningEngine(
-        client=client or OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context),
+        client=client or OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context,
+                                                      stack.run_dir / "discovery-cache.json"),
         clock=clock or SystemClock(),
         stubs_image=settings.stubs_image,
         namespace=settings.workload_namespace,

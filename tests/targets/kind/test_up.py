@@ -99,6 +99,7 @@ def test_up_runs_every_action_in_order_and_records_the_stack(tmp_path: Path) -> 
         "✓ components ready (data stores, then services)",
         "✓ admission webhooks serving",
         "✓ apply: custom resources",
+        "✓ workload namespace: S3 Secret and model ServiceAccount",
         "✓ port-forwards on 127.0.0.1",
         "✓ bucket mlpipeline",
     ]

@@ -1,0 +1,51 @@
+"""Stable local ports for serving deployments on a cluster: one supervised port-forwarder per
+deployment (the same `python -m appliance.targets.cluster.forward` the stack's own forwards use),
+each configured in its own folder under the run dir so that one can come and go without touching
+the others. `down` finds every one of them by the run dir on its command line."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+from pathlib import Path
+
+from appliance.runtime import process
+from appliance.runtime.state import write_atomic
+from appliance.targets.cluster import forward
+from appliance.targets.cluster.settings import ClusterSettings
+
+RECORD = "forward.json"
+
+
+class ProcessForwards:
+    """Implements serving.Forwards with a background forwarder process per deployment."""
+
+    def __init__(self, run_dir: Path, settings: ClusterSettings) -> None:
+        self.run_dir = run_dir
+        self.settings = settings
+
+    def _folder(self, name: str) -> Path:
+        return self.run_dir / "forwards" / re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
+
+    def ensure(self, name: str, namespace: str, service: str, port: int) -> int:
+        folder = self._folder(name)
+        record = folder / RECORD
+        if record.is_file():
+            known = json.loads(record.read_text())
+            if process.is_alive(int(known["pid"]), str(folder)):
+                return int(known["port"])
+        local = forward.choose_ports([name], {})[name]
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        forward.write_config(folder, self.settings.kubeconfig, self.settings.context,
+                             [forward.ForwardSpec(name, namespace, service, port, local)])
+        pid = process.spawn(forward.command(folder), folder / "forwarder.log")
+        write_atomic(record, json.dumps({"pid": pid, "port": local}) + "\n")
+        return local
+
+    def remove(self, name: str) -> None:
+        folder = self._folder(name)
+        record = folder / RECORD
+        if record.is_file():
+            process.stop(int(json.loads(record.read_text())["pid"]), str(folder))
+        shutil.rmtree(folder, ignore_errors=True)
