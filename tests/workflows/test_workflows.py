@@ -256,3 +256,33 @@ def test_every_command_the_workflows_and_the_action_run_exists_or_is_listed() ->
                 gaps.update(missing(invocation))
     assert used == 30  # kind 9, kube 6, test 4, lock 3, action 8
     assert gaps == NOT_IN_THIS_TREE_YET
+
+
+# docs/kind.md says what the files say ------------------------------------------------------------
+
+KIND_DOC = REPO_ROOT / "docs" / "kind.md"
+
+
+def doc_rows(heading: str) -> list[list[str]]:
+    """The body rows of the first table under `### heading`, cells stripped of backticks."""
+    section = KIND_DOC.read_text(encoding="utf-8").split(f"### {heading}\n", 1)[1]
+    rows = []
+    for line in section.splitlines():
+        if line.startswith("|") and not line.startswith("|---"):
+            rows.append([cell.strip().strip("`") for cell in line.strip("|").split("|")])
+        elif rows and not line.startswith("|"):
+            break
+    return rows[1:]
+
+
+def test_kind_doc_lists_the_lanes() -> None:
+    assert doc_rows("The kind lanes") == [
+        [lane, pin.kind, pin.node_image, versions.show(pin.kubernetes)]
+        for lane, pin in (("versions.DEFAULT", versions.DEFAULT), ("versions.KFP_LANE", versions.KFP_LANE))]
+    assert versions.CI_LANES == (versions.DEFAULT, versions.KFP_LANE)
+
+
+def test_kind_doc_lists_the_pinned_actions() -> None:
+    pins = {(u.action, u.comment, u.ref) for path in FILES for u in uses_lines(path)}
+    assert sorted(tuple(row) for row in doc_rows("Actions used")) == sorted(pins)
+
