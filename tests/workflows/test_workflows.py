@@ -3,7 +3,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import tomllib
 from pathlib import Path
 from typing import Any
@@ -63,8 +65,11 @@ def test_one_commit_per_action_and_one_version_per_commit() -> None:
         for uses in uses_lines(path):
             seen.setdefault(uses.action, set()).add((uses.ref, uses.comment))
     assert {action: len(pins) for action, pins in seen.items()} == dict.fromkeys(seen, 1)
-    assert sorted(seen) == ["actions/cache", "actions/checkout", "actions/setup-python",
-                            "actions/upload-artifact", "helm/kind-action"]
+    assert sorted(seen) == ["actions/cache", "actions/cache/restore", "actions/cache/save",
+                            "actions/checkout", "actions/setup-python", "actions/upload-artifact",
+                            "helm/kind-action"]
+    assert len({ref for action, pins in seen.items() if action.startswith("actions/cache")
+                for ref, _ in pins}) == 1  # the save and restore halves of the same release
 
 
 @pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
@@ -159,12 +164,24 @@ def test_the_kind_job_runs_the_bring_up_and_always_diagnoses_and_tears_down() ->
 
 
 def test_the_image_cache_is_keyed_on_the_profiles_and_the_stubs_image() -> None:
-    [cache] = [s for s in workflow("kind.yml")["jobs"]["kind"]["steps"]
-               if str(s.get("uses", "")).startswith("actions/cache@")]
-    assert cache["with"] == {
+    job = workflow("kind.yml")["jobs"]["kind"]["steps"]
+    names = [s.get("name") for s in job]
+    [restore] = [s for s in job if str(s.get("uses", "")).startswith("actions/cache/restore@")]
+    [save] = [s for s in job if str(s.get("uses", "")).startswith("actions/cache/save@")]
+    assert restore["id"] == "images" and restore["with"] == {
         "path": "~/.cache/appliance/images",
         "key": "kind-images-${{ runner.arch }}-${{ hashFiles('profiles/**', 'stubs/Dockerfile') }}",
     }
+    assert save["with"] == {"path": "~/.cache/appliance/images",
+                            "key": "${{ steps.images.outputs.cache-primary-key }}"}
+    # Loaded before the bring-up; archived and saved after a good one, on a cache miss only.
+    assert names.index("Load the image archive") < names.index("appliance up --target kind")
+    condition = "always() && steps.up.outcome == 'success' && steps.images.outputs.cache-hit != 'true'"
+    [archive] = [s for s in job if s.get("name") == "Archive the profile's images"]
+    assert archive["if"] == save["if"] == condition
+    assert names.index("appliance up --target kind") < names.index("Archive the profile's images") \
+        < names.index("Save the image archive")
+    assert "grep -v -e '^kindest/node:' -e '^appliance-stubs:'" in archive["run"]
 
 
 def test_the_kube_job_runs_on_a_cluster_it_did_not_create() -> None:
@@ -303,3 +320,58 @@ def test_fetches_use_the_kustomize_the_pins_were_made_with() -> None:
     assert recorded <= {KUSTOMIZE_OF_KUBECTL["v1.32.4"]}
     action_scripts = " ".join(step.get("run", "") for _, step in steps(load(ACTION)))
     assert 'install-kubectl.sh" v1.32.4 "$RUNNER_TEMP/kustomize"' in action_scripts
+
+
+FAKE_DOCKER = """#!/usr/bin/env bash
+echo "$*" >> "$DOCKER_CALLS"
+if [ "$1 $2" = "image ls" ]; then cat "$DOCKER_IMAGES"; fi
+"""
+
+
+def run_kind_step(name: str, tmp_path: Path, images: str) -> tuple[subprocess.CompletedProcess[str],
+                                                                     list[str]]:
+    """One step of the kind job in bash, with a fake docker that lists `images` and records its calls."""
+    [step] = [s for s in workflow("kind.yml")["jobs"]["kind"]["steps"] if s.get("name") == name]
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    (bin_dir / "docker").write_text(FAKE_DOCKER)
+    (bin_dir / "docker").chmod(0o755)
+    (tmp_path / "docker-image-ls").write_text(images)
+    env = {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}", "HOME": str(tmp_path / "home"),
+           "RUNNER_TEMP": str(tmp_path), "DOCKER_CALLS": str(tmp_path / "calls"),
+           "DOCKER_IMAGES": str(tmp_path / "docker-image-ls")}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+                          env=env, capture_output=True, text=True, timeout=60)
+    calls = tmp_path / "calls"
+    return done, calls.read_text().splitlines() if calls.exists() else []
+
+
+@pytest.mark.integration
+def test_the_archive_step_saves_what_the_preload_pulled(tmp_path: Path) -> None:
+    listed = ("kindest/node:v1.34.11\nappliance-stubs:dev\nquay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z\n"
+              "<none>:<none>\nghcr.io/kubeflow/kfp-api-server:2.17.0\n")
+    done, calls = run_kind_step("Archive the profile's images", tmp_path, listed)
+    assert done.returncode == 0, done.stderr
+    archive = tmp_path / "home" / ".cache" / "appliance" / "images" / "profile.tar"
+    assert calls == ["image ls --format {{.Repository}}:{{.Tag}}",
+                     f"save --platform linux/amd64 --output {archive} "
+                     "quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z "
+                     "ghcr.io/kubeflow/kfp-api-server:2.17.0"]
+
+
+@pytest.mark.integration
+def test_the_archive_step_saves_nothing_when_nothing_was_pulled(tmp_path: Path) -> None:
+    done, calls = run_kind_step("Archive the profile's images", tmp_path, "kindest/node:v1.34.11\n")
+    assert (done.returncode, done.stdout) == (0, "no image to archive\n")
+    assert calls == ["image ls --format {{.Repository}}:{{.Tag}}"]
+
+
+@pytest.mark.integration
+def test_the_load_step_loads_every_cached_archive(tmp_path: Path) -> None:
+    images = tmp_path / "home" / ".cache" / "appliance" / "images"
+    done, calls = run_kind_step("Load the image archive", tmp_path, "")
+    assert (done.returncode, calls) == (0, [])  # a cache miss: nothing to load
+    images.mkdir(parents=True)
+    (images / "profile.tar").write_bytes(b"")
+    done, calls = run_kind_step("Load the image archive", tmp_path, "")
+    assert (done.returncode, calls) == (0, [f"load --input {images / 'profile.tar'}"])
