@@ -375,3 +375,49 @@ def test_the_load_step_loads_every_cached_archive(tmp_path: Path) -> None:
     (images / "profile.tar").write_bytes(b"")
     done, calls = run_kind_step("Load the image archive", tmp_path, "")
     assert (done.returncode, calls) == (0, [f"load --input {images / 'profile.tar'}"])
+
+
+def run_lock_diff(tmp_path: Path, new_lock: str) -> tuple[subprocess.CompletedProcess[str], Path]:
+    """The lock job's diff step in a git checkout whose lock `appliance lock` rewrote to `new_lock`."""
+    [step] = [s for s in workflow("lock.yml")["jobs"]["lock"]["steps"] if s.get("id") == "diff"]
+    repo = tmp_path / "repo"
+    (repo / "profiles").mkdir(parents=True)
+    lock = repo / "profiles" / "images.lock.yaml"
+    lock.write_text("images:\n  quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z: sha256:aaaa\n")
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.invalid"]
+    subprocess.run(["git", "init", "--quiet", str(repo)], check=True, timeout=60)
+    subprocess.run([*git, "add", "."], check=True, timeout=60)
+    subprocess.run([*git, "commit", "--quiet", "-m", "lock"], check=True, timeout=60)
+    lock.write_text(new_lock)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path),
+           "GITHUB_OUTPUT": str(tmp_path / "output"), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary")}
+    done = subprocess.run(["bash", "--noprofile", "--norc", "-e", "-o", "pipefail", "-c", step["run"]],
+                          cwd=repo, env=env, capture_output=True, text=True, timeout=60)
+    return done, repo
+
+
+@pytest.mark.integration
+def test_the_lock_job_proposes_changed_digests(tmp_path: Path) -> None:
+    changed = "images:\n  quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z: sha256:bbbb\n"
+    done, repo = run_lock_diff(tmp_path, changed)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "output").read_text() == "changed=true\n"
+    assert done.stdout == ("::warning file=profiles/images.lock.yaml::image digests changed upstream; "
+                           "see the job summary\n")
+    diff = (repo / "proposal" / "images-lock.diff").read_text()
+    assert "-  quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z: sha256:aaaa" in diff
+    assert "+  quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z: sha256:bbbb" in diff
+    assert (repo / "proposal" / "images.lock.yaml").read_text() == changed
+    summary = (tmp_path / "summary").read_text()
+    assert summary.startswith("## Image digests changed\n") and diff in summary
+
+
+@pytest.mark.integration
+def test_the_lock_job_proposes_nothing_when_nothing_changed(tmp_path: Path) -> None:
+    unchanged = "images:\n  quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z: sha256:aaaa\n"
+    done, repo = run_lock_diff(tmp_path, unchanged)
+    assert (done.returncode, done.stdout) == (0, "")
+    assert (tmp_path / "output").read_text() == "changed=false\n"
+    summary = (tmp_path / "summary").read_text()
+    assert summary == "Every locked image still resolves to its committed digest.\n"
+    assert sorted(p.name for p in (repo / "proposal").iterdir()) == ["images-lock.diff"]
