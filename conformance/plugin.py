@@ -1,12 +1,15 @@
 """The conformance pytest plugin: options, the stack under test, per-test fixtures, result events.
 
-Load it with `pytest -p conformance.plugin` (the shipped suite's pytest.ini does). Options:
+Installed, pytest loads it by itself (the `pytest11` entry point `conformance.plugin`); naming it
+with `pytest -p conformance.plugin` (the shipped suite's pytest.ini does) is then a no-op, and
+`-p no:conformance.plugin` turns it off. Loaded, it starts nothing until a test uses a fixture. Options:
 
 - `--target T` / `--stack NAME`: test that running stack. Without --stack: the running stack
   named `default` (what `appliance up` starts) when it is healthy, else an ephemeral stack
   (profile `--stack-profile`, default standard) started once and stopped at the end. Which one,
-  and why, is said on stderr. Under pytest-xdist the controller chooses (and starts) it and
-  hands its name to the workers.
+  and why, is said on stderr. Under pytest-xdist, when the plugin is named with `-p` (or a stack
+  with --stack), the controller chooses (and starts) it and hands its name to the workers;
+  merely auto-loaded, it starts nothing up front, and each worker chooses on first use.
 - `--conformance-results PATH`: append one JSON line per finished test (`appliance conformance`).
 
 Fixtures: `stack` (session), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
@@ -46,6 +49,8 @@ _SESSION = pytest.StashKey[StackSession]()
 _ISOLATION = pytest.StashKey[Isolation]()
 _COMPONENT_SKIP = pytest.StashKey[bool]()
 WORKER_STACK = "appliance_conformance_stack"
+# The name `-p` and the pytest11 entry point both use, so that loading it both ways registers it once.
+PLUGIN_NAME = "conformance.plugin"
 # The model registry keeps its records under registry/<model>/ (appliance/gates/registry.py).
 REGISTRY_PREFIX = "registry"
 AREA_MARKER = "conformance_area"
@@ -127,12 +132,20 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         return
     stack_session = config.stash[_SESSION]
     # A named stack is checked up front (a typo must not look like failing tests); under xdist
-    # the one ephemeral stack is started before the workers so that they all share it.
-    if stack_session.name or config.pluginmanager.hasplugin("dsession"):
+    # the one ephemeral stack is started before the workers so that they all share it, but only
+    # when the plugin was asked for: auto-loaded into every pytest run of the environment, it must
+    # not start a stack for a session that never uses one.
+    shared = config.pluginmanager.hasplugin("dsession") and _named_with_p(config)
+    if stack_session.name or shared:
         try:
             stack_session.info  # noqa: B018 - resolving is the point
         except StackUnavailable as exc:
             raise pytest.UsageError(str(exc)) from None
+
+
+def _named_with_p(config: pytest.Config) -> bool:
+    """`-p conformance.plugin` on the command line or in addopts (the shipped suite's pytest.ini)."""
+    return PLUGIN_NAME in (config.option.plugins or [])
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
