@@ -19,6 +19,7 @@ import io
 import json
 import sys
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ import pytest
 from checkout import upstream_dir
 from fake_cluster import FakeCluster
 from fake_controllers import FakeKatib, FakeKServe
-from fake_kfp import FakeKfpServer
+from fake_kfp import WORKFLOW_LABEL, FakeKfpServer
 from fake_minio import FakeMinio
 from kfp_launcher import ExecutingKfp
 from kind_machine import NODE, STACK, healthy_machine
@@ -38,11 +39,14 @@ from appliance.config import profile as profiles
 from appliance.console import Console
 from appliance.runtime.state import RunDir
 from appliance.stack import Engines, Stack
-from appliance.targets.cluster import serving, tuning
-from appliance.targets.cluster.kfp_api import ClientKfpApi
-from appliance.targets.cluster.pipeline_ir import ClusterProfile
-from appliance.targets.cluster.pipelines import ClusterPipelinesEngine
-from appliance.targets.cluster.settings import OBJECT_STORE, PIPELINES_API, ClusterSettings, Service, of_stack
+from appliance.targets.cluster import pipelines, serving, tuning
+from appliance.targets.cluster.settings import (
+    OBJECT_STORE,
+    PIPELINES_API,
+    WORKLOAD_NAMESPACE,
+    ClusterSettings,
+    Service,
+)
 from appliance.targets.cluster.workloads import in_cluster_endpoint
 from appliance.targets.interface import UpOptions
 from appliance.targets.kind.lifecycle import KindTarget, render_profile
@@ -99,16 +103,27 @@ class ToLocalServers:
         return pid in self.running
 
 
-def trial_processes(network: PodNetwork, work: Path) -> Callable[[str, ProcessSpec], tuple[str, bool]]:
+def trial_processes(network: PodNetwork, work: Path,
+                    ran: list[tuple[str, ...]]) -> Callable[[str, ProcessSpec], tuple[str, bool]]:
     """FakeKatib's trainer: a trial's primary container run as a process with the pod's env."""
-    count = iter(range(1_000_000))
 
     def run(namespace: str, spec: ProcessSpec) -> tuple[str, bool]:
         env = network.env(namespace, spec.container.get("env") or [])
-        code, output = network.run(spec.argv, env, work / f"trial-{next(count)}")
+        code, output = network.run(spec.argv, env, work / f"trial-{len(ran)}")
+        ran.append(spec.argv)
         return output, code == 0
 
     return run
+
+
+@dataclass
+class OnFakeCluster:
+    """The stack, and what stands behind it."""
+
+    stack: Stack
+    cluster: FakeCluster
+    kfp: ExecutingKfp
+    trials: list[tuple[str, ...]]  # the argv of every trial that ran
 
 
 @pytest.fixture
@@ -120,7 +135,7 @@ def upstream() -> Path:
 
 
 @pytest.fixture
-def kind_stack(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stack]:
+def kind_stack(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[OnFakeCluster]:
     monkeypatch.setenv("APPLIANCE_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("APPLIANCE_CACHE", str(upstream))
     profile = profiles.load("standard")
@@ -132,25 +147,22 @@ def kind_stack(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
         sorted(normalize(i) for i in {*bundle.images(), "appliance-stubs:dev"})))
     opened: list[StubServerForwards] = []
+    trials: list[tuple[str, ...]] = []
     with FakeMinio() as minio:
         network = PodNetwork(cluster, {in_cluster_endpoint(): f"127.0.0.1:{minio.port}"})
-        cluster.controllers += [FakeKatib(trainer=trial_processes(network, tmp_path / "trials")),
+        cluster.controllers += [FakeKatib(trainer=trial_processes(network, tmp_path / "trials", trials)),
                                 FakeKServe()]
-        with FakeKfpServer(ExecutingKfp(cluster, network, tmp_path / "kfp")) as kfp:
-
-            def pipelines(stack: Stack) -> ClusterPipelinesEngine:
-                settings = of_stack(stack.name, stack.run_dir)
-                return ClusterPipelinesEngine(ClientKfpApi(settings.url(PIPELINES_API)), cluster,
-                                              cluster.clock, stack.run_dir / "pipelines",
-                                              ClusterProfile(settings.stubs_image))
+        backend = ExecutingKfp(cluster, network, tmp_path / "kfp")
+        with FakeKfpServer(backend) as kfp:
 
             def served(stack: Stack) -> Any:
                 forwards = StubServerForwards(cluster, stack.object_store, tmp_path / "predictors")
                 opened.append(forwards)
                 return serving.engine(stack, forwards, client=cluster, clock=cluster.clock)
 
+            # The targets' own factories, with the fake cluster's client and clock.
             engines = Engines(
-                pipelines=pipelines,
+                pipelines=lambda stack: pipelines.pipelines(stack, client=cluster, clock=cluster.clock),
                 tuning=lambda stack: tuning.engine(stack, client=cluster, clock=cluster.clock),
                 serving=served)
             target = KindTarget(runner=runner, connect=lambda settings: cluster, clock=cluster.clock,
@@ -160,7 +172,7 @@ def kind_stack(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
             unhealthy = [(c.name, c.detail) for c in status.components if not c.healthy]
             assert status.healthy, unhealthy
             try:
-                yield target.stack(STACK)
+                yield OnFakeCluster(target.stack(STACK), cluster, backend, trials)
             finally:
                 for forwards in opened:
                     forwards.close()
@@ -182,10 +194,21 @@ def run_suite(stack: Stack, results: Path) -> tuple[int, list[dict[str, Any]], s
 
 
 def test_the_shipped_suite_passes_on_a_kind_stack_over_the_fake_cluster(
-    kind_stack: Stack, tmp_path: Path
+    kind_stack: OnFakeCluster, tmp_path: Path
 ) -> None:
-    code, events, output = run_suite(kind_stack, tmp_path / "results.jsonl")
+    code, events, output = run_suite(kind_stack.stack, tmp_path / "results.jsonl")
     outcomes = {(e["area"], e["id"].split("::", 1)[1]): (e["outcome"], e["message"]) for e in events}
     expected = {(area, name): ("passed", "") for area, names in EXPECTED.items() for name in names}
     assert outcomes == expected, output[-6000:]
     assert code == 0
+    # The engine paths were the ones taken: every pipeline (4 in the pipelines area, one gate run
+    # per promotion test) went through KFP's REST API and ran on executor pods; trials ran the stub
+    # trainer; no pod of any engine was refused (Pod Security, missing Secret or key).
+    runs = kind_stack.kfp.runs.values()
+    assert sorted(r.state for r in runs) == ["FAILED"] + ["SUCCEEDED"] * 6
+    assert all(kind_stack.cluster.list("v1", "Pod", "kubeflow", {WORKFLOW_LABEL: r.workflow})
+               for r in runs)
+    assert kind_stack.trials and all("stubs.train" in argv for argv in kind_stack.trials)
+    refused = [(ns, e["message"]) for ns in ("kubeflow", WORKLOAD_NAMESPACE)
+               for e in kind_stack.cluster.events(ns) if e["reason"] == "FailedCreate"]
+    assert refused == []
