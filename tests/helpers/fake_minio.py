@@ -96,7 +96,7 @@ class FakeMinio:
 def _quiet_handler() -> type[Any]:
     from moto.moto_server.werkzeug_app import MotoRequestHandler
 
-    class Quiet(MotoRequestHandler):  # type: ignore[misc, valid-type]
+    class Quiet(MotoRequestHandler):
         def log_request(self, *args: Any, **kwargs: Any) -> None:
             """Request logs are noise in test output."""
 
