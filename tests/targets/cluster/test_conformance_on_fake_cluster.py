@@ -36,6 +36,7 @@ from pod_processes import PodNetwork
 from stub_forwards import StubServerForwards
 
 from appliance.config import profile as profiles
+from appliance.conformance.areas import AREAS, suite_dir
 from appliance.console import Console
 from appliance.runtime.state import RunDir
 from appliance.stack import Engines, Stack
@@ -56,7 +57,6 @@ from conformance.session import GivenStack
 
 pytestmark = pytest.mark.integration  # servers on 127.0.0.1, task, trial and predictor processes
 
-SUITE = Path(__file__).resolve().parents[3] / "conformance"
 FORWARDER_PID = 4242
 # Every test of the shipped suite, by area: each must pass (none is skipped: the standard profile
 # has every component).
@@ -76,8 +76,6 @@ EXPECTED = {
                   "test_an_unfair_challenger_is_rejected_even_with_better_accuracy",
                   "test_a_better_challenger_is_promoted_and_served_and_rollback_restores_the_champion"],
 }
-MODULES = {"object-store": "test_object_store.py", "pipelines": "test_pipelines.py",
-           "tuning": "test_tuning.py", "serving": "test_serving.py", "promotion": "test_promotion.py"}
 
 
 class ToLocalServers:
@@ -181,8 +179,9 @@ def kind_stack(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
 def run_suite(stack: Stack, results: Path) -> tuple[int, list[dict[str, Any]], str]:
     """The shipped suite, in this process, on `stack`; its exit code, result events and output."""
     output = io.StringIO()
-    argv = ["-c", str(SUITE / "pytest.ini"), "--rootdir", str(SUITE), "-q",
-            "--conformance-results", str(results), *(str(SUITE / m) for m in MODULES.values())]
+    suite = suite_dir()  # the installed suite, as `appliance conformance` finds it
+    argv = ["-c", str(suite / "pytest.ini"), "--rootdir", str(suite), "-q",
+            "--conformance-results", str(results), *(str(suite / area.module) for area in AREAS)]
     saved = sys.stdout
     sys.stdout = output
     try:
