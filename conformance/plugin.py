@@ -12,6 +12,11 @@ with `pytest -p conformance.plugin` (the shipped suite's pytest.ini does) is the
   merely auto-loaded, it starts nothing up front, and each worker chooses on first use.
 - `--conformance-results PATH`: append one JSON line per finished test (`appliance conformance`).
 
+Embedding: `pytest.main([...], plugins=[conformance.session.GivenStack(stack)])` tests a Stack
+object the calling process holds (e.g. one whose engines talk to in-process fakes) instead of
+looking one up by name: the options above that choose a stack are then ignored, and it cannot be
+combined with pytest-xdist (its workers are other processes).
+
 Fixtures: `stack` (session), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
 (`gate_policies` for others), `serving`; each isolated per test and per worker (its own key
 prefix, model and deployment names; servers on free ports) and cleaned up after the test.
@@ -43,7 +48,7 @@ from conformance.instruments import StubDataset, StubModels, store_dataset
 from conformance.policies import GatePolicies, GatePolicy
 from conformance.recorder import AREA_PROPERTY, Recorder
 from conformance.sandbox import Isolation, ObjectStoreSandbox, TestScope
-from conformance.session import StackSession, StackUnavailable
+from conformance.session import GivenStack, StackSession, StackUnavailable
 
 _SESSION = pytest.StashKey[StackSession]()
 _ISOLATION = pytest.StashKey[Isolation]()
@@ -55,6 +60,10 @@ PLUGIN_NAME = "conformance.plugin"
 REGISTRY_PREFIX = "registry"
 AREA_MARKER = "conformance_area"
 COMPONENT_MARKER = "requires_component"
+
+
+def _given(config: pytest.Config) -> GivenStack | None:
+    return next((p for p in config.pluginmanager.get_plugins() if isinstance(p, GivenStack)), None)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -80,7 +89,13 @@ def pytest_configure(config: pytest.Config) -> None:
     )
     workerinput: dict[str, Any] = getattr(config, "workerinput", {})
     handed = workerinput.get(WORKER_STACK)
-    if handed:
+    given = _given(config)
+    if given is not None:
+        config.stash[_SESSION] = StackSession.given(given.stack)
+        told = Console(err=cast(TextIO, _UncapturedStderr(config)))
+        told.info(f"testing the given stack {given.stack.name!r} ({given.stack.target}, profile "
+                  f"{given.stack.profile.name})")
+    elif handed:
         info = StackInfo(**json.loads(handed))
         config.stash[_SESSION] = StackSession(info.target, info.name, info.profile)
     else:
@@ -131,6 +146,9 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if _is_worker(config) or config.option.collectonly:
         return
     stack_session = config.stash[_SESSION]
+    if _given(config) is not None and config.pluginmanager.hasplugin("dsession"):
+        raise pytest.UsageError("a stack given in-process (GivenStack) cannot be shared with xdist "
+                                "workers: run without -n")
     # A named stack is checked up front (a typo must not look like failing tests); under xdist
     # the one ephemeral stack is started before the workers so that they all share it, but only
     # when the plugin was asked for: auto-loaded into every pytest run of the environment, it must

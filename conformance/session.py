@@ -1,6 +1,7 @@
 """The stack one pytest session tests: named by --stack, handed over by the xdist controller, the
 running `default` stack, or an ephemeral stack this session starts (once, lazily) and stops at
-its end (appliance.conformance.stacks.choose)."""
+its end (appliance.conformance.stacks.choose); or a Stack object the calling process hands over
+in-process (`GivenStack`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,15 @@ from appliance.stack import Stack
 
 class StackUnavailable(Exception):
     """The stack could not be found or started; the message says why and what to do."""
+
+
+class GivenStack:
+    """A plugin object handing the suite a Stack this process holds: `pytest.main(args,
+    plugins=[GivenStack(stack)])` (conformance/plugin.py, "Embedding"). It lives here, not in the
+    plugin module, so that importing it does not keep pytest from rewriting the plugin."""
+
+    def __init__(self, stack: Stack) -> None:
+        self.stack = stack
 
 
 class StackSession:
@@ -31,6 +41,15 @@ class StackSession:
         # Starting and stopping a stack stay quiet; which stack is tested, and why, goes to `told`.
         self._console = Console(quiet=True)
         self._told = told or self._console
+
+    @classmethod
+    def given(cls, stack: Stack) -> StackSession:
+        """A session on a Stack this process already holds: nothing is looked up by name, started
+        or stopped (the caller owns the stack)."""
+        session = cls(stack.target, stack.name, stack.profile.name)
+        session._info = StackInfo(stack.name, stack.target, stack.profile.name, ephemeral=False)
+        session._stack = stack
+        return session
 
     @property
     def info(self) -> StackInfo:

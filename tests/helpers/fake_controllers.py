@@ -25,7 +25,7 @@ from __future__ import annotations
 import argparse
 import base64
 import copy
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -307,12 +307,20 @@ class _Run:
     running: bool = False
 
 
+# Runs a trial's primary container: (namespace, the container as template.process_spec gives it)
+# -> (its output, whether it exited 0). The integration tier runs it as a process.
+Trainer = Callable[[str, template.ProcessSpec], tuple[str, bool]]
+
+
 @dataclass
 class FakeKatib:
     """Katib's Experiment and Trial controllers for Job trials that run the stub trainer."""
 
     trial_seconds: float = 10.0
     runs: dict[str, _Run] = field(default_factory=dict)  # experiment uid -> state
+    # None: the stub trainer's output is computed from its functions (nothing runs, nothing is
+    # written to the object store).
+    trainer: Trainer | None = None
 
     def __call__(self, cluster: FakeCluster) -> None:
         experiment_objects = _all(cluster, "kubeflow.org", "Experiment")
@@ -423,7 +431,7 @@ class FakeKatib:
         """The trial's Job ended: its outcome is the stub trainer's on the rendered command."""
         exp, record = run.exp, trial.record
         spec = template.process_spec(record.run_spec, exp.primary_container)
-        stdout, ok = run_stub_trainer(spec.argv)
+        stdout, ok = self.trainer(exp.namespace, spec) if self.trainer else run_stub_trainer(spec.argv)
         items = record.conditions.items
         running = next(c for c in items if c["type"] == RUNNING)
         _set(items, RUNNING, "False", running["reason"], running["message"], now)

@@ -143,20 +143,20 @@ def _summary(run_id: str, state: str, run: Mapping[str, Any], tasks: set[str]) -
     return f"{text}: running {', '.join(running)}" if running else text
 
 
-def pipelines(stack: Stack) -> ClusterPipelinesEngine:
-    """The factory a cluster target declares: `Engines(pipelines=pipelines, ...)`."""
-    from appliance.runtime.state import RunDir
+def pipelines(stack: Stack, client: KubeClient | None = None,
+              clock: Clock | None = None) -> ClusterPipelinesEngine:
+    """The factory a cluster target declares: `Engines(pipelines=pipelines, ...)`. Settings come
+    from the stack's state, as for the tuning and serving engines (a stack that is not up, or is
+    not a cluster stack, is a missing prerequisite); tests pass a client and a clock."""
     from appliance.targets.cluster.kfp_api import ClientKfpApi
     from appliance.targets.cluster.official import OfficialClient
-    from appliance.targets.cluster.settings import PIPELINES_API, ClusterSettings
+    from appliance.targets.cluster.settings import PIPELINES_API, of_stack
     from appliance.targets.cluster.wait import SystemClock
 
-    state = RunDir(stack.name).load()
-    settings = ClusterSettings.from_dict(state.settings if state is not None else {},
-                                         str(RunDir(stack.name).state_file))
+    settings = of_stack(stack.name, stack.run_dir)
     # Discovery cached in the run dir, never beside a user's own kubeconfig (the kube target).
-    kube = OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context,
-                                          stack.run_dir / "discovery-cache.json")
+    kube = client or OfficialClient.from_kubeconfig(settings.kubeconfig, settings.context,
+                                                    stack.run_dir / "discovery-cache.json")
     return ClusterPipelinesEngine(
-        ClientKfpApi(settings.url(PIPELINES_API)), kube, SystemClock(), stack.run_dir / "pipelines",
-        pipeline_ir.ClusterProfile(settings.stubs_image))
+        ClientKfpApi(settings.url(PIPELINES_API)), kube, clock or SystemClock(),
+        stack.run_dir / "pipelines", pipeline_ir.ClusterProfile(settings.stubs_image))

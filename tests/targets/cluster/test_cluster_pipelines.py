@@ -325,3 +325,25 @@ def test_the_factory_builds_the_engine_from_the_stacks_recorded_settings(
     assert built_engine.profile == ir.ClusterProfile("stubs:1")
     assert built_engine.work_dir == run_dir.path / "pipelines"
     assert (built_engine.timeout, built_engine.poll, built_engine.namespace) == (1200.0, 5.0, "kubeflow")
+
+
+def test_the_factory_refuses_a_stack_without_cluster_settings_as_the_other_engines_do(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A stack recorded without cluster settings (not a cluster stack, or its `up` did not finish)
+    is a missing prerequisite with its fix, as for tuning and serving, not "corrupted" state."""
+    from appliance.config import profile as profiles
+    from appliance.errors import MissingPrerequisite
+    from appliance.runtime.state import RunDir, StackState
+    from appliance.stack import Stack
+    from appliance.targets.cluster import pipelines as cluster_pipelines
+
+    run_dir = RunDir("half-up")
+    run_dir.create()
+    run_dir.save(StackState("half-up", "kind", "standard", 1.0, settings={}))
+    stack = Stack("half-up", "kind", profiles.load("standard"), ObjectStore("http://127.0.0.1:9", "a", "b"),
+                  run_dir.path)
+    with pytest.raises(MissingPrerequisite) as caught:
+        cluster_pipelines.pipelines(stack)
+    assert caught.value.render() == (
+        "stack 'half-up' has no cluster settings: it is a kind stack, or its 'up' did not finish "
+        "(fix: run 'appliance up --name half-up' with --target kind or kube)")
