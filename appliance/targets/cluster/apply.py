@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -174,27 +174,35 @@ def apply_builtins(client: KubeClient, steps: Plan, clock: Clock) -> None:
         _apply_with_retries(client, obj, clock)
 
 
+def _apply_while_webhooks_wait(
+    client: KubeClient, obj: Obj, clock: Clock, start: float, timeout: float, interval: float,
+    on_progress: Progress | None, refused: Callable[[ObjRef, ApiError], ApplianceError],
+) -> Obj:
+    """Apply one object, retried every `interval` (until `timeout` after `start`) while admission
+    webhooks do not serve yet or the API server hiccups; any other refusal raises `refused(...)`."""
+    ref = ObjRef.of(obj)
+    while True:
+        try:
+            return client.apply([obj])[0]
+        except ApiError as exc:
+            webhook = any(m in exc.message for m in WEBHOOK_NOT_SERVING)
+            if not webhook and not is_transient(exc):
+                raise refused(ref, exc) from None
+            elapsed = clock.monotonic() - start
+            if elapsed >= timeout:
+                raise ApplyFailed(ref, exc, f"still refused after {timeout:.0f}s") from None
+            if on_progress is not None:
+                on_progress(f"{ref}: waiting for its admission webhook ({exc.message})", elapsed)
+            clock.sleep(min(interval, timeout - elapsed))
+
+
 def apply_custom(client: KubeClient, steps: Plan, clock: Clock, *, timeout: float = 120.0,
                  interval: float = 5.0, on_progress: Progress | None = None) -> None:
     """Phase 3: custom resources, retried every `interval` while their admission webhooks do not
     serve yet (KServe's and the manifests' own installs retry the same way)."""
-    start = clock.monotonic()
+    start = clock.monotonic()  # one budget for the whole phase
     for obj in steps.custom:
-        ref = ObjRef.of(obj)
-        while True:
-            try:
-                client.apply([obj])
-                break
-            except ApiError as exc:
-                webhook = any(m in exc.message for m in WEBHOOK_NOT_SERVING)
-                if not webhook and not is_transient(exc):
-                    raise _refused(ref, exc) from None
-                elapsed = clock.monotonic() - start
-                if elapsed >= timeout:
-                    raise ApplyFailed(ref, exc, f"still refused after {timeout:.0f}s") from None
-                if on_progress is not None:
-                    on_progress(f"{ref}: waiting for its admission webhook ({exc.message})", elapsed)
-                clock.sleep(min(interval, timeout - elapsed))
+        _apply_while_webhooks_wait(client, obj, clock, start, timeout, interval, on_progress, _refused)
 
 
 def apply_all(client: KubeClient, objects: Sequence[Obj], clock: Clock, *,
@@ -245,18 +253,5 @@ def apply_admitted(client: KubeClient, obj: Obj, clock: Clock, *, timeout: float
     """Apply one custom resource, retried every `interval` while its admission webhook does not
     serve yet or the API server hiccups (an engine's Experiment or InferenceService; apply_custom
     does the same for a bundle). Other refusals raise ApplyFailed at once, quoting the server."""
-    ref = ObjRef.of(obj)
-    start = clock.monotonic()
-    while True:
-        try:
-            return client.apply([obj])[0]
-        except ApiError as exc:
-            webhook = any(m in exc.message for m in WEBHOOK_NOT_SERVING)
-            if not webhook and not is_transient(exc):
-                raise ApplyFailed(ref, exc) from None
-            elapsed = clock.monotonic() - start
-            if elapsed >= timeout:
-                raise ApplyFailed(ref, exc, f"still refused after {timeout:.0f}s") from None
-            if on_progress is not None:
-                on_progress(f"{ref}: waiting for its admission webhook ({exc.message})", elapsed)
-            clock.sleep(min(interval, timeout - elapsed))
+    return _apply_while_webhooks_wait(client, obj, clock, clock.monotonic(), timeout, interval,
+                                      on_progress, ApplyFailed)

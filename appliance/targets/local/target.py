@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
@@ -32,14 +31,7 @@ def marker(run_dir: RunDir) -> str:
 
 def stray_pids(run_dir: RunDir) -> list[int]:
     """Processes whose command line names this run dir (found even when the state is lost)."""
-    needle = marker(run_dir)
-    found = []
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit() and int(entry.name) != os.getpid():
-            line = process.cmdline(int(entry.name))
-            if f"--run-dir {needle} " in line + " " and process.is_alive(int(entry.name)):
-                found.append(int(entry.name))
-    return sorted(found)
+    return process.marked_pids(marker(run_dir))
 
 
 class LocalTarget:
