@@ -57,7 +57,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
           'Components, endpoints, probed health and uptime of a stack (exit 1 when '
           'unhealthy or not up).'),
     "tune": ("tune_command", "tune",
-          'Run a Katib v1beta1 Experiment locally; exit 1 if it ends Failed.'),
+          'Run a Katib v1beta1 Experiment on a stack; exit 1 if it ends Failed.'),
     "up": ("stack_commands", "up",
           'Start a stack in the background (idempotent).'),
 }

@@ -1,4 +1,4 @@
-"""`appliance tune EXPERIMENT.yaml`: run a Katib Experiment on the local target and report its status."""
+"""`appliance tune EXPERIMENT.yaml`: run a Katib Experiment on a stack (or locally without one) and report its status."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ import yaml
 from appliance import paths, stacks
 from appliance.cli import context
 from appliance.cli.context import pass_console
+from appliance.cli.stack_commands import DURATION
 from appliance.console import Console
 from appliance.errors import BadInput, CheckFailed, MissingPrerequisite
 from appliance.runtime.output import check_file, write_text
@@ -40,10 +41,17 @@ if TYPE_CHECKING:
               callback=lambda c, p, v: validate_name(v) if v is not None else None,
               help="Stack whose object store the trials use [default: 'default' if it is up; "
                    "otherwise trials run without a stack].")
+@click.option("--timeout", type=DURATION, metavar="DURATION",
+              help="Stop the experiment if it has not ended after this long, e.g. 30m (exit 4) "
+                   "[default: no limit locally; 30m on kind/kube].")
 @pass_console
 def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | None,
-         stack_name: str | None) -> None:
-    """Run a Katib v1beta1 Experiment locally; exit 1 if it ends Failed."""
+         stack_name: str | None, timeout: float | None) -> None:
+    """Run a Katib v1beta1 Experiment on a stack; exit 1 if it ends Failed.
+
+    The local target runs the trials as processes on this machine (also without a stack when no
+    trial reads s3://); kind and kube create the Experiment in the cluster's Katib.
+    """
     if output is not None:
         check_file(output, "-o")  # before the experiment runs, not after
     exp = _load(experiment_file, stack_name)
@@ -58,7 +66,7 @@ def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | 
     progress = _ProgressLine(console)
     with _sigterm_as_interrupt():
         try:
-            result = engine.run(exp, progress=progress)
+            result = engine.run(exp, progress=progress, timeout=timeout)
         finally:
             console.end_progress()
     if as_json:

@@ -17,7 +17,10 @@ class TuningEngine(Protocol):
         self,
         experiment: Experiment | Mapping[str, Any] | str | Path,
         progress: Callable[[Progress], None] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> ExperimentResult:
         """Run to a terminal condition. A failed experiment is a result (not an exception);
-        invalid experiments raise BadInput, unrunnable ones MissingPrerequisite."""
+        invalid experiments raise BadInput, unrunnable ones MissingPrerequisite, and one still
+        running after `timeout` seconds (None: the engine's default) raises TimedOut."""
         ...

@@ -87,6 +87,20 @@ def test_run_hands_the_loaded_pipeline_and_typed_arguments_to_the_engine(
     assert "SUCCEEDED" in out
 
 
+def test_tune_hands_its_timeout_to_the_stacks_engine_and_a_timeout_exits_4(
+    capsys: pytest.CaptureFixture[str]
+) -> None:
+    fake = FakeTarget(name="kind")
+    fake.tuning.times_out = True
+    run(["up", "--name", "s6"], fake, capsys)
+    experiment = Path(__file__).parents[2] / "conformance" / "experiments" / "grid.yaml"
+    code, out, err = run(["tune", str(experiment), "--name", "s6", "--timeout", "90s"], fake, capsys)
+    assert code == 4 and out == ""
+    assert fake.tuning.runs == [("stub-grid", 90.0)]
+    assert err.splitlines()[-1] == ("error: timed out after 90s waiting for experiment stub-grid: 0 of 3 "
+                                    "trials done, 3 running (stopped) (fix: pass a larger --timeout)")
+
+
 def test_a_stack_on_another_target_is_not_started_again_elsewhere(
     capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -43,6 +43,24 @@ class FakePipelines:
 
 
 @dataclass
+class FakeTuning:
+    """A TuningEngine that records each run's experiment name and timeout; with `times_out` set
+    it raises TimedOut as an engine does when the experiment outlives its timeout."""
+
+    runs: list[tuple[str, float | None]] = field(default_factory=list)
+    times_out: bool = False
+
+    def run(self, experiment: Any, progress: Any = None, *, timeout: float | None = None) -> Any:
+        from appliance.errors import TimedOut
+
+        self.runs.append((experiment.name, timeout))
+        if self.times_out:
+            raise TimedOut(f"experiment {experiment.name}", "0 of 3 trials done, 3 running (stopped)",
+                           timeout or 0.0, fix="pass a larger --timeout")
+        raise AssertionError("FakeTuning returns no result: set times_out")
+
+
+@dataclass
 class FakeTarget:
     """A Target with the real interface: state in the real run dir, nothing started."""
 
@@ -51,6 +69,7 @@ class FakeTarget:
     checks: list[Check] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
     pipelines: FakePipelines = field(default_factory=FakePipelines)
+    tuning: FakeTuning = field(default_factory=FakeTuning)
 
     def preflight(self, profile: Profile | None = None, options: UpOptions | None = None) -> list[Check]:
         self.calls.append(("preflight", profile.name if profile else ""))
@@ -88,9 +107,10 @@ class FakeTarget:
 
             raise BadInput(f"no stack named {name!r} is up", "", f"run 'appliance up --name {name}' first")
         store = ObjectStore(endpoint="http://127.0.0.1:9", access_key="fake-key", secret_key="fake-secret")
-        pipelines = self.pipelines
+        pipelines, tuning = self.pipelines, self.tuning
         return Stack(name, self.name, profile_of(state), store, RunDir(name).path,
-                     Engines(pipelines=lambda stack: pipelines, missing="fake target"))
+                     Engines(pipelines=lambda stack: pipelines, tuning=lambda stack: tuning,
+                             missing="fake target"))
 
     def collect_diagnostics(self, name: str, out_dir: Path) -> list[Path]:
         self.calls.append(("collect_diagnostics", name))

@@ -380,6 +380,35 @@ def test_interrupting_stops_every_trial_and_what_it_spawned(kit: Any, engine: Lo
         assert wait_until(lambda e=entry: not _alive(e["trial"]) and not _alive(e["sleeper"]), 10.0)
 
 
+def test_a_timeout_stops_every_trial_and_says_what_ran(kit: Any, engine: LocalTuningEngine,
+                                                      tmp_path: Path) -> None:
+    from appliance.errors import EXIT_EXTERNAL, TimedOut
+    from appliance.runtime.process import wait_until
+
+    pidfiles = tmp_path / "pids"
+    pidfiles.mkdir()
+    data = kit.manifest(
+        args=["--print=accuracy=${trialParameters.x}", f"--spawn-sleeper={pidfiles}/${{trialParameters.me}}",
+              "--sleep=60"],
+        parallelTrialCount=2, maxTrialCount=4, name="slow",
+    )
+    data["spec"]["trialTemplate"]["trialParameters"].append({"name": "me", "reference": "${trialSpec.Name}"})
+    with pytest.raises(TimedOut) as caught:
+        engine.run(experiments.parse(data), timeout=3)
+    error = caught.value
+    assert error.exit_code == EXIT_EXTERNAL
+    assert error.what == "timed out after 3s waiting for experiment slow"
+    assert error.why == f"0 of 2 trials done, 2 running (stopped); trial logs in {engine.work_root / 'slow'}"
+    assert error.fix == "pass a larger --timeout, or lower spec.maxTrialCount"
+    pids = [json.loads(p.read_text()) for p in pidfiles.iterdir()]
+    assert len(pids) == 2  # both trials had started (3 s is ample to write a pid file)
+    for entry in pids:
+        assert wait_until(lambda e=entry: not _alive(e["trial"]) and not _alive(e["sleeper"]), 10.0)
+    # The name is free again: the next run is not refused as "already running".
+    result = engine.run(kit.manifest(maxTrialCount=1, name="slow"), timeout=60)
+    assert counters(result)["trialsSucceeded"] == 1
+
+
 def test_one_run_per_experiment_name(kit: Any, tmp_path: Path) -> None:
     import fcntl
 

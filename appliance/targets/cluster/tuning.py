@@ -267,13 +267,15 @@ class ClusterTuningEngine:
         self,
         experiment: Experiment | Mapping[str, Any] | str | Path,
         progress: Callable[[Progress], None] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> ExperimentResult:
         exp = self.admit(experiment)
         ref = ObjRef(API_VERSION, "Experiment", exp.name, exp.namespace)
         self._remove_previous(ref)
         self._create(exp)
         try:
-            found = self._wait(exp, ref, progress)
+            found = self._wait(exp, ref, progress, self.timeout if timeout is None else timeout)
         except KeyboardInterrupt:
             # As the local engine stops its trials: the Experiment goes, and its Trials with it.
             self.client.delete(ref)
@@ -309,7 +311,8 @@ class ClusterTuningEngine:
         found = self.client.list(API_VERSION, "Trial", exp.namespace, {LABEL_EXPERIMENT: exp.name})
         return sorted(found, key=lambda t: str(_d(t.get("metadata")).get("name")))
 
-    def _wait(self, exp: Experiment, ref: ObjRef, progress: Callable[[Progress], None] | None) -> Obj:
+    def _wait(self, exp: Experiment, ref: ObjRef, progress: Callable[[Progress], None] | None,
+              timeout: float) -> Obj:
         last: list[Progress | None] = [None]
         current: list[Obj] = [{}]
 
@@ -328,13 +331,15 @@ class ClusterTuningEngine:
                     f"{snapshot.trials} trials done, {snapshot.running} running")
 
         try:
-            wait_for(finished, what=f"experiment {exp.name}", timeout=self.timeout,
+            wait_for(finished, what=f"experiment {exp.name}", timeout=timeout,
                      interval=self.interval, clock=self.clock)
         except TimedOut as exc:
+            diagnosis = self._diagnose(exp, current[0], exc.waiting)
+            # As on Ctrl-C and on the local target: nothing keeps running behind the user's back.
+            self.client.delete(ref)
             raise NotReady(
-                f"experiment {exp.name} did not finish in {self.timeout:.0f}s; it is left on the "
-                f"cluster (kubectl -n {exp.namespace} delete experiment {exp.name})",
-                [self._diagnose(exp, current[0], exc.waiting)]) from None
+                f"experiment {exp.name} did not finish in {timeout:.0f}s; it was deleted with its "
+                "trials (a larger --timeout gives it longer)", [diagnosis]) from None
         return current[0]
 
     def _diagnose(self, exp: Experiment, obj: Obj, waiting: str) -> Diagnosis:

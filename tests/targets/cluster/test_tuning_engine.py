@@ -205,8 +205,8 @@ def test_a_trial_refused_by_pod_security_times_out_with_the_admission_message() 
         engine(fake, timeout=60).run(spec)
     text = caught.value.render()
     assert caught.value.what == (
-        "experiment stub-grid did not finish in 60s; it is left on the cluster "
-        f"(kubectl -n {WORKLOADS} delete experiment stub-grid)")
+        "experiment stub-grid did not finish in 60s; it was deleted with its trials "
+        "(a larger --timeout gives it longer)")
     [diagnosis] = caught.value.diagnoses
     assert diagnosis.status == "experiment stub-grid: Running, 0 of 3 trials done, 3 running"
     assert diagnosis.conditions == ("Created=True (ExperimentCreated): Experiment is created",
@@ -224,8 +224,19 @@ def test_a_trial_refused_by_pod_security_times_out_with_the_admission_message() 
     assert len(diagnosis.events) == 3
     assert text.splitlines()[1] == ("✗ Experiment appliance-workloads/stub-grid: experiment stub-grid: "
                                     "Running, 0 of 3 trials done, 3 running")
-    # Left for inspection: the Experiment is still there.
-    assert fake.get(ObjRef(EXPERIMENT, "Experiment", "stub-grid", WORKLOADS)) is not None
+    # Nothing left running: the Experiment is gone, and its Trials with it.
+    assert fake.get(ObjRef(EXPERIMENT, "Experiment", "stub-grid", WORKLOADS)) is None
+    assert fake.list(EXPERIMENT, "Trial", WORKLOADS) == []
+
+
+def test_a_timeout_passed_to_run_overrides_the_engines_default() -> None:
+    fake = cluster()
+    spec = manifest("grid")
+    [container] = spec["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"]
+    container.update(image="python:3.11", command=["python", "train.py"])  # never admitted: never ends
+    with pytest.raises(NotReady) as caught:
+        engine(fake, timeout=600).run(spec, timeout=30)
+    assert caught.value.what.startswith("experiment stub-grid did not finish in 30s;")
 
 
 def test_a_rerun_replaces_the_experiment_of_the_same_name() -> None:

@@ -14,12 +14,13 @@ import hashlib
 import json
 import queue
 import shutil
+import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from appliance.errors import BadInput
+from appliance.errors import BadInput, TimedOut
 from appliance.targets.local.tuning import limits
 from appliance.targets.local.tuning.runner import FAILED as JOB_FAILED
 from appliance.targets.local.tuning.runner import TrialRun, trial_environment
@@ -77,14 +78,18 @@ class LocalTuningEngine:
         self,
         experiment: Experiment | Mapping[str, Any] | str | Path,
         progress: Callable[[Progress], None] | None = None,
+        *,
+        timeout: float | None = None,
     ) -> ExperimentResult:
+        """Run to a terminal condition; with `timeout` (seconds, None: no limit, as Katib sets
+        none) the running trials are stopped at the deadline and TimedOut is raised."""
         exp = self.admit(experiment)
         work = self.work_root / exp.name
         with _exclusive(self.work_root, exp.name):
             if work.exists():
                 shutil.rmtree(work)
             work.mkdir(parents=True)
-            session = _Session(exp, work, trial_environment(self.env), progress)
+            session = _Session(exp, work, trial_environment(self.env), progress, timeout)
             result = session.run()
         (work / "experiment.json").write_text(json.dumps(result.document, indent=2) + "\n")
         (work / "trials.json").write_text(json.dumps(result.trials, indent=2) + "\n")
@@ -132,8 +137,11 @@ class _Session:
         work: Path,
         env: dict[str, str],
         progress: Callable[[Progress], None] | None,
+        timeout: float | None = None,
     ) -> None:
         self.exp = exp
+        self.timeout = timeout
+        self.deadline = None if timeout is None else time.monotonic() + timeout
         self.work = work
         self.env = env
         self.progress = progress
@@ -158,6 +166,7 @@ class _Session:
                 trial = self.trials[self.accounted]
                 run = self.runs[trial.name]
                 while not run.done:
+                    self._check_deadline()
                     try:
                         self.events.get(timeout=EVENT_POLL_SECONDS)
                     except queue.Empty:
@@ -170,6 +179,17 @@ class _Session:
             self._stop_all()
             raise
         return self._result()
+
+    def _check_deadline(self) -> None:
+        if self.deadline is None or time.monotonic() < self.deadline:
+            return
+        s = self.summary
+        done = sum(s.count(c) for c in (SUCCEEDED, FAILED, KILLED, EARLY_STOPPED, METRICS_UNAVAILABLE))
+        assert self.timeout is not None
+        raise TimedOut(f"experiment {self.exp.name}",
+                       f"{done} of {len(self.trials)} trials done, {s.active} running (stopped); "
+                       f"trial logs in {self.work}",
+                       self.timeout, fix="pass a larger --timeout, or lower spec.maxTrialCount")
 
     def _stop_all(self) -> None:
         """Ctrl-C or an error: every running trial's process group is ended before we leave."""
