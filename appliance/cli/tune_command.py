@@ -1,4 +1,4 @@
-"""`appliance tune EXPERIMENT.yaml`: run a Katib Experiment on a stack (or locally without one) and report its status."""
+"""`appliance tune EXPERIMENT.yaml`: run a Katib Experiment on a stack (or without one) and report it."""
 
 from __future__ import annotations
 
