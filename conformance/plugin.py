@@ -17,7 +17,7 @@ object the calling process holds (e.g. one whose engines talk to in-process fake
 looking one up by name: the options above that choose a stack are then ignored, and it cannot be
 combined with pytest-xdist (its workers are other processes).
 
-Fixtures: `stack` (session), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
+Fixtures: `stack` (session), `budget` (the target's time limits, conformance/budgets.py), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
 (`gate_policies` for others), `serving`; each isolated per test and per worker (its own key
 prefix, model and deployment names; servers on free ports) and cleaned up after the test.
 
@@ -43,6 +43,7 @@ from appliance import targets
 from appliance.conformance.stacks import StackInfo
 from appliance.console import Console
 from appliance.stack import Stack
+from conformance.budgets import Budget, budget_for
 from conformance.deployments import ServingSandbox
 from conformance.instruments import StubDataset, StubModels, store_dataset
 from conformance.policies import GatePolicies, GatePolicy
@@ -223,6 +224,12 @@ def stack(request: pytest.FixtureRequest) -> Stack:
         return request.config.stash[_SESSION].stack()
     except StackUnavailable as exc:
         pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def budget(stack: Stack) -> Budget:
+    """How long one pipeline run and one Experiment may take on the stack's target."""
+    return budget_for(stack.target)
 
 
 @pytest.fixture

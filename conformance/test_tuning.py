@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from appliance.stack import Stack
+from conformance.budgets import Budget
 from conformance.experiments import DATASET, manifest
 from conformance.instruments import store_dataset
 from conformance.sandbox import ObjectStoreSandbox, TestScope
@@ -38,10 +39,10 @@ def observed(trial: dict[str, Any], metric: str) -> dict[str, Any]:
 
 
 def test_reference_experiment_reaches_the_known_optimum(
-    stack: Stack, object_store: ObjectStoreSandbox, conformance_scope: TestScope
+    stack: Stack, object_store: ObjectStoreSandbox, conformance_scope: TestScope, budget: Budget
 ) -> None:
     spec = experiment("grid", object_store, conformance_scope)
-    result = stack.tuning.run(spec)
+    result = stack.tuning.run(spec, timeout=budget.experiment)
     status = result.document["status"]
     assert (result.condition["type"], result.condition["reason"]) == ("Succeeded", "ExperimentGoalReached")
     best = status["currentOptimalTrial"]
@@ -61,12 +62,12 @@ def test_reference_experiment_reaches_the_known_optimum(
 
 
 def test_failing_trials_end_the_experiment_at_its_failure_budget(
-    stack: Stack, object_store: ObjectStoreSandbox, conformance_scope: TestScope
+    stack: Stack, object_store: ObjectStoreSandbox, conformance_scope: TestScope, budget: Budget
 ) -> None:
     spec = experiment("failing", object_store, conformance_scope)
-    budget, parallel = spec["spec"]["maxFailedTrialCount"], spec["spec"]["parallelTrialCount"]
-    assert (budget, parallel) == (2, 2)
-    result = stack.tuning.run(spec)
+    failures, parallel = spec["spec"]["maxFailedTrialCount"], spec["spec"]["parallelTrialCount"]
+    assert (failures, parallel) == (2, 2)
+    result = stack.tuning.run(spec, timeout=budget.experiment)
     status = result.document["status"]
     assert (result.condition["type"], result.condition["reason"], result.condition["message"]) == (
         "Failed", "ExperimentFailed", "Experiment has failed because max failed count has reached"
@@ -77,7 +78,7 @@ def test_failing_trials_end_the_experiment_at_its_failure_budget(
     # experiment failed. On a cluster, whether the two first trials' failures are seen in one
     # reconcile (2 trials) or two (3) depends on timing; the local engine always gives 3
     # (pinned by tests/tuning/test_reference_experiments.py).
-    assert budget <= status["trialsFailed"] <= budget + parallel - 1
+    assert failures <= status["trialsFailed"] <= failures + parallel - 1
     assert status["trials"] == status["trialsFailed"] == len(status["failedTrialList"])
     assert status.get("trialsSucceeded", 0) == 0
     assert not (status.get("currentOptimalTrial") or {}).get("bestTrialName")
