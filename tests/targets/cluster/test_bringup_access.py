@@ -10,6 +10,7 @@ import base64
 import io
 import json
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from kind_machine import STACK, object_store_only
 from appliance.console import Console
 from appliance.errors import BadInput
 from appliance.runtime.state import RunDir
-from appliance.targets.cluster import bringup
+from appliance.targets.cluster import bringup, workloads
 from appliance.targets.cluster.client import ObjRef
 from appliance.targets.cluster.object_store import ACCESS_KEY, SECRET_KEY, USERS, WORKLOAD_USERS, AdminFailed
 from appliance.targets.cluster.settings import ClusterSettings, Service
@@ -262,3 +263,14 @@ def test_credentials_lacking_a_user_secret_are_bad_input(tmp_path: Path) -> None
     del ctx.credentials[USERS["serving"].secret_key_id]
     with pytest.raises(BadInput, match="the stack's credentials lack object-store-serving-secret-key"):
         bringup.apply_workload_access(ctx)
+
+
+def test_the_docs_name_each_users_policy_and_secret() -> None:
+    doc = Path(__file__).resolve().parents[3] / "docs" / "object-store.md"
+    rows = re.findall(r"^\| `(appliance-\w+)` \| `([\w-]+)` \| .+ \| `([\w-]+)` \(`([\w-]+)`\) \|$",
+                      doc.read_text(), re.M)
+    secrets = {"pipelines": (workloads.PIPELINE_STEP_SECRET, "kubeflow"),
+               "tuning": (workloads.TUNING_SECRET, WORKLOADS),
+               "serving": (workloads.SERVING_SECRET, WORKLOADS)}
+    assert rows == [(u.access_key, u.policy_name, *secrets[u.purpose]) for u in WORKLOAD_USERS]
+
