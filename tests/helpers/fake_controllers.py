@@ -74,8 +74,9 @@ RESTRICTED = {
     "pod-security.kubernetes.io/enforce": "restricted",
     "pod-security.kubernetes.io/enforce-version": "v1.32",
 }
-ACCESS_KEY = "workload-access-key"
-SECRET_KEY = "workload-secret-key"
+# The workload users' keys (object_store.WORKLOAD_USERS) as the bring-up puts them in Secrets.
+TUNING_KEYS = ("appliance-tuning", "tuning-secret-key")
+SERVING_KEYS = ("appliance-serving", "serving-secret-key")
 
 
 def _d(value: Any) -> dict[str, Any]:
@@ -163,11 +164,11 @@ def _webhook(config: str, hook: str, service: str, ns: str, group: str, version:
 
 
 def install_workloads(cluster: FakeCluster) -> None:
-    """The workload namespace as the bundle renders it, with the S3 Secret and ServiceAccount."""
+    """The workload namespace as the bundle renders it, with the S3 Secrets and ServiceAccount."""
     labels = {**RESTRICTED, "app.kubernetes.io/managed-by": "appliance",
               "katib.kubeflow.org/metrics-collector-injection": "enabled"}
     cluster.apply([namespace(WORKLOADS, labels)])
-    cluster.apply(workload_objects(ACCESS_KEY, SECRET_KEY, namespace=WORKLOADS))
+    cluster.apply(workload_objects(TUNING_KEYS, SERVING_KEYS, namespace=WORKLOADS))
 
 
 def _established(cluster: FakeCluster, names: list[str]) -> bool:

@@ -4,7 +4,8 @@ Each forward is a small HTTP proxy on its own 127.0.0.1 port. Each request goes 
 fake forwarder reaches (the oldest Ready, non-terminating pod behind the Service), and each such
 pod is a real `python -m stubs.server` process started from the pod's own container command:
 the InferenceService the engine wrote, with the storage-initializer's download done from the
-object store first (s3://bucket/key -> <dir>/<basename>, as KServe does for a single object).
+object store first (s3://bucket/key -> <dir>/<basename>, as KServe does for a single object), with
+the keys of the Secret its env names (the predictors' read-only MinIO user), as the pod would.
 Two changes, both for the test machine: `--host 127.0.0.1` (the pod's 0.0.0.0 is checked by its
 own test) and a free `--port`. As the supervised forwarder does, a refused connection is retried
 once on a fresh route; a pod that left the cluster has its server stopped with SIGTERM.
@@ -15,6 +16,7 @@ by the proxy threads, so the fake cluster is never touched from two threads.
 
 from __future__ import annotations
 
+import base64
 import http.client
 import subprocess
 import sys
@@ -118,7 +120,7 @@ class StubServerForwards(FakeForwards):
         folder.mkdir(parents=True)
         bucket, key = uris.split_s3(source)
         local = folder / key.rsplit("/", 1)[-1]
-        self.store.client().fget_object(bucket, key, str(local))
+        self._as_storage_initializer(pod).client().fget_object(bucket, key, str(local))
         argv = [sys.executable if part == "python" else part for part in container["command"]]
         args = list(container["args"])
         port = free_port()
@@ -147,6 +149,18 @@ class StubServerForwards(FakeForwards):
             time.sleep(0.05)
         _stop(server)
         raise AssertionError(f"stub server not ready in {START_TIMEOUT:.0f}s: {log.read_text()[-2000:]}")
+
+
+    def _as_storage_initializer(self, pod: dict[str, Any]) -> ObjectStore:
+        """The object store as the pod's storage-initializer reaches it: its env's Secret keys."""
+        [init] = [c for c in pod["spec"].get("initContainers", []) if c["name"] == "storage-initializer"]
+        keys = {}
+        for entry in init["env"]:
+            ref = (entry.get("valueFrom") or {}).get("secretKeyRef")
+            if ref is not None:
+                secret = self.cluster.stored("v1", "Secret", ref["name"], pod["metadata"]["namespace"])
+                keys[entry["name"]] = base64.b64decode(secret["data"][ref["key"]]).decode()
+        return ObjectStore(self.store.endpoint, keys["AWS_ACCESS_KEY_ID"], keys["AWS_SECRET_ACCESS_KEY"])
 
 
 def _stop(server: _Server) -> None:

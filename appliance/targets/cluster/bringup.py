@@ -1,7 +1,8 @@
 """Bringing a profile up on a cluster: the actions the kind and kube targets share, in order.
 
 render + credentials -> connect -> apply Namespaces and CRDs (wait Established) -> apply the rest
--> staged readiness -> admission webhooks serving -> custom resources -> port-forwards -> bucket.
+-> staged readiness -> admission webhooks serving -> custom resources -> workloads' S3 Secrets ->
+port-forwards -> MinIO users per purpose -> bucket.
 Every wait goes through the context's Clock; every API call through its KubeClient; the forwards
 through a Forwarder. The kind target puts its cluster actions in front of these (kind.md §7.2).
 """
@@ -22,8 +23,24 @@ from appliance.runtime.state import RunDir
 from appliance.targets.actions import Action
 from appliance.targets.cluster import apply, readiness
 from appliance.targets.cluster.client import KubeClient, ObjRef
-from appliance.targets.cluster.object_store import object_store
-from appliance.targets.cluster.settings import FORWARDED, OBJECT_STORE, ClusterSettings, Service
+from appliance.targets.cluster.object_store import (
+    PIPELINES,
+    SERVING,
+    TUNING,
+    USERS,
+    AdminNotReady,
+    MinioAdminApi,
+    admin_client,
+    ensure_workload_users,
+    object_store,
+)
+from appliance.targets.cluster.settings import (
+    FORWARDED,
+    OBJECT_STORE,
+    PIPELINES_API,
+    ClusterSettings,
+    Service,
+)
 from appliance.targets.cluster.wait import Clock, wait_for
 from appliance.targets.interface import UpOptions
 
@@ -103,6 +120,7 @@ class ClusterUp:
     render: Callable[[Profile], Any]  # -> render.Bundle
     started: float = field(default_factory=time.monotonic)
     bucket: Callable[[ObjectStore], str | None] = create_bucket
+    admin: Callable[[ObjectStore], MinioAdminApi] = admin_client
     client: KubeClient | None = None
     bundle: Any = None
     objects: list[Obj] = field(default_factory=list)
@@ -149,12 +167,14 @@ def owned(objects: list[Obj]) -> dict[str, Any]:
 
 
 def render(ctx: ClusterUp) -> None:
-    from appliance.render.install import materialize
+    from appliance.render.install import materialize, random_token
+    from appliance.targets.cluster.object_store import with_workload_secrets
 
     ctx.bundle = ctx.render(ctx.profile)
     known = ctx.run_dir.load_credentials() if ctx.run_dir.credentials_file.exists() else {}
     materialized = materialize(ctx.bundle.objects, known)
-    ctx.credentials = materialized.values
+    # The workload users' secrets: no rendered object holds them (the bring-up applies them).
+    ctx.credentials = with_workload_secrets(materialized.values, random_token)
     ctx.run_dir.save_credentials(ctx.credentials)  # 0600; never on a command line or in logs
     ctx.objects = label_for_stack(materialized.objects, ctx.name)
 
@@ -195,18 +215,26 @@ def apply_custom(ctx: ClusterUp) -> None:
 
 
 def apply_workload_access(ctx: ClusterUp) -> None:
-    """Trials and predictors read s3:// through a Secret and ServiceAccount in the workload namespace
-    (the rendered bundle holds no credentials); skipped when the profile has no workload namespace."""
-    from appliance.targets.cluster.object_store import ACCESS_KEY, SECRET_KEY
-    from appliance.targets.cluster.workloads import workload_objects
+    """Each workload reads s3:// with its own MinIO user's keys (object_store.WORKLOAD_USERS), never
+    the root credentials: trials and predictors through Secrets (and the predictors'
+    ServiceAccount) in the workload namespace, pipeline steps through a Secret in KFP's namespace.
+    Each part is skipped when the profile lacks its namespace. The users themselves are created
+    once the forward is up (ensure_users); nothing reads these Secrets before `up` returns."""
+    from appliance.targets.cluster.workloads import pipeline_step_secret, workload_objects
 
     namespaces = {str(o["metadata"]["name"]) for o in ctx.objects if o.get("kind") == "Namespace"}
-    if ctx.settings.workload_namespace not in namespaces:
-        return
-    objects = workload_objects(ctx.credentials[ACCESS_KEY], ctx.credentials[SECRET_KEY],
-                               namespace=ctx.settings.workload_namespace, labels={STACK_LABEL: ctx.name})
-    ctx.api.apply(objects)
-    ctx.objects.extend(objects)
+    labels = {STACK_LABEL: ctx.name}
+    objects = []
+    if ctx.settings.workload_namespace in namespaces:
+        objects += workload_objects(USERS[TUNING].keys(ctx.credentials), USERS[SERVING].keys(ctx.credentials),
+                                    namespace=ctx.settings.workload_namespace, labels=labels)
+    if PIPELINES_API in forwarded_services(ctx.objects):
+        # Single-user KFP runs every step in its own namespace (pipelines.KFP_NAMESPACE).
+        objects.append(pipeline_step_secret(USERS[PIPELINES].keys(ctx.credentials),
+                                            FORWARDED[PIPELINES_API].namespace, labels))
+    if objects:
+        ctx.api.apply(objects)
+        ctx.objects.extend(objects)
 
 
 def forwarded_services(objects: list[Obj]) -> dict[str, Service]:
@@ -230,6 +258,24 @@ def stop_forwards(ctx: ClusterUp) -> None:
         ctx.forwarder.stop(ctx.run_dir.path, ctx.settings.forwarder_pid)
 
 
+def ensure_users(ctx: ClusterUp) -> None:
+    """The MinIO user and policy of each workload purpose, through the admin API over the forward
+    with the root credentials, retried while MinIO is not answering yet (the forward just started,
+    or MinIO answers 503 while it initializes). Any other refusal fails at once."""
+    admin = ctx.admin(object_store(ctx.settings, ctx.credentials))
+
+    def attempt() -> str | None:
+        try:
+            ensure_workload_users(admin, ctx.credentials)
+        except AdminNotReady as exc:
+            return exc.why
+        return None
+
+    wait_for(attempt, what="MinIO's admin API", timeout=ctx.left(60.0), interval=2.0, clock=ctx.clock,
+             on_progress=ctx.progress)
+    ctx.console.end_progress()
+
+
 def ensure_bucket(ctx: ClusterUp) -> None:
     store = object_store(ctx.settings, ctx.credentials)
     wait_for(lambda: ctx.bucket(store), what=f"bucket {DEFAULT_BUCKET}", timeout=ctx.left(60.0),
@@ -237,14 +283,16 @@ def ensure_bucket(ctx: ClusterUp) -> None:
 
 
 def stack_actions() -> list[Action[ClusterUp]]:
-    """The actions after the cluster exists and is reachable (kind.md §7.2 actions 8-15)."""
+    """The actions after the cluster exists and is reachable (kind.md §7.2 actions 8-15, with
+    the MinIO users per purpose before the bucket)."""
     return [
         Action("apply: namespaces and CRDs (established)", apply_foundation),
         Action("apply: workloads, RBAC, config, network policies", apply_builtins),
         Action("components ready (data stores, then services)", wait_ready),
         Action("admission webhooks serving", wait_webhooks),
         Action("apply: custom resources", apply_custom),
-        Action("workload namespace: S3 Secret and model ServiceAccount", apply_workload_access),
+        Action("workload access: an S3 Secret per purpose, the model ServiceAccount", apply_workload_access),
         Action("port-forwards on 127.0.0.1", start_forwards, stop_forwards),
+        Action("object store users: pipelines, tuning, serving", ensure_users),
         Action(f"bucket {DEFAULT_BUCKET}", ensure_bucket),
     ]

@@ -6,8 +6,9 @@
   compiles to. A preamble that also installs other packages, and components on other images, are
   left as written (a warning says such a pod needs a package index).
 - Every executor gets the object store as on local: AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY from
-  the Secret `mlpipeline-minio-artifact` (kfp-kubernetes' `secretAsEnv`, encoded as kfp-kubernetes
-  2.17.3 encodes it), the in-cluster endpoint and region as plain env, `imagePullPolicy:
+  the pipeline steps' Secret (the pipelines MinIO user, not KFP's root-credential
+  `mlpipeline-minio-artifact`; workloads.py) through kfp-kubernetes' `secretAsEnv`, encoded as
+  kfp-kubernetes 2.17.3 encodes it, the in-cluster endpoint and region as plain env, `imagePullPolicy:
   IfNotPresent` (images loaded into kind), and a pod label naming the submission plus an
   annotation naming its tasks, so the engine finds each task's pod without guessing Argo's names.
 - KFP 2.17's run API reports task states but not output parameters (those live in MLMD only), so
@@ -33,6 +34,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from appliance.objectstore import DEFAULT_BUCKET
 from appliance.pipelines.requirements import pip_requirements
 from appliance.targets.cluster.settings import FORWARDED, OBJECT_STORE
+from appliance.targets.cluster.workloads import KFP_ACCESS_KEY, KFP_SECRET_KEY, PIPELINE_STEP_SECRET
 
 EXECUTOR_MODULE = "kfp.dsl.executor_main"
 # kfp 2.17's default base image (kfp.dsl.component_factory._DEFAULT_BASE_IMAGE) and the conformance
@@ -41,8 +43,7 @@ STUBS_BASE_IMAGES = frozenset({"python:3.11"})
 # What kfp's own preamble installs (`kfp==<version> --no-deps` and typing-extensions for Python<3.9).
 KFP_OWN_PACKAGES = frozenset({"kfp", "typing-extensions"})
 
-ARTIFACT_SECRET = "mlpipeline-minio-artifact"
-SECRET_KEYS = {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}
+SECRET_KEYS = {KFP_ACCESS_KEY: "AWS_ACCESS_KEY_ID", KFP_SECRET_KEY: "AWS_SECRET_ACCESS_KEY"}
 PULL_POLICY = "IfNotPresent"
 SUBMISSION_LABEL = "appliance.dev/submission"
 TASKS_ANNOTATION = "appliance.dev/tasks"
@@ -78,7 +79,7 @@ class ClusterProfile:
     stubs_image: str
     endpoint: str = IN_CLUSTER_ENDPOINT
     region: str = "us-east-1"
-    secret: str = ARTIFACT_SECRET
+    secret: str = PIPELINE_STEP_SECRET
 
     def env(self) -> dict[str, str]:
         return {"AWS_ENDPOINT_URL": self.endpoint, "AWS_ENDPOINT_URL_S3": self.endpoint,

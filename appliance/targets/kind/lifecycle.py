@@ -34,6 +34,7 @@ from appliance.targets.cluster.bringup import ClusterUp, SupervisedForwarder
 from appliance.targets.cluster.client import KubeClient, ObjRef
 from appliance.targets.cluster.diagnosis import HintContext
 from appliance.targets.cluster.engines import cluster_engines
+from appliance.targets.cluster.object_store import MinioAdminApi, admin_client
 from appliance.targets.cluster.settings import ClusterSettings
 from appliance.targets.cluster.wait import Clock, SystemClock, wait_for
 from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
@@ -73,6 +74,7 @@ class KindTarget:
         render: Callable[[Profile], Any] = render_profile,
         engines: Engines = ENGINES,
         bucket: Callable[[ObjectStore], str | None] = bringup.create_bucket,
+        admin: Callable[[ObjectStore], MinioAdminApi] = admin_client,
         which: Callable[[str], str | None] = shutil.which,
         disk_free: Callable[[Path], int] = checks.free_bytes,
         probe: cluster_stacks.Probe = cluster_stacks.probe_forward,
@@ -84,6 +86,7 @@ class KindTarget:
         self.render = render
         self.engines = engines
         self.bucket = bucket
+        self.admin = admin
         self.which = which
         self.disk_free = disk_free
         self.probe = probe
@@ -120,7 +123,8 @@ class KindTarget:
                                settings=settings.to_dict())
             run_dir.save(state)  # first: an interrupted up leaves what `down` needs to clean up
             ctx = ClusterUp(name, profile, options, run_dir, console, settings, self.connect, self.clock,
-                            self.forwarder, self.render, started=self.clock.monotonic(), bucket=self.bucket)
+                            self.forwarder, self.render, started=self.clock.monotonic(), bucket=self.bucket,
+                            admin=self.admin)
             ctx.extra.update(cluster=cluster, node_image=node_image)
             try:
                 execute(self.actions(), ctx, console, retain=options.retain,

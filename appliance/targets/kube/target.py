@@ -35,6 +35,7 @@ from appliance.targets.cluster import stacks as cluster_stacks
 from appliance.targets.cluster.bringup import MANAGED_BY, STACK_LABEL, ClusterUp, SupervisedForwarder
 from appliance.targets.cluster.client import KubeClient, ObjRef
 from appliance.targets.cluster.engines import cluster_engines
+from appliance.targets.cluster.object_store import MinioAdminApi, admin_client
 from appliance.targets.cluster.settings import ClusterSettings
 from appliance.targets.cluster.wait import Clock, SystemClock
 from appliance.targets.interface import StackStatus, UpOptions
@@ -124,6 +125,7 @@ class KubeTarget:
         render: Callable[[Profile], Any] | None = None,
         engines: Engines = ENGINES,
         bucket: Callable[[ObjectStore], str | None] = bringup.create_bucket,
+        admin: Callable[[ObjectStore], MinioAdminApi] = admin_client,
         which: Callable[[str], str | None] = shutil.which,
         probe: cluster_stacks.Probe = cluster_stacks.probe_forward,
     ) -> None:
@@ -136,6 +138,7 @@ class KubeTarget:
         self.render = render or render_profile
         self.engines = engines
         self.bucket = bucket
+        self.admin = admin
         self.which = which
         self.probe = probe
 
@@ -174,7 +177,7 @@ class KubeTarget:
             run_dir.save(state)
             ctx = ClusterUp(name, profile, options, run_dir, console, settings, self.connect_for(name),
                             self.clock, self.forwarder, self.render, started=self.clock.monotonic(),
-                            bucket=self.bucket)
+                            bucket=self.bucket, admin=self.admin)
             actions = [
                 Action("render the profile (hardened) and generate credentials", self._render),
                 Action("cluster: version, permissions, default StorageClass, namespace ownership",

@@ -21,7 +21,7 @@ from appliance.targets.cluster.wait import TimedOut
 
 REFERENCE = Path(__file__).resolve().parents[3] / "conformance" / "pipelines"
 STUBS = "appliance-stubs:dev"
-ARTIFACT_SECRET = secret("mlpipeline-minio-artifact", "kubeflow",
+ARTIFACT_SECRET = secret("appliance-s3-pipelines", "kubeflow",  # the steps' Secret (workloads.py)
                          {"accesskey": "YWNjZXNz", "secretkey": "c2VjcmV0"})
 
 
@@ -103,8 +103,8 @@ def test_the_reference_pipeline_runs_and_reports_every_task(tmp_path: Path) -> N
         (main,) = pod["spec"]["containers"]
         assert (main["image"], main["imagePullPolicy"]) == (STUBS, "IfNotPresent")
         assert [e["valueFrom"]["secretKeyRef"] for e in main["env"] if "valueFrom" in e] == [
-            {"name": "mlpipeline-minio-artifact", "key": "accesskey"},
-            {"name": "mlpipeline-minio-artifact", "key": "secretkey"}]
+            {"name": "appliance-s3-pipelines", "key": "accesskey"},
+            {"name": "appliance-s3-pipelines", "key": "secretkey"}]
     # A progress line whenever what is running changes (the fake runs one task at a time).
     between = [f"KFP run {run_id} RUNNING ({at}s)" for at in (0, 10, 20, 30, 40, 50)]
     running = [f"KFP run {run_id} RUNNING: running {task} ({at}s)" for task, at in (

@@ -4,7 +4,9 @@ engine paths end to end (not the cluster).
 `KindTarget.up` brings the real rendered standard profile up on a scripted kind machine and
 FakeCluster, with Katib's and KServe's controllers plugged in (fake_controllers.py). Every forward
 reaches a real server in this process: the object store a real S3 server (moto, as MinIO with the
-root user of the cluster's own Secret, signatures enforced), the KFP API the fake v2beta1 REST
+root user of the cluster's own Secret, signatures enforced, and the per-purpose users the bring-up
+creates through the admin seam with their policies enforced: trials, steps and predictors use
+them, never the root user), the KFP API the fake v2beta1 REST
 server whose runs execute their tasks as processes (kfp_launcher.py), each predictor a real stub
 model server (stub_forwards.py). Katib trials run the stub trainer as processes too. Pods reach
 the object store through its in-cluster address, routed to the local server (pod_processes.py).
@@ -120,6 +122,7 @@ class OnFakeCluster:
 
     stack: Stack
     cluster: FakeCluster
+    minio: FakeMinio
     kfp: ExecutingKfp
     trials: list[tuple[str, ...]]  # the argv of every trial that ran
 
@@ -165,12 +168,13 @@ def kind_stack(upstream: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
                 serving=served)
             target = KindTarget(runner=runner, connect=lambda settings: cluster, clock=cluster.clock,
                                 forwarder=ToLocalServers(cluster, minio, kfp), render=lambda p: bundle,
+                                admin=minio.admin.client,
                                 engines=engines, which=runner.which, disk_free=lambda path: 100 * 1024**3)
             status = target.up(STACK, profile, UpOptions(), Console(quiet=True))
             unhealthy = [(c.name, c.detail) for c in status.components if not c.healthy]
             assert status.healthy, unhealthy
             try:
-                yield OnFakeCluster(target.stack(STACK), cluster, backend, trials)
+                yield OnFakeCluster(target.stack(STACK), cluster, minio, backend, trials)
             finally:
                 for forwards in opened:
                     forwards.close()
@@ -211,3 +215,45 @@ def test_the_shipped_suite_passes_on_a_kind_stack_over_the_fake_cluster(
     refused = [(ns, e["message"]) for ns in ("kubeflow", WORKLOAD_NAMESPACE)
                for e in kind_stack.cluster.events(ns) if e["reason"] == "FailedCreate"]
     assert refused == []
+
+
+def test_workloads_hold_their_purposes_user_and_the_serving_user_only_reads(
+    kind_stack: OnFakeCluster,
+) -> None:
+    import base64
+
+    from minio.error import S3Error
+
+    from appliance.objectstore import ObjectStore
+
+    credentials = RunDir(STACK).load_credentials()
+    root = {credentials["object-store-access-key"], credentials["object-store-secret-key"]}
+
+    def keys(name: str, namespace: str) -> list[str]:
+        secret = kind_stack.cluster.stored("v1", "Secret", name, namespace)
+        return [base64.b64decode(v).decode() for _, v in sorted(secret["data"].items())]
+
+    assert keys("appliance-s3-tuning", WORKLOAD_NAMESPACE) == [
+        "appliance-tuning", credentials["object-store-tuning-secret-key"]]
+    assert keys("appliance-s3-serving", WORKLOAD_NAMESPACE) == [
+        "appliance-serving", credentials["object-store-serving-secret-key"]]
+    assert keys("appliance-s3-pipelines", "kubeflow") == [
+        "appliance-pipelines", credentials["object-store-pipelines-secret-key"]]
+    in_workloads = {v for s in kind_stack.cluster.list("v1", "Secret", WORKLOAD_NAMESPACE)
+                    for v in map(lambda b: base64.b64decode(b).decode(), s["data"].values())}
+    assert not in_workloads & root
+    # Through the S3 API (moto enforcing the users' canned policies): the root user writes, the
+    # serving user reads and is refused a write, the tuning user writes.
+    endpoint = kind_stack.stack.object_store.endpoint
+    kind_stack.stack.object_store.client().put_object("mlpipeline", "access/model.json",
+                                                      io.BytesIO(b"{}"), 2)
+    serving = ObjectStore(endpoint, "appliance-serving", credentials["object-store-serving-secret-key"])
+    assert serving.client().get_object("mlpipeline", "access/model.json").read() == b"{}"
+    with pytest.raises(S3Error) as refused:
+        serving.client().put_object("mlpipeline", "access/overwrite.json", io.BytesIO(b"{}"), 2)
+    assert refused.value.code == "AccessDenied"
+    tuning = ObjectStore(endpoint, "appliance-tuning", credentials["object-store-tuning-secret-key"])
+    tuning.client().put_object("mlpipeline", "access/trial.json", io.BytesIO(b"{}"), 2)
+    with pytest.raises(S3Error) as other_bucket:
+        tuning.client().make_bucket("elsewhere")
+    assert other_bucket.value.code == "AccessDenied"

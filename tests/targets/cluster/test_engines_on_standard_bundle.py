@@ -38,7 +38,8 @@ def fake(standard_objects: Objs) -> FakeCluster:
     wait_webhooks(cluster, webhooks, cluster.clock)
     apply_custom(cluster, steps, cluster.clock)
     # What the target applies at `up` besides the bundle (sorted as the bundle would be).
-    cluster.apply(sorted(workload_objects("workload-key", "workload-secret"), key=sort_key))
+    cluster.apply(sorted(workload_objects(("appliance-tuning", "tuning-secret"),
+                                          ("appliance-serving", "serving-secret")), key=sort_key))
     cluster.controllers += [FakeKatib(), FakeKServe()]
     return cluster
 
@@ -49,7 +50,7 @@ def test_kserves_credentials_config_matches_the_workload_secret(standard_objects
     [config] = [o for o in standard_objects if o["kind"] == "ConfigMap"
                 and o["metadata"]["name"] == "inferenceservice-config"]
     s3 = json.loads(config["data"]["credentials"])["s3"]
-    secret, _ = workload_objects("k", "s")
+    _, secret, _ = workload_objects(("t", "ts"), ("s", "ss"))
     assert sorted(secret["data"]) == sorted([s3["s3AccessKeyIDName"], s3["s3SecretAccessKeyName"]])
     assert secret["metadata"]["annotations"]["serving.kserve.io/s3-endpoint"] == s3["s3Endpoint"] == \
         in_cluster_endpoint()

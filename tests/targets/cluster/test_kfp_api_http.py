@@ -28,7 +28,7 @@ TRACEBACK = "Traceback (most recent call last):\nValueError: bad model"
 
 def cluster() -> FakeCluster:
     fake = FakeCluster(offline=True, loaded_images=[STUBS])
-    fake.apply([namespace("kubeflow"), secret("mlpipeline-minio-artifact", "kubeflow",
+    fake.apply([namespace("kubeflow"), secret("appliance-s3-pipelines", "kubeflow",
                                               {"accesskey": "YQ==", "secretkey": "Yg=="})])
     return fake
 

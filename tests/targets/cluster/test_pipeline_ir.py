@@ -26,7 +26,7 @@ PIPELINES = ("train_gate_promote", "failing_step", "fan_out", "condition")
 STUBS = "appliance-stubs:dev"
 PROFILE = ir.ClusterProfile(STUBS)
 IN_CLUSTER = "http://minio.object-store.svc.cluster.local:9000"
-# What kfp-kubernetes 2.17.3 writes for use_secret_as_env(task, "mlpipeline-minio-artifact",
+# What kfp-kubernetes 2.17.3 writes for use_secret_as_env(task, "appliance-s3-pipelines",
 # {"accesskey": "AWS_ACCESS_KEY_ID", "secretkey": "AWS_SECRET_ACCESS_KEY"}),
 # set_image_pull_policy(task, "IfNotPresent"), add_pod_label(...) and add_pod_annotation(...):
 # compiled once with that package and copied here. It is not a dependency: it pins requests and
@@ -39,8 +39,8 @@ KFP_KUBERNETES = {
         "keyToEnv": [{"envVar": "AWS_ACCESS_KEY_ID", "secretKey": "accesskey"},
                      {"envVar": "AWS_SECRET_ACCESS_KEY", "secretKey": "secretkey"}],
         "optional": False,
-        "secretName": "mlpipeline-minio-artifact",
-        "secretNameParameter": {"runtimeValue": {"constant": "mlpipeline-minio-artifact"}},
+        "secretName": "appliance-s3-pipelines",
+        "secretNameParameter": {"runtimeValue": {"constant": "appliance-s3-pipelines"}},
     }],
 }
 

@@ -95,17 +95,18 @@ def test_deploy_applies_a_standard_mode_inference_service_and_waits_until_it_ser
     assert container["readinessProbe"]["httpGet"] == {"path": "/v2/health/ready", "port": 8080}
     assert (container["image"], container["imagePullPolicy"]) == (IMAGE, "IfNotPresent")
     # The pod passed Pod Security restricted (kserve-container and the storage-initializer), and
-    # the storage-initializer got the workload Secret's keys and the s3-* annotations as env.
+    # the storage-initializer got the read-only Secret's keys and the s3-* annotations as env.
     [pod] = fake.list("v1", "Pod", WORKLOADS)
     [init] = pod["spec"]["initContainers"]
     assert init["args"] == [V1, "/mnt/models"]
     assert {e["name"]: e.get("value", e.get("valueFrom")) for e in init["env"]} == {
-        "AWS_ACCESS_KEY_ID": {"secretKeyRef": {"name": "appliance-s3", "key": "AWS_ACCESS_KEY_ID"}},
-        "AWS_SECRET_ACCESS_KEY": {"secretKeyRef": {"name": "appliance-s3", "key": "AWS_SECRET_ACCESS_KEY"}},
+        "AWS_ACCESS_KEY_ID": {"secretKeyRef": {"name": "appliance-s3-serving", "key": "AWS_ACCESS_KEY_ID"}},
+        "AWS_SECRET_ACCESS_KEY": {"secretKeyRef": {"name": "appliance-s3-serving",
+                                                   "key": "AWS_SECRET_ACCESS_KEY"}},
         "S3_USE_HTTPS": "0", "S3_ENDPOINT": "minio.object-store.svc.cluster.local:9000",
         "AWS_ENDPOINT_URL": "http://minio.object-store.svc.cluster.local:9000", "S3_VERIFY_SSL": "0",
         "AWS_DEFAULT_REGION": "us-east-1"}
-    assert secret_value(fake, "appliance-s3", "AWS_ACCESS_KEY_ID") == "workload-access-key"
+    assert secret_value(fake, "appliance-s3-serving", "AWS_ACCESS_KEY_ID") == "appliance-serving"
     assert backend.health(deployment) == Health(True, "ready")
 
 

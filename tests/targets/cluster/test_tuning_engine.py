@@ -88,9 +88,9 @@ def test_the_applied_experiment_runs_the_stub_trainer_on_the_stubs_image() -> No
         "allowPrivilegeEscalation": False, "capabilities": {"drop": ["ALL"]}, "runAsNonRoot": True,
         "runAsUser": 65532, "seccompProfile": {"type": "RuntimeDefault"}}
     assert container["env"] == [
-        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "appliance-s3",
+        {"name": "AWS_ACCESS_KEY_ID", "valueFrom": {"secretKeyRef": {"name": "appliance-s3-tuning",
                                                                      "key": "AWS_ACCESS_KEY_ID"}}},
-        {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "appliance-s3",
+        {"name": "AWS_SECRET_ACCESS_KEY", "valueFrom": {"secretKeyRef": {"name": "appliance-s3-tuning",
                                                                          "key": "AWS_SECRET_ACCESS_KEY"}}},
         {"name": "AWS_ENDPOINT_URL", "value": "http://minio.object-store.svc.cluster.local:9000"},
         {"name": "AWS_DEFAULT_REGION", "value": "us-east-1"},

@@ -1,6 +1,7 @@
 """`appliance up --target kind` as an ordered list of actions, run against fakes at every seam: the
 CommandRunner (docker, kind, kubectl with their real texts), the Kubernetes API (FakeCluster), the
-forwarder and the bucket check. Nothing here starts a process, opens a port or sleeps."""
+forwarder, MinIO's admin API (FakeMinioAdmin) and the bucket check. Nothing here starts a process,
+opens a port or sleeps."""
 
 from __future__ import annotations
 
@@ -13,11 +14,12 @@ from typing import Any
 import fake_runner as texts
 import pytest
 from fake_cluster import FakeCluster, Fault
+from fake_minio import FakeMinioAdmin
 from fake_runner import FakeRunner
 from kind_machine import CLUSTER, NODE, STACK, healthy_machine, object_store_only
 
 from appliance.console import Console
-from appliance.errors import BadInput, ExternalCommandFailed, MissingPrerequisite
+from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed, MissingPrerequisite
 from appliance.objectstore import ObjectStore
 from appliance.runtime.state import RunDir
 from appliance.targets.cluster.readiness import NotReady
@@ -34,13 +36,18 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class FakeForwarder:
-    def __init__(self) -> None:
+    """Forwards to MinIO, which runs with the root user of the cluster's Secret by then."""
+
+    def __init__(self, cluster: FakeCluster | None = None, minio: FakeMinioAdmin | None = None) -> None:
+        self.cluster, self.minio = cluster, minio
         self.started: list[dict[str, Service]] = []
         self.stopped: list[int] = []
         self.running: set[int] = set()
 
     def start(self, run_dir: Path, settings: ClusterSettings, services: Mapping[str, Service],
               ports: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+        if self.cluster is not None and self.minio is not None:
+            self.minio.start_from(self.cluster)
         self.started.append(dict(services))
         self.running.add(4242)
         return 4242, {name: ports.get(name, 40000 + index) for index, name in enumerate(sorted(services))}
@@ -54,8 +61,11 @@ class FakeForwarder:
 
 
 def target_for(cluster: FakeCluster, runner: FakeRunner, forwarder: FakeForwarder,
-               bucket_answers: list[str | None] | None = None) -> KindTarget:
+               bucket_answers: list[str | None] | None = None,
+               minio: FakeMinioAdmin | None = None) -> KindTarget:
     answers = list(bucket_answers or [None])
+    minio = minio or forwarder.minio or FakeMinioAdmin()
+    forwarder.cluster, forwarder.minio = cluster, minio
 
     def bucket(store: ObjectStore) -> str | None:
         return answers.pop(0) if len(answers) > 1 else answers[0]
@@ -65,7 +75,7 @@ def target_for(cluster: FakeCluster, runner: FakeRunner, forwarder: FakeForwarde
 
     forwarded = {"object-store"}
     return KindTarget(runner=runner, connect=lambda settings: cluster, clock=cluster.clock,
-                      forwarder=forwarder, bucket=bucket, which=runner.which,
+                      forwarder=forwarder, bucket=bucket, admin=minio.client, which=runner.which,
                       disk_free=lambda path: 100 * 1024**3, probe=probe)
 
 
@@ -76,14 +86,15 @@ def preload_tags(runner: FakeRunner, bundle_images: list[str]) -> None:
 
 
 def test_up_runs_every_action_in_order_and_records_the_stack(tmp_path: Path) -> None:
-    cluster, forwarder = FakeCluster(), FakeForwarder()
+    cluster, forwarder, minio = FakeCluster(), FakeForwarder(), FakeMinioAdmin()
     run_dir = RunDir(STACK).path
     runner = healthy_machine(cluster, run_dir)
     runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
         ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
     profile = object_store_only(tmp_path)
     err = io.StringIO()
-    status = target_for(cluster, runner, forwarder).up(STACK, profile, UpOptions(), Console(err=err))
+    status = target_for(cluster, runner, forwarder, minio=minio).up(STACK, profile, UpOptions(),
+                                                                    Console(err=err))
 
     steps = [line.rsplit(" (", 1)[0] for line in err.getvalue().splitlines() if line[:1] in "✓✗"]
     assert steps == [
@@ -99,10 +110,21 @@ def test_up_runs_every_action_in_order_and_records_the_stack(tmp_path: Path) -> 
         "✓ components ready (data stores, then services)",
         "✓ admission webhooks serving",
         "✓ apply: custom resources",
-        "✓ workload namespace: S3 Secret and model ServiceAccount",
+        "✓ workload access: an S3 Secret per purpose, the model ServiceAccount",
         "✓ port-forwards on 127.0.0.1",
+        "✓ object store users: pipelines, tuning, serving",
         "✓ bucket mlpipeline",
     ]
+    # MinIO has each purpose's user, with the secret kept in credentials.json, and its policy.
+    credentials = RunDir(STACK).load_credentials()
+    assert minio.users == {f"appliance-{p}": credentials[f"object-store-{p}-secret-key"]
+                           for p in ("pipelines", "tuning", "serving")}
+    assert minio.mapping == {"appliance-pipelines": "appliance-pipelines-readwrite",
+                             "appliance-tuning": "appliance-tuning-readwrite",
+                             "appliance-serving": "appliance-serving-readonly"}
+    assert not [v for v in credentials.values() if v in err.getvalue()]  # no secret in the output
+    # No workload namespace in this profile: no Secret besides MinIO's own.
+    assert [s["metadata"]["name"] for s in cluster.list("v1", "Secret")] == ["minio-credentials"]
     create = runner.called(["kind", "create", "cluster"])[0]
     assert create[:5] == ("kind", "create", "cluster", "--name", CLUSTER)
     assert ("--kubeconfig", str(run_dir / "kubeconfig")) == create[create.index("--kubeconfig"):][:2]
@@ -147,6 +169,26 @@ def test_a_failure_tears_everything_down_and_writes_diagnostics(tmp_path: Path, 
     assert "minio: FATAL unable to use drive /data" in (diagnostics[0] / "summary.md").read_text()
     assert f"diagnostics written to {diagnostics[0]}" in err.getvalue()
     assert forwarder.started == []
+
+
+def test_minio_refusing_its_admin_api_fails_up_and_tears_it_down(tmp_path: Path) -> None:
+    cluster, forwarder, minio = FakeCluster(), FakeForwarder(), FakeMinioAdmin()
+    runner = healthy_machine(cluster, RunDir(STACK).path)
+    runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
+        ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
+    runner.on(["kind", "export", "logs"], "")
+    target = target_for(cluster, runner, forwarder, minio=minio)
+    forwarder.minio = None  # MinIO started with another root user than the Secret's
+    minio.start("other-root", "other-root-secret")
+    err = io.StringIO()
+    with pytest.raises(ApplianceError) as failed:
+        target.up(STACK, object_store_only(tmp_path), UpOptions(), Console(err=err))
+    assert (failed.value.exit_code, failed.value.what) == (
+        4, "MinIO refused to set up user appliance-pipelines")
+    assert "InvalidAccessKeyId" in failed.value.why
+    assert "✗ object store users: pipelines, tuning, serving" in err.getvalue()
+    assert minio.users == {} and forwarder.stopped == [4242]  # undone: the forward stopped
+    assert runner.called(["kind", "delete", "cluster"]) and not RunDir(STACK).exists()
 
 
 def test_retain_keeps_the_cluster_and_the_state_for_debugging(tmp_path: Path) -> None:

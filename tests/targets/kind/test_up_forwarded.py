@@ -1,5 +1,9 @@
 """The kind bring-up with its forward routed to a real S3 server: the bucket is created, `status`
-probes it with a signed request, and the Stack's object store is usable, all over real HTTP."""
+probes it with a signed request, and the Stack's object store is usable, all over real HTTP.
+
+moto serves S3 but not MinIO's admin API (/minio/admin/v3/...), so the MinIO users are created
+through the admin seam's fake (FakeMinioAdmin) here; test_object_store.py drives the real
+minio.MinioAdmin over HTTP, and the conformance run on the fake cluster uses the users' keys."""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from pathlib import Path
 import fake_runner as texts
 import pytest
 from fake_cluster import FakeCluster
+from fake_minio import FakeMinioAdmin
 from kind_machine import CLUSTER, NODE, STACK, healthy_machine, object_store_only
 from moto.server import ThreadedMotoServer
 
@@ -37,12 +42,14 @@ def s3() -> Iterator[int]:
 class ToMoto:
     """A forwarder whose object-store forward is a real S3 server (moto standing in for MinIO)."""
 
-    def __init__(self, port: int) -> None:
-        self.port = port
+    def __init__(self, port: int, cluster: FakeCluster) -> None:
+        self.port, self.cluster = port, cluster
+        self.minio = FakeMinioAdmin()
         self.running: set[int] = set()
 
     def start(self, run_dir: Path, settings: ClusterSettings, services: Mapping[str, Service],
               ports: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+        self.minio.start_from(self.cluster)
         self.running.add(99)
         return 99, {"object-store": self.port}
 
@@ -62,9 +69,10 @@ def test_the_bucket_and_the_store_work_through_the_forward(
     runner = healthy_machine(cluster, RunDir(STACK).path)
     runner.on(["docker", "exec", NODE, "crictl"], texts.crictl_images(
         ["quay.io/minio/minio:RELEASE.2025-09-07T16-13-09Z", "docker.io/library/appliance-stubs:dev"]))
-    forwarder = ToMoto(s3)
+    forwarder = ToMoto(s3, cluster)
     target = KindTarget(runner=runner, connect=lambda settings: cluster, clock=cluster.clock,
-                        forwarder=forwarder, which=runner.which, disk_free=lambda path: 100 * 1024**3)
+                        forwarder=forwarder, admin=forwarder.minio.client, which=runner.which,
+                        disk_free=lambda path: 100 * 1024**3)
     status = target.up(STACK, object_store_only(tmp_path), UpOptions(), Console(quiet=True))
     assert status.healthy
     assert [(c.name, c.healthy, c.detail) for c in status.components][-1] == (
@@ -77,6 +85,7 @@ def test_the_bucket_and_the_store_work_through_the_forward(
     assert stack.env()["KUBECONFIG"] == str(RunDir(STACK).path / "kubeconfig")
     credentials = json.loads((RunDir(STACK).path / "credentials.json").read_text())
     assert stack.env()["AWS_SECRET_ACCESS_KEY"] == credentials["object-store-secret-key"]
+    assert sorted(forwarder.minio.mapping) == ["appliance-pipelines", "appliance-serving", "appliance-tuning"]
     # The forwarder dies: status says so instead of probing a dead port.
     forwarder.running.clear()
     after = target.status(STACK)

@@ -12,6 +12,7 @@ from pathlib import Path
 import fake_runner as texts
 import pytest
 from fake_cluster import FakeCluster
+from fake_minio import FakeMinioAdmin
 from fake_runner import FakeRunner
 
 from appliance.config import profile as profiles
@@ -35,11 +36,17 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 class Forwards:
+    """Forwards to MinIO, which runs with the root user of the cluster's Secret by then."""
+
     def __init__(self) -> None:
         self.running: set[int] = set()
+        self.minio = FakeMinioAdmin()
+        self.cluster: FakeCluster | None = None
 
     def start(self, run_dir: Path, settings: ClusterSettings, services: Mapping[str, Service],
               ports: Mapping[str, int]) -> tuple[int, dict[str, int]]:
+        assert self.cluster is not None
+        self.minio.start_from(self.cluster)
         self.running.add(77)
         return 77, {name: 41000 for name in services}
 
@@ -67,9 +74,10 @@ def machine() -> FakeRunner:
 
 
 def target(cluster: FakeCluster, runner: FakeRunner, forwards: Forwards) -> KubeTarget:
+    forwards.cluster = cluster
     return KubeTarget(runner=runner, connect=lambda settings, run_dir: cluster, clock=cluster.clock,
-                      forwarder=forwards, bucket=lambda store: None, which=runner.which,
-                      probe=lambda forward, url, store: (True, "ok"))
+                      forwarder=forwards, bucket=lambda store: None, admin=forwards.minio.client,
+                      which=runner.which, probe=lambda forward, url, store: (True, "ok"))
 
 
 def store_only(tmp_path: Path) -> profiles.Profile:
@@ -87,6 +95,8 @@ def test_up_checks_the_cluster_applies_and_down_deletes_by_the_record(tmp_path: 
     status = kube.up("ext", store_only(tmp_path), OPTIONS, Console(err=err))
     assert status.healthy and status.target == "kube"
     assert "✓ cluster: version, permissions, default StorageClass, namespace ownership" in err.getvalue()
+    assert "✓ object store users: pipelines, tuning, serving" in err.getvalue()
+    assert sorted(forwards.minio.mapping) == ["appliance-pipelines", "appliance-serving", "appliance-tuning"]
     namespace = cluster.stored("v1", "Namespace", "object-store")
     assert namespace["metadata"]["labels"]["appliance.dev/stack"] == "ext"
     assert namespace["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "appliance"
@@ -149,8 +159,10 @@ def test_up_without_context_or_stubs_image_says_what_to_pass(tmp_path: Path) -> 
 def test_store_probe_and_bucket_seams_are_used(tmp_path: Path) -> None:
     seen: list[str] = []
     cluster, forwards = existing_cluster(), Forwards()
+    forwards.cluster = cluster
     kube = KubeTarget(runner=machine(), connect=lambda s, r: cluster, clock=cluster.clock, forwarder=forwards,
-                      bucket=lambda store: seen.append(store.endpoint) or None, which=lambda name: name,
+                      bucket=lambda store: seen.append(store.endpoint) or None, admin=forwards.minio.client,
+                      which=lambda name: name,
                       probe=lambda forward, url, store: (isinstance(store, ObjectStore), url))
     status = kube.up("ext", store_only(tmp_path), OPTIONS, Console(quiet=True))
     assert seen == ["http://127.0.0.1:41000"]
