@@ -5,8 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Protocol
 
+from appliance.errors import EXIT_EXTERNAL, ApplianceError
 from appliance.serving.endpoint import Endpoint
 from appliance.serving.records import Deployment, Follower, Health, SyncResult
+
+
+class RolloutFailed(ApplianceError):
+    """A deploy or rollout that could not serve its model and changed nothing: the previous model
+    (if any) keeps serving. Backends raise it, mixed into their own error types, for failures that
+    retrying the same model would only repeat (it did not load or never became ready), so that the
+    registry follower (serving/follow.py) waits for the registry to point elsewhere instead."""
+
+    exit_code = EXIT_EXTERNAL
 
 
 class ServingEngine(Protocol):
@@ -56,16 +66,24 @@ class DeploymentBackend(Protocol):
 
     def health(self, deployment: Deployment) -> Health: ...
 
-    def deploy(self, name: str, model_uri: str) -> Deployment: ...
+    def deploy(self, name: str, model_uri: str) -> Deployment:
+        """Serve `model_uri` as `name`; RolloutFailed when it cannot (nothing else changed)."""
+        ...
 
     def rollout(self, name: str, model_uri: str) -> Deployment: ...
 
     def rollback(self, name: str) -> Deployment: ...
 
-    def delete(self, name: str) -> None: ...
+    def delete(self, name: str) -> None:
+        """Stop serving `name` (its follower first, which would deploy it again)."""
+        ...
 
     def start_follower(
         self, name: str, interval: float, argv: list[str], env: Mapping[str, str]
-    ) -> Follower: ...
+    ) -> Follower:
+        """Start `argv` in the background as the follower of `name` (a running one is restarted)."""
+        ...
 
-    def stop_follower(self, name: str) -> bool: ...
+    def stop_follower(self, name: str) -> bool:
+        """Stop the follower of `name` (it finishes a rollout in progress); whether one ran."""
+        ...

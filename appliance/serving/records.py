@@ -75,7 +75,14 @@ class Follower:
 
     model: str
     interval: float
-    detail: str  # e.g. "pid 1234" on the local target
+    detail: str  # e.g. "pid 1234"
+
+
+@dataclass(frozen=True)
+class ProcessFollower(Follower):
+    """A follower that runs as a background process on this machine (on every target so far)."""
+
+    pid: int
 
 
 # Seconds between two registry reads of a follower (`appliance serve follow --interval`).

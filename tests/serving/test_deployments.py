@@ -14,7 +14,7 @@ import requests
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.gates.registry import check_model_name
 from appliance.runtime import process
-from appliance.serving.interface import ServingEngine
+from appliance.serving.interface import RolloutFailed, ServingEngine
 from appliance.stack import Stack
 from appliance.targets.interface import ComponentStatus
 from appliance.targets.local.serving.deployments import Deployment, Health, ModelRef, validate_name
@@ -154,6 +154,8 @@ def test_a_model_that_fails_to_load_fails_the_deploy_or_rollout_and_the_old_keep
     with pytest.raises(ExternalCommandFailed) as rollout:
         engine.deploy("shared", models["broken"])
     assert "declares fail_on_load: refusing to load" in rollout.value.render()
+    # Both are what the registry follower does not retry (appliance/serving/follow.py).
+    assert isinstance(first.value, RolloutFailed) and isinstance(rollout.value, RolloutFailed)
     assert engine.get("shared") == shared  # the record did not move
     assert engine.predict("shared", samples.v1()) == {"predictions": samples.right}
     assert _scan(local_stack, models["broken"]) == []  # no failed server is left running

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 from appliance.gates.registry import CorruptObject, StoreUnreachable
-from appliance.targets.local.serving.follow import follow
+from appliance.serving.follow import follow
 
 
 class NeverSynced:

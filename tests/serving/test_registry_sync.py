@@ -106,6 +106,9 @@ def test_sync_and_the_follower_serve_the_champion_and_promotions_never_rejected_
     bound = interval + engine.deployments.ready_timeout + engine.deployments.switch_timeout
     assert process.wait_until(lambda: served_accuracy(engine, "churn", samples) == BETTER, bound, 0.1), \
         f"the promoted model was never served within {bound:g} s; follower log: {log.read_text()!r}"
+    # The front switches before the rollout is recorded (docs/serving.md, steps 2 and 3): wait for that.
+    assert process.wait_until(lambda: engine.deployments.require("churn").generation == 2, 30, 0.05), \
+        f"the rollout was never recorded; follower log: {log.read_text()!r}"
     promoted = engine.deployments.require("churn")
     assert (promoted.model, promoted.previous, promoted.generation) == (
         ModelRef(entries["2"].model_uri, "2"), ModelRef(entries["1"].model_uri, "1"), 2)

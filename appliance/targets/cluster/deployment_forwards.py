@@ -5,14 +5,12 @@ the others. `down` finds every one of them by the run dir on its command line.""
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 from pathlib import Path
 
-from appliance.runtime import process
-from appliance.runtime.state import write_atomic
 from appliance.targets.cluster import forward
+from appliance.targets.cluster.recorded import RecordedProcess
 from appliance.targets.cluster.settings import ClusterSettings
 
 RECORD = "forward.json"
@@ -28,24 +26,23 @@ class ProcessForwards:
     def _folder(self, name: str) -> Path:
         return self.run_dir / "forwards" / re.sub(r"[^a-z0-9-]+", "-", name.lower()).strip("-")
 
+    def _process(self, folder: Path) -> RecordedProcess:
+        # The forwarder's --run-dir is its own folder: the marker that tells it from a reused pid.
+        return RecordedProcess(folder / RECORD, str(folder))
+
     def ensure(self, name: str, namespace: str, service: str, port: int) -> int:
         folder = self._folder(name)
-        record = folder / RECORD
-        if record.is_file():
-            known = json.loads(record.read_text())
-            if process.is_alive(int(known["pid"]), str(folder)):
-                return int(known["port"])
+        known = self._process(folder).running()
+        if known is not None:
+            return int(known["port"])
         local = forward.choose_ports([name], {})[name]
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         forward.write_config(folder, self.settings.kubeconfig, self.settings.context,
                              [forward.ForwardSpec(name, namespace, service, port, local)])
-        pid = process.spawn(forward.command(folder), folder / "forwarder.log")
-        write_atomic(record, json.dumps({"pid": pid, "port": local}) + "\n")
+        self._process(folder).start(forward.command(folder), folder / "forwarder.log", port=local)
         return local
 
     def remove(self, name: str) -> None:
         folder = self._folder(name)
-        record = folder / RECORD
-        if record.is_file():
-            process.stop(int(json.loads(record.read_text())["pid"]), str(folder))
+        self._process(folder).stop()
         shutil.rmtree(folder, ignore_errors=True)

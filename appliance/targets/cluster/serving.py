@@ -12,6 +12,9 @@ unavailable, so the old pod serves until the new one is Ready (the forwarder sen
 connection to a Ready, non-terminating pod). `deploy` returns when KServe observed the new
 generation and says Ready, the predictor rollout is complete and the forward answers with the
 requested version. A rollout that does not get there is undone (the old pods kept serving).
+
+Following the registry (`serve follow`) runs a background process on this machine per followed
+model (followers.py), as the forwards do; `delete` stops a deployment's follower first.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import requests
 
 from appliance.errors import BadInput
 from appliance.serving.endpoint import Endpoint
+from appliance.serving.interface import RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
 from appliance.targets.cluster.apply import apply_admitted
 from appliance.targets.cluster.client import KubeClient, ObjRef
@@ -70,6 +74,20 @@ class Forwards(Protocol):
         ...
 
     def remove(self, name: str) -> None: ...
+
+
+class Followers(Protocol):
+    """Registry followers: background processes on this machine, one per followed model."""
+
+    def start(self, name: str, interval: float, argv: list[str], env: Mapping[str, str]) -> Follower: ...
+
+    def stop(self, name: str, timeout: float) -> bool:
+        """Stop the follower of `name` (SIGTERM, `timeout` s, then SIGKILL); whether one ran."""
+        ...
+
+
+class RolloutNotReady(NotReady, RolloutFailed):
+    """A deploy or rollout that did not serve its model in time and was undone."""
 
 
 # The model version a deployment's endpoint answers with (None: not answering).
@@ -218,6 +236,7 @@ class InferenceServices:
     delete_timeout: float = DELETE_TIMEOUT
     create_timeout: float = CREATE_TIMEOUT
     interval: float = POLL_SECONDS
+    followers: Followers | None = None
 
     # -- reading ----------------------------------------------------------------------------------
 
@@ -296,6 +315,8 @@ class InferenceServices:
 
     def delete(self, name: str) -> None:
         """Delete the InferenceService and wait until its pods are gone."""
+        # A follower would deploy it again on its next tick: it goes first.
+        self.stop_follower(validate_name(name))
         self.require(name)
         self.forwards.remove(forward_name(name))
         self.client.delete(self._ref(name))
@@ -318,11 +339,19 @@ class InferenceServices:
 
     def start_follower(self, name: str, interval: float, argv: list[str],
                        env: Mapping[str, str]) -> Follower:
-        raise BadInput("following the registry is not available on a cluster target yet", "",
-                       f"run 'appliance serve sync {name}' after each promotion")
+        """Start the follower of `name`; a running one is stopped first (a restart)."""
+        if self.followers is None:
+            raise BadInput("this serving backend has no place to run a follower", "",
+                           f"run 'appliance serve sync {name}' after each promotion")
+        self.stop_follower(validate_name(name))
+        return self.followers.start(name, interval, argv, env)
 
     def stop_follower(self, name: str) -> bool:
-        return False
+        if self.followers is None:
+            return False
+        # Generous: a follower in the middle of a rollout finishes it (the webhook wait, then the
+        # ready wait) before it exits.
+        return self.followers.stop(validate_name(name), self.create_timeout + self.ready_timeout)
 
     # -- steps ------------------------------------------------------------------------------------
 
@@ -378,7 +407,7 @@ class InferenceServices:
             wait_for(serving, what=f"deployment {name!r} to serve version {model.version}",
                      timeout=self.ready_timeout, interval=self.interval, clock=self.clock)
         except TimedOut as exc:
-            raise NotReady(
+            raise RolloutNotReady(
                 f"deployment {name!r} did not serve {model.uri} (version {model.version}) within "
                 f"{self.ready_timeout:.0f}s", self._diagnose(name, exc.waiting)) from None
 
@@ -393,11 +422,14 @@ class InferenceServices:
 
 
 def engine(stack: Stack, forwards: Forwards, client: KubeClient | None = None,
-           clock: Clock | None = None) -> BackendServingEngine:
+           clock: Clock | None = None, followers: Followers | None = None) -> BackendServingEngine:
     """The serving engine of a kind/kube stack: the factory a target declares is
-    `partial(engine, forwards=<its Forwards>)`; the settings come from the stack's state."""
+    `partial(engine, forwards=<its Forwards>)`; the settings come from the stack's state, the
+    followers are processes recorded in its run dir."""
     from appliance.serving.artifacts import describe, registry
     from appliance.serving.engine import BackendServingEngine
+    from appliance.serving.follow import follower_command
+    from appliance.targets.cluster.followers import ProcessFollowers
     from appliance.targets.cluster.official import OfficialClient
 
     settings = of_stack(stack.name, stack.run_dir)
@@ -409,5 +441,7 @@ def engine(stack: Stack, forwards: Forwards, client: KubeClient | None = None,
         clock=clock or SystemClock(),
         stubs_image=settings.stubs_image,
         namespace=settings.workload_namespace,
+        followers=followers or ProcessFollowers(stack.run_dir),
     )
-    return BackendServingEngine(backend, partial(registry, stack.object_store))
+    return BackendServingEngine(backend, partial(registry, stack.object_store),
+                                partial(follower_command, stack.name, stack.run_dir))

@@ -19,6 +19,8 @@ from appliance.stack import Engines, Stack
 from appliance.stacks import profile_of
 from appliance.targets.cluster import diagnostics, readiness
 from appliance.targets.cluster.client import KubeClient, ObjRef
+from appliance.targets.cluster.followers import ROLE as FOLLOWER_ROLE
+from appliance.targets.cluster.followers import ProcessFollowers
 from appliance.targets.cluster.object_store import object_store
 from appliance.targets.cluster.settings import OBJECT_STORE, PIPELINES_API, ClusterSettings
 from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
@@ -135,13 +137,24 @@ def component_statuses(state: StackState, connect: Connect, forwarder_alive: Cal
     return out
 
 
+def follower_statuses(followers: ProcessFollowers, now: float) -> list[ComponentStatus]:
+    """Each registry follower, named and described as the local target shows it."""
+    return [ComponentStatus(
+        f"serve/{f.model}/follow", f"registry/{f.model}", f.running,
+        "running" if f.running else "process not running", f.pid, now - f.started,
+        {"role": FOLLOWER_ROLE, "deployment": f.model, "interval": f.interval,
+         "note": f"follows the registry champion of {f.model} every {f.interval:g}s"},
+    ) for f in followers.all()]
+
+
 def stack_status(name: str, connect: Connect, forwarder_alive: Callable[[int], bool],
                  extra: list[ComponentStatus] | None = None,
                  probe: Probe = probe_forward) -> StackStatus | None:
     state = RunDir(name).load()
     if state is None:
         return None
-    components = [*(extra or []), *component_statuses(state, connect, forwarder_alive, probe)]
+    components = [*(extra or []), *component_statuses(state, connect, forwarder_alive, probe),
+                  *follower_statuses(ProcessFollowers(RunDir(name).path), time.time())]
     return StackStatus(state.name, state.target, state.profile, time.time() - state.created,
                        tuple(components))
 

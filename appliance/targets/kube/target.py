@@ -241,6 +241,10 @@ class KubeTarget:
             except BadInput as exc:
                 console.info(f"warning: {exc.what}")
                 state = None
+            # The stack's local processes first (forwards, registry followers), found by the run dir
+            # on their command lines: a follower must not deploy again what is being deleted.
+            for stray in process.marked_pids(str(run_dir.path)):
+                process.stop(stray, str(run_dir.path))
             if state is None:
                 if run_dir.exists():
                     console.info(f"warning: stack {name!r} has no readable state; stopping its processes "
@@ -252,8 +256,6 @@ class KubeTarget:
                     self.forwarder.stop(run_dir.path, settings.forwarder_pid)
                 self._delete_applied(name, self.connect_for(name)(settings), console, delete_crds)
                 existed = True
-            for stray in process.marked_pids(str(run_dir.path)):
-                process.stop(stray, str(run_dir.path))
             run_dir.remove()
             remove_stack_lock(name)
             return existed

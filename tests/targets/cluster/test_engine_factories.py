@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from fake_cluster import FakeCluster
 from fake_controllers import FakeForwards
+from fake_processes import FakeProcesses
 
 from appliance.config import profile as profiles
 from appliance.errors import BadInput, MissingPrerequisite
@@ -14,6 +15,7 @@ from appliance.objectstore import ObjectStore
 from appliance.runtime.state import RunDir, StackState
 from appliance.stack import Stack
 from appliance.targets.cluster import serving, tuning
+from appliance.targets.cluster.followers import ProcessFollowers
 from appliance.targets.cluster.settings import ClusterSettings
 
 
@@ -42,6 +44,16 @@ def test_the_engines_are_built_from_the_recorded_settings(appliance_home: Path) 
     assert (backend.client, backend.forwards, backend.stubs_image, backend.namespace) == (
         fake, forwards, "appliance-stubs:0.1", "workloads-b")
     assert (backend.ready_timeout, backend.delete_timeout) == (180.0, 60.0)
+    # Followers are processes recorded in the stack's run dir, started with the shared command.
+    assert isinstance(backend.followers, ProcessFollowers)
+    assert backend.followers.run_dir == cluster_stack.run_dir
+    processes = FakeProcesses()
+    followed = serving.engine(cluster_stack, forwards, client=fake, clock=fake.clock,
+                              followers=ProcessFollowers(cluster_stack.run_dir, processes))
+    assert followed.follow("iris", 2.0).detail == "pid 5001"
+    assert processes.spawned[0].argv[2:] == [
+        "appliance.targets.follower", "--stack", "dev", "--model", "iris", "--interval", "2",
+        "--run-dir", str(cluster_stack.run_dir)]
 
 
 def test_without_a_client_the_kubeconfig_must_exist(appliance_home: Path) -> None:

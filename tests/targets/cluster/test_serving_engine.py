@@ -292,6 +292,3 @@ def test_the_shared_engine_lists_deployments_with_their_health() -> None:
     fake.advance(30)
     assert engine.list()[0][1] == Health(False, "PredictorReady=False (MinimumReplicasUnavailable: "
                                                 "Deployment does not have minimum availability.)")
-    with pytest.raises(BadInput) as caught:
-        engine.follow("iris", 2.0)
-    assert caught.value.what == "this target cannot follow the registry"

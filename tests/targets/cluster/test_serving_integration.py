@@ -1,7 +1,8 @@
 """The cluster serving engine end to end over the KServe protocol: FakeCluster with the fake KServe
 decides which pod serves; each pod is a real stub model server started from the container the
 engine wrote, its model downloaded from a real S3 (moto) as the storage-initializer would; the
-engine's own HTTP probe and predictions go through a stable local port."""
+engine's own HTTP probe and predictions go through a stable local port. The follower's loop runs
+here too, over the real registry in the same object store."""
 
 from __future__ import annotations
 
@@ -18,14 +19,17 @@ from typing import Any
 
 import pytest
 import requests
-from fake_cluster import FakeCluster
+from fake_cluster import CRASH_LOOP, FakeCluster, Fault
 from fake_controllers import WORKLOADS, install_kserve, install_workloads
 from stub_forwards import StubServerForwards
 
+from appliance.gates import policy
+from appliance.gates.registry import Entry, Registry
 from appliance.objectstore import ObjectStore
 from appliance.runtime.process import free_port
 from appliance.serving.artifacts import describe
 from appliance.serving.engine import BackendServingEngine
+from appliance.serving.follow import follow
 from appliance.serving.records import ModelRef
 from appliance.targets.cluster.serving import InferenceServices, inference_service
 from stubs import dataset
@@ -178,3 +182,62 @@ def test_the_predictor_command_binds_all_addresses_as_a_pod_needs(tmp_path: Path
     finally:
         process.terminate()
         process.wait(timeout=20)
+
+
+def test_the_follower_loop_serves_what_the_registry_promotes_and_skips_a_champion_that_cannot_serve(
+    serving: tuple[BackendServingEngine, FakeCluster], store: ObjectStore,
+) -> None:
+    """The follower's loop in this process over the real registry (moto): each promotion is served
+    by real stub servers; a champion whose pods never get ready is rolled back once and then left
+    alone, the previous champion answering throughout."""
+    backend, fake = serving[0].deployments, serving[1]
+    registry = Registry(store)
+    engine = BackendServingEngine(backend, lambda: registry)
+    entries = {}
+    for version, accuracy in (("1", 0.75), ("2", 0.9), ("3", 0.95)):
+        uri = upload(store, f"churn/{version}/model.json", stub_model.create("churn", version, accuracy))
+        entries[version] = Entry(version, uri, {"accuracy": accuracy})
+    fake.fault(WORKLOADS, "churn-predictor", Fault(CRASH_LOOP, pods=lambda pod: any(
+        e.get("value") == entries["3"].model_uri for e in pod["spec"]["containers"][0].get("env", []))))
+    rows = [list(r.features) for r in dataset.rows_of("cluster-follow", 24, 5)]
+    expected = {v: stub_model.from_artifact(stub_model.create("churn", v, a)).predict(rows)
+                for v, a in (("1", 0.75), ("2", 0.9))}
+    gate = policy.loads("apiVersion: appliance.dev/v1alpha1\nkind: GatePolicy\nmetadata: {name: m}\n"
+                        "spec: {primaryMetric: accuracy, minImprovement: 0.01}\n")
+
+    def promote(version: str) -> None:
+        assert registry.gate_and_promote("churn", entries[version], gate)[1] is not None
+
+    def applies() -> int:
+        return sum(1 for call, args in fake.calls if call == "apply" and args[0].kind == "InferenceService")
+
+    seen: list[tuple[str, list[int], int]] = []
+
+    def look() -> None:
+        deployment = engine.require("churn")
+        seen.append((deployment.model.version, engine.predict("churn", {"instances": rows})["predictions"],
+                     applies()))
+
+    ticks = [lambda: promote("1"), lambda: (look(), promote("2")), lambda: (look(), promote("3")), look, look]
+    stop = threading.Event()
+    lines: list[str] = []
+
+    def champion_uri() -> str | None:
+        ticks.pop(0)()
+        if not ticks:
+            stop.set()
+        entry = registry.champion("churn")
+        return entry.model_uri if entry is not None else None
+
+    follow(engine, champion_uri, "churn", 0.0, stop, lambda: True, lines.append)
+
+    assert seen[0] == ("1", expected["1"], 1)
+    assert seen[1] == ("2", expected["2"], 2)
+    # Version 3 was tried once (its apply and the undo) and not again; version 2 kept answering.
+    assert seen[2:] == [("2", expected["2"], 4)] * 2
+    assert registry.champion("churn").version == "3"  # type: ignore[union-attr]
+    assert lines[:2] == [f"churn: serving the champion {entries[v].model_uri} (version {v})" for v in "12"]
+    assert lines[2].startswith(f"churn: champion {entries['3'].model_uri} was not deployed, the previous "
+                               "model keeps serving: deployment 'churn' did not serve")
+    assert len(lines) == 3
+    engine.delete("churn")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from appliance.config import profile as profiles
 from appliance.console import Console
 from appliance.errors import MissingPrerequisite
 from appliance.objectstore import ObjectStore
+from appliance.runtime import process
 from appliance.runtime.state import RunDir
 from appliance.targets.cluster.client import ObjRef
 from appliance.targets.cluster.settings import ClusterSettings, Service
@@ -168,3 +170,29 @@ def test_store_probe_and_bucket_seams_are_used(tmp_path: Path) -> None:
     assert seen == ["http://127.0.0.1:41000"]
     assert [(c.name, c.healthy, c.detail) for c in status.components][-1] == (
         "object-store", True, "http://127.0.0.1:41000")
+
+
+@pytest.mark.integration  # one real background process, marked as a registry follower is
+def test_down_stops_the_stacks_local_processes_before_it_deletes_anything(tmp_path: Path) -> None:
+    cluster, forwards = existing_cluster(), Forwards()
+    kube = target(cluster, machine(), forwards)
+    kube.up("ext", store_only(tmp_path), OPTIONS, Console(quiet=True))
+    run_dir = RunDir("ext").path
+    # Any process carrying the run dir on its command line, as followers and forwards do.
+    pid = process.spawn([sys.executable, "-c", "import time; time.sleep(120)", "--run-dir", str(run_dir)],
+                        tmp_path / "marked.log")
+    assert process.wait_until(lambda: pid in process.marked_pids(str(run_dir)), 10)
+    alive_at_delete: list[bool] = []
+    delete = cluster.delete
+
+    def observed(ref: ObjRef, propagation: str = "Foreground") -> bool:
+        alive_at_delete.append(process.is_alive(pid))
+        return delete(ref, propagation)
+
+    cluster.delete = observed  # type: ignore[method-assign]
+    try:
+        assert kube.down("ext", Console(quiet=True)) is True
+    finally:
+        process.stop(pid)
+    # A follower left running could deploy again what down deletes: it was gone before the first delete.
+    assert alive_at_delete and not any(alive_at_delete)

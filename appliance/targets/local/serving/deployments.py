@@ -33,7 +33,8 @@ from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.runtime import process
 from appliance.runtime.state import Component, RunDir, StackState, write_atomic
 from appliance.serving.endpoint import FRONT_STATUS_PATH, Endpoint
-from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
+from appliance.serving.interface import RolloutFailed
+from appliance.serving.records import Deployment, Follower, Health, ModelRef, ProcessFollower, validate_name
 
 FRONT_ROLE = "serving-front"
 MODEL_ROLE = "serving-model"
@@ -72,11 +73,8 @@ class LocalDeployment(Deployment):
     model_url: str
 
 
-@dataclass(frozen=True)
-class LocalFollower(Follower):
-    """A follower on the local target is a background process."""
-
-    pid: int
+class ServerFailed(ExternalCommandFailed, RolloutFailed):
+    """A model server or front of a rollout did not come up: the rollout changed nothing."""
 
 
 def _ref(extra: Mapping[str, Any], uri_key: str, version_key: str) -> ModelRef | None:
@@ -289,7 +287,7 @@ class Deployments:
     def start_follower(
         self, name: str, interval: float, argv: list[str], env: Mapping[str, str]
     ) -> Follower:
-        """Start the follower of `name` (follow.py beside this module); a running one is restarted."""
+        """Start the follower of `name` (appliance/targets/follower.py); a running one is restarted."""
         self.stop_follower(validate_name(name))
         log = self.run_dir.logs / f"serve-{name}-follow.log"
         pid = self._spawn(argv, log, env)
@@ -307,20 +305,20 @@ class Deployments:
         except BaseException:
             process.stop(pid, self.marker)
             raise
-        return LocalFollower(name, interval, f"pid {pid}", pid)
+        return ProcessFollower(name, interval, f"pid {pid}", pid)
 
     def stop_follower(self, name: str) -> bool:
         found = self._state().components.get(follower_key(name))
         if found is None:
             return False
         # Generous: a follower in the middle of a rollout finishes it before exiting.
-        process.stop(found.pid, self.marker, timeout=self.ready_timeout + self.drain_timeout)
+        ran = process.stop(found.pid, self.marker, timeout=self.ready_timeout + self.drain_timeout)
 
         def forget(state: StackState) -> None:
             state.components.pop(follower_key(name), None)
 
         self._update(forget)
-        return True
+        return ran
 
     # -- steps -------------------------------------------------------------------------------
 
@@ -434,13 +432,13 @@ class Deployments:
                 output = _tail(log)
                 if _port_taken(output):
                     raise _PortTaken(port) from None
-                raise ExternalCommandFailed(
+                raise ServerFailed(
                     argv, output,
                     f"the model server of {name!r} failed to load {ref.uri}: {_last_line(output)}",
                     f"fix the model artifact; see {log}",
                 ) from None
             if not ready:
-                raise ExternalCommandFailed(
+                raise ServerFailed(
                     argv, _tail(log),
                     f"the model server of {name!r} was not ready after {self.ready_timeout:.0f}s",
                     f"see {log}",
@@ -494,10 +492,10 @@ class Deployments:
         try:
             ok = process.wait_until(switched, timeout, interval=0.02, abort=died)
         except RuntimeError:
-            raise ExternalCommandFailed(command, _tail(log), f"the front proxy on port {port} exited",
+            raise ServerFailed(command, _tail(log), f"the front proxy on port {port} exited",
                                         f"see {log}") from None
         if not ok:
-            raise ExternalCommandFailed(command, _tail(log),
+            raise ServerFailed(command, _tail(log),
                                         f"the front proxy on port {port} did not reach generation "
                                         f"{generation} in {timeout:.0f}s", f"see {log}")
 
