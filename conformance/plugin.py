@@ -17,7 +17,8 @@ object the calling process holds (e.g. one whose engines talk to in-process fake
 looking one up by name: the options above that choose a stack are then ignored, and it cannot be
 combined with pytest-xdist (its workers are other processes).
 
-Fixtures: `stack` (session), `budget` (the target's time limits, conformance/budgets.py), `object_store`, `stub_dataset`, `stub_model`, `gate_policy`
+Fixtures: `stack` (session), `budget` (session: the target's time limits, conformance/budgets.py),
+`object_store`, `stub_dataset`, `stub_model`, `gate_policy`
 (`gate_policies` for others), `serving`; each isolated per test and per worker (its own key
 prefix, model and deployment names; servers on free ports) and cleaned up after the test.
 

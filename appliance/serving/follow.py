@@ -67,14 +67,16 @@ def follow(
         stop.wait(interval)
 
 
-def follower_command(stack: str, run_dir: Path, model: str,
-                     interval: float) -> tuple[list[str], dict[str, str]]:
+def follower_command(stack: str, run_dir: Path, model: str, interval: float, *,
+                     keep_aws_env: bool = False) -> tuple[list[str], dict[str, str]]:
     """The follower's argv and environment. It finds its stack by name under the same
     APPLIANCE_HOME as this process; `--run-dir` on its command line is how `down` finds it, and
-    how it notices the stack is gone. No secret is on the command line, and the caller's AWS_*
-    variables stay behind: the follower reads the object store with the stack's own credentials."""
+    how it notices the stack is gone. No secret is on the command line. The caller's AWS_*
+    variables stay behind unless `keep_aws_env`: the follower reads the object store with the
+    stack's own credentials, but a cluster's kubeconfig may authenticate through them (e.g. an
+    `aws eks get-token` credential plugin)."""
     argv = [sys.executable, "-m", MODULE, "--stack", stack, "--model", model,
             "--interval", f"{interval:g}", "--run-dir", str(run_dir)]
     home = run_dir.parent.parent  # <home>/stacks/<name>
-    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env = {k: v for k, v in os.environ.items() if keep_aws_env or not k.startswith("AWS_")}
     return argv, {**env, "APPLIANCE_HOME": str(home)}

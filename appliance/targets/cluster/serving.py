@@ -444,4 +444,5 @@ def engine(stack: Stack, forwards: Forwards, client: KubeClient | None = None,
         followers=followers or ProcessFollowers(stack.run_dir),
     )
     return BackendServingEngine(backend, partial(registry, stack.object_store),
-                                partial(follower_command, stack.name, stack.run_dir))
+                                # The kubeconfig's credential plugin may need the caller's AWS_*.
+                                partial(follower_command, stack.name, stack.run_dir, keep_aws_env=True))

@@ -28,7 +28,9 @@ def stack(name: str, settings: ClusterSettings | None) -> Stack:
     return Stack(name, "kind", profiles.load("standard"), store, run_dir.path)
 
 
-def test_the_engines_are_built_from_the_recorded_settings(appliance_home: Path) -> None:
+def test_the_engines_are_built_from_the_recorded_settings(appliance_home: Path,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_PROFILE", "eks-admin")  # what an `aws eks get-token` kubeconfig reads
     settings = ClusterSettings(appliance_home / "kubeconfig", "kind-appliance-dev", "appliance-dev",
                                stubs_image="appliance-stubs:0.1", workload_namespace="workloads-b")
     fake = FakeCluster()
@@ -54,6 +56,8 @@ def test_the_engines_are_built_from_the_recorded_settings(appliance_home: Path) 
     assert processes.spawned[0].argv[2:] == [
         "appliance.targets.follower", "--stack", "dev", "--model", "iris", "--interval", "2",
         "--run-dir", str(cluster_stack.run_dir)]
+    env = processes.spawned[0].env
+    assert env is not None and env["AWS_PROFILE"] == "eks-admin"
 
 
 def test_without_a_client_the_kubeconfig_must_exist(appliance_home: Path) -> None:

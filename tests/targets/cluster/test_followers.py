@@ -43,7 +43,7 @@ def setup(run_dir: Path) -> tuple[FakeCluster, FakeProcesses, BackendServingEngi
                                 "appliance-stubs:test", served=forwards.served_version,
                                 followers=ProcessFollowers(run_dir, processes, now=lambda: STARTED))
     engine = BackendServingEngine(backend, lambda: None,  # type: ignore[arg-type, return-value]
-                                  partial(follower_command, "dev", run_dir))
+                                  partial(follower_command, "dev", run_dir, keep_aws_env=True))
     return fake, processes, engine
 
 
@@ -58,7 +58,7 @@ def record(run_dir: Path, model: str = "iris") -> Any:
     return json.loads((run_dir / "followers" / f"{model}.json").read_text())
 
 
-def test_follow_starts_the_shared_follower_process_without_the_callers_secrets(
+def test_follow_starts_the_shared_follower_process_with_no_secret_on_its_command_line(
     run_dir: Path, appliance_home: Path, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "caller-secret")
@@ -72,7 +72,11 @@ def test_follow_starts_the_shared_follower_process_without_the_callers_secrets(
                             "--model", "iris", "--interval", "2", "--run-dir", str(run_dir)]
     assert spawned.log == run_dir / "logs" / "serve-iris-follow.log"
     assert spawned.env is not None and spawned.env["APPLIANCE_HOME"] == str(appliance_home)
-    assert [k for k in spawned.env if k.startswith("AWS_")] == []
+    # The caller's AWS_* stay: a kubeconfig's credential plugin (aws eks get-token) may need them;
+    # the registry is read with the stack's own credentials, never these.
+    assert (spawned.env["AWS_SECRET_ACCESS_KEY"], spawned.env["AWS_ENDPOINT_URL"]) == (
+        "caller-secret", "http://127.0.0.1:9")
+    assert not any("caller-secret" in arg for arg in spawned.argv)
     assert record(run_dir) == {"model": "iris", "interval": 2.0, "pid": 5001, "started": STARTED}
     assert stat.S_IMODE((run_dir / "followers").stat().st_mode) == 0o700
     # Following needs no deployment yet (the follower's first sync deploys it), and asks nothing
@@ -150,7 +154,7 @@ def test_a_backend_without_followers_refuses_to_follow_with_the_alternative(run_
     fake = FakeCluster()
     backend = InferenceServices(fake, FakeForwards(fake), lambda uri: ModelRef(uri, "1"), fake.clock, "x")
     engine = BackendServingEngine(backend, lambda: None,  # type: ignore[arg-type, return-value]
-                                  partial(follower_command, "dev", run_dir))
+                                  partial(follower_command, "dev", run_dir, keep_aws_env=True))
     with pytest.raises(BadInput) as caught:
         engine.follow("iris", 2.0)
     assert caught.value.render() == ("this serving backend has no place to run a follower "
