@@ -11,10 +11,10 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
 from appliance.harden import runtime
 from appliance.harden.image_digests import image_fields
 from appliance.harden.model import Change, HardenContext, Result, copy
+from appliance.k8s.refs import ResourceRef
 
 NAME = "image-pull-policy"
 WANTED = "IfNotPresent"

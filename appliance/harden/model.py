@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.catalog.model import Allow, ApiServerAccess, CredentialSpec, ExceptionSpec, ResourceRef
+from appliance.catalog.model import Allow, ApiServerAccess, CredentialSpec, ExceptionSpec
+from appliance.k8s.refs import ResourceRef
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 

@@ -6,8 +6,9 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.k8s.refs import ResourceRef
 from appliance.review.loader import Document
-from appliance.review.model import Path, ResourceRef
+from appliance.review.model import Path
 from appliance.review.podspecs import PodView, pod_views
 
 BUILTIN_WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
