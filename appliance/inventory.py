@@ -6,9 +6,9 @@ from dataclasses import asdict, dataclass
 from decimal import Decimal
 from typing import Any
 
-from appliance.harden import quantity
 from appliance.harden.model import containers, pod_spec
 from appliance.harden.runtime import runtime_images
+from appliance.k8s import quantity
 
 _CLUSTER_RBAC = ("ClusterRole", "ClusterRoleBinding")
 

@@ -21,11 +21,11 @@ from appliance.catalog.model import (
     GitPin,
     Patch,
     Peer,
-    ResourceRef,
     Source,
     SourceUse,
 )
 from appliance.errors import BadInput, InvalidDocument
+from appliance.k8s.refs import ResourceRef
 from appliance.paths import shipped
 
 API_VERSION = "appliance.dev/v1alpha1"

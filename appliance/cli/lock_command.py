@@ -10,9 +10,10 @@ from appliance.cli.context import pass_console
 from appliance.config import profile as profiles
 from appliance.console import Console
 from appliance.errors import ApplianceError, BadInput, ExternalCommandFailed
+from appliance.k8s.images import ImageRef
 from appliance.render import render_profile
 from appliance.runtime.output import check_file, write_text
-from appliance.sources.images import ImageRef, checkout_lock, dump_lock, load_lock, updated_lock
+from appliance.sources.images import checkout_lock, dump_lock, load_lock, updated_lock
 from appliance.sources.registry import RegistryResolver
 
 

@@ -6,8 +6,8 @@ import base64
 import binascii
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
 from appliance.harden.model import Change, HardenContext, Result, containers, copy, pod_spec
+from appliance.k8s.refs import ResourceRef
 
 NAME = "credentials"
 GENERATED_KEYS = "appliance.dev/generated-keys"

@@ -6,9 +6,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
 from appliance.harden import runtime
 from appliance.harden.model import Change, HardenContext, Result, containers, copy, pod_spec
+from appliance.k8s.refs import ResourceRef
 from appliance.sources.images import pin
 
 NAME = "image-digests"

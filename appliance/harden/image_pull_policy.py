@@ -11,10 +11,11 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
 from appliance.harden import runtime
 from appliance.harden.image_digests import image_fields
 from appliance.harden.model import Change, HardenContext, Result, copy
+from appliance.k8s.images import split_image
+from appliance.k8s.refs import ResourceRef
 
 NAME = "image-pull-policy"
 WANTED = "IfNotPresent"
@@ -27,8 +28,7 @@ def effective(container: dict[str, Any], default: str | None = None) -> str:
     if policy:
         return str(policy)
     image = str(container.get("image") or "")
-    name, _, digest = image.partition("@")
-    tag = name.rpartition(":")[2] if ":" in name.rpartition("/")[2] else ""
+    _, tag, digest = split_image(image)
     return "Always" if not digest and tag in ("", "latest") else WANTED
 
 

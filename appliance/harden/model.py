@@ -7,7 +7,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from appliance.catalog.model import Allow, ApiServerAccess, CredentialSpec, ExceptionSpec, ResourceRef
+from appliance.catalog.model import Allow, ApiServerAccess, CredentialSpec, ExceptionSpec
+from appliance.k8s.refs import ResourceRef
 
 WORKLOAD_KINDS = ("Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Job", "CronJob", "Pod")
 
@@ -90,24 +91,3 @@ def containers(spec: dict[str, Any], path: str) -> Iterator[tuple[dict[str, Any]
         for index, container in enumerate(spec.get(key) or []):
             if isinstance(container, dict):
                 yield container, f"{path}.{key}[{index}]"
-
-
-def selector_matches(selector: dict[str, Any] | None, labels: dict[str, str]) -> bool:
-    """Kubernetes LabelSelector semantics (None or {} selects everything)."""
-    if not selector:
-        return True
-    for key, value in (selector.get("matchLabels") or {}).items():
-        if labels.get(key) != value:
-            return False
-    for expr in selector.get("matchExpressions") or []:
-        key, op, values = expr.get("key"), expr.get("operator"), expr.get("values") or []
-        present = key in labels
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-        if op == "In" and labels.get(key) not in values:
-            return False
-        if op == "NotIn" and present and labels.get(key) in values:
-            return False
-    return True

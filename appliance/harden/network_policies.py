@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.catalog.model import Allow, Peer, ResourceRef
+from appliance.catalog.model import Allow, Peer
 from appliance.harden.model import Change, HardenContext, Result
+from appliance.k8s.refs import ResourceRef
 
 NAME = "network-policies"
 NS_LABEL = "kubernetes.io/metadata.name"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
 from appliance.harden.model import Change, HardenContext, Result, copy
+from appliance.k8s.refs import ResourceRef
 
 NAME = "pod-security-labels"
 MODES = ("enforce", "audit", "warn")

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
-from appliance.harden import quantity
 from appliance.harden.model import Change, HardenContext, Result, containers, copy, pod_spec
+from appliance.k8s import quantity
+from appliance.k8s.refs import ResourceRef
 
 NAME = "resources"
 

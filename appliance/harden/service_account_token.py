@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.catalog.model import ResourceRef
-from appliance.harden.model import Change, HardenContext, Result, copy, pod_spec, selector_matches
+from appliance.harden.model import Change, HardenContext, Result, copy, pod_spec
+from appliance.k8s.refs import ResourceRef
+from appliance.k8s.selectors import selector_matches
 
 NAME = "service-account-token"
 

@@ -5,11 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from appliance.catalog import load_catalog
-from appliance.catalog.model import Catalog, ExceptionSpec, ResourceRef
+from appliance.catalog.model import Catalog, ExceptionSpec
 from appliance.config import profile as profiles
 from appliance.config.profile import Profile
 from appliance.errors import CheckFailed, InvalidDocument
 from appliance.harden import HardenContext, harden
+from appliance.k8s.refs import ResourceRef
 from appliance.render.assemble import assemble
 from appliance.render.bundle import Bundle, label, ordered
 from appliance.render.validate import validate

@@ -11,10 +11,11 @@ import yaml
 
 from appliance import safe_yaml
 from appliance.catalog.decode import CATALOG_PATH
-from appliance.catalog.model import CLUSTER_SCOPED_KINDS, Catalog, Component, ResourceRef, SourceUse
+from appliance.catalog.model import CLUSTER_SCOPED_KINDS, Catalog, Component, SourceUse
 from appliance.config.profile import Profile
 from appliance.errors import InvalidDocument
 from appliance.harden.model import Change, Result
+from appliance.k8s.refs import ResourceRef
 from appliance.render.patches import PatchError, apply_patch, move_namespaces, patched_path
 from appliance.sources.cache import read_documents
 

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from appliance.catalog.model import ResourceRef
 from appliance.harden.model import Change
+from appliance.k8s.refs import ResourceRef
 from appliance.runtime.output import check_dir, check_file, write_text, writing
 
 _Dumper: Any = getattr(yaml, "CSafeDumper", yaml.SafeDumper)

@@ -21,10 +21,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from appliance.catalog.model import ResourceRef
 from appliance.errors import BadInput
 from appliance.harden.credentials import generated_keys
 from appliance.harden.model import copy
+from appliance.k8s.refs import ResourceRef
 
 GENERATED_TLS = "appliance.dev/generated-tls"
 INJECT_CA_FROM = "appliance.dev/inject-ca-from"

@@ -14,8 +14,8 @@ import jsonschema
 import kubernetes_validate
 from referencing import Registry, Resource
 
-from appliance.catalog.model import ResourceRef
 from appliance.errors import MissingPrerequisite
+from appliance.k8s.refs import ResourceRef
 
 SCHEMA_ROOT = Path(kubernetes_validate.__file__).parent / "kubernetes-json-schema"
 

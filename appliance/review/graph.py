@@ -6,8 +6,11 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.k8s.data import as_dict, as_list
+from appliance.k8s.refs import ResourceRef
+from appliance.k8s.selectors import selector_matches
 from appliance.review.loader import Document
-from appliance.review.model import Path, ResourceRef
+from appliance.review.model import Path
 from appliance.review.podspecs import PodView, pod_views
 
 BUILTIN_WORKLOADS = frozenset({"Pod", "Deployment", "StatefulSet", "DaemonSet", "ReplicaSet",
@@ -22,14 +25,6 @@ _BUILTIN_AGGREGATES = {
              "rbac.authorization.k8s.io/aggregate-to-view"),
     "view": ("rbac.authorization.k8s.io/aggregate-to-view",),
 }
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 @dataclass
@@ -53,33 +48,11 @@ class Obj:
 
     @property
     def labels(self) -> dict[str, Any]:
-        return _d(_d(self.obj.get("metadata")).get("labels"))
+        return as_dict(as_dict(self.obj.get("metadata")).get("labels"))
 
     @property
     def is_workload(self) -> bool:
         return self.kind in BUILTIN_WORKLOADS
-
-
-def selector_matches(selector: Any, labels: dict[str, Any]) -> bool:
-    """A Kubernetes LabelSelector (matchLabels + matchExpressions); {} selects everything."""
-    selector = _d(selector)
-    for key, value in _d(selector.get("matchLabels")).items():
-        if str(labels.get(key)) != str(value) or key not in labels:
-            return False
-    for expr in _l(selector.get("matchExpressions")):
-        expr = _d(expr)
-        key, op = str(expr.get("key")), expr.get("operator")
-        values = {str(v) for v in _l(expr.get("values"))}
-        present = key in labels
-        if op == "In" and not (present and str(labels[key]) in values):
-            return False
-        if op == "NotIn" and present and str(labels[key]) in values:
-            return False
-        if op == "Exists" and not present:
-            return False
-        if op == "DoesNotExist" and present:
-            return False
-    return True
 
 
 @dataclass(frozen=True)
@@ -122,7 +95,7 @@ class Bundle:
     def __init__(self, documents: list[Document]) -> None:
         self.objects: list[Obj] = []
         for doc in documents:
-            meta = _d(doc.obj.get("metadata"))
+            meta = as_dict(doc.obj.get("metadata"))
             self.objects.append(Obj(doc, doc.kind, str(doc.obj.get("apiVersion") or ""),
                                     str(meta.get("namespace") or ""),
                                     str(meta.get("name") or meta.get("generateName") or ""),
@@ -144,13 +117,13 @@ class Bundle:
     # --- RBAC -------------------------------------------------------------------------------
 
     def role_ref(self, binding: Obj) -> tuple[str, str, str]:
-        ref = _d(binding.obj.get("roleRef"))
+        ref = as_dict(binding.obj.get("roleRef"))
         kind = str(ref.get("kind") or "")
         namespace = binding.namespace if kind == "Role" else ""
         return (kind, namespace, str(ref.get("name") or ""))
 
     def subjects(self, binding: Obj) -> list[dict[str, Any]]:
-        return [_d(s) for s in _l(binding.obj.get("subjects"))]
+        return [as_dict(s) for s in as_list(binding.obj.get("subjects"))]
 
     def _direct_grants(self, key: tuple[str, str, str]) -> list[Grant]:
         return self._grants_by_ref.get(key, [])
@@ -198,7 +171,7 @@ class Bundle:
     def _aggregation(self) -> dict[tuple[str, str, str], list[tuple[str, str, str]]]:
         parents: dict[tuple[str, str, str], list[tuple[str, str, str]]] = defaultdict(list)
         for parent_key, parent in self.roles.items():
-            selectors = _l(_d(parent.obj.obj.get("aggregationRule")).get("clusterRoleSelectors"))
+            selectors = as_list(as_dict(parent.obj.obj.get("aggregationRule")).get("clusterRoleSelectors"))
             if parent_key[0] != "ClusterRole" or not selectors:
                 continue
             for child_key, child in self.roles.items():
@@ -218,7 +191,7 @@ class Bundle:
                 continue
             seen.add(current)
             role = self.roles[current]
-            out += [(role.obj, i, _d(r)) for i, r in enumerate(_l(role.obj.obj.get("rules")))]
+            out += [(role.obj, i, as_dict(r)) for i, r in enumerate(as_list(role.obj.obj.get("rules")))]
             stack += [child for child, parents in self._parents.items() if current in parents]
         return out
 
@@ -263,14 +236,14 @@ class Bundle:
         return [
             p for p in self.by_kind["NetworkPolicy"]
             if p.namespace == namespace
-            and selector_matches(_d(p.obj.get("spec")).get("podSelector"), labels)
+            and selector_matches(as_dict(p.obj.get("spec")).get("podSelector"), labels)
         ]
 
 
 def policy_types(policy: Obj) -> set[str]:
     """NetworkPolicy policyTypes, defaulted as the API server does."""
-    spec = _d(policy.obj.get("spec"))
-    declared = _l(spec.get("policyTypes"))
+    spec = as_dict(policy.obj.get("spec"))
+    declared = as_list(spec.get("policyTypes"))
     if declared:
         return {str(t) for t in declared}
     return {"Ingress", "Egress"} if "egress" in spec else {"Ingress"}

@@ -3,19 +3,15 @@
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any
 
+from appliance.k8s.data import as_dict
+from appliance.k8s.images import split_image
 from appliance.review.graph import Bundle, Obj, subject_text
 from appliance.review.model import Inventory
 from appliance.review.podspecs import ContainerRef, PodView
-from appliance.review.rules.images import split_image
 from appliance.review.rules.rbac import powers
 
 _WEBHOOK_KINDS = ("MutatingWebhookConfiguration", "ValidatingWebhookConfiguration")
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def build(bundle: Bundle) -> Inventory:
@@ -31,20 +27,20 @@ def build(bundle: Bundle) -> Inventory:
             inv.pods += view.replicas
             where = _where(o, view)
             host = [f for f in ("hostNetwork", "hostPID", "hostIPC") if view.spec.get(f) is True]
-            host += [f"hostPath {_d(v).get('name')}" for v in view.spec.get("volumes") or []
+            host += [f"hostPath {as_dict(v).get('name')}" for v in view.spec.get("volumes") or []
                      if isinstance(v, dict) and v.get("hostPath") is not None]
             for c in view.containers:
                 inv.containers += 1
                 image = c.spec.get("image")
                 if isinstance(image, str) and image:
                     images.add(image)
-                sc = _d(c.spec.get("securityContext"))
+                sc = as_dict(c.spec.get("securityContext"))
                 if sc.get("privileged") is True:
                     inv.privileged_containers.append(f"{where}:{c.name}")
                 if _may_run_as_root(view, c):
                     inv.root_containers.append(f"{where}:{c.name}")
-                host += [f"hostPort {_d(p).get('hostPort')} ({c.name})"
-                         for p in c.spec.get("ports") or [] if _d(p).get("hostPort")]
+                host += [f"hostPort {as_dict(p).get('hostPort')} ({c.name})"
+                         for p in c.spec.get("ports") or [] if as_dict(p).get("hostPort")]
             if host:
                 inv.host_access.append(f"{where}: {', '.join(host)}")
     inv.images = sorted(images)
@@ -54,7 +50,7 @@ def build(bundle: Bundle) -> Inventory:
     inv.crds = sorted(o.name for o in bundle.by_kind["CustomResourceDefinition"])
     for kind in _WEBHOOK_KINDS:
         for o in bundle.by_kind[kind]:
-            hooks = [_d(h) for h in o.obj.get("webhooks") or []]
+            hooks = [as_dict(h) for h in o.obj.get("webhooks") or []]
             policies = sorted({str(h.get("failurePolicy") or "Fail") for h in hooks})
             inv.webhooks.append(f"{kind}/{o.name} ({len(hooks)} webhooks, failurePolicy "
                                 f"{'/'.join(policies) or 'n/a'})")
@@ -70,7 +66,7 @@ def _where(o: Obj, view: PodView) -> str:
 
 def _may_run_as_root(view: PodView, c: ContainerRef) -> bool:
     pod = view.security_context()
-    sc = _d(c.spec.get("securityContext"))
+    sc = as_dict(c.spec.get("securityContext"))
     user = sc.get("runAsUser", pod.get("runAsUser"))
     non_root = sc.get("runAsNonRoot", pod.get("runAsNonRoot"))
     if user == 0:
@@ -99,7 +95,7 @@ def _cluster_wide(bundle: Bundle) -> list[str]:
 def _exposed(bundle: Bundle) -> list[str]:
     out = []
     for o in bundle.by_kind["Service"]:
-        spec = _d(o.obj.get("spec"))
+        spec = as_dict(o.obj.get("spec"))
         if spec.get("type") in ("NodePort", "LoadBalancer"):
             out.append(f"{o.ref} ({spec['type']})")
         if spec.get("externalIPs"):

@@ -8,6 +8,8 @@ from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
+from appliance.k8s.refs import ResourceRef
+
 PathPart = str | int
 Path = tuple[PathPart, ...]
 
@@ -50,23 +52,6 @@ class Rule:
     severity: Severity
     help: str
     family: str
-
-
-@dataclass(frozen=True, order=True)
-class ResourceRef:
-    """The Kubernetes object a finding is about; namespace is "" for cluster-scoped objects."""
-
-    kind: str
-    namespace: str
-    name: str
-
-    def __str__(self) -> str:
-        if self.namespace:
-            return f"{self.kind}/{self.namespace}/{self.name}"
-        return f"{self.kind}/{self.name}"
-
-    def as_dict(self) -> dict[str, str]:
-        return {"kind": self.kind, "namespace": self.namespace, "name": self.name}
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import Any
 
 import yaml
 
+from appliance.k8s.data import as_dict, as_list
 from appliance.review.model import Path
 
 CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
@@ -71,25 +72,16 @@ class PodView:
 
     @property
     def labels(self) -> dict[str, Any]:
-        labels = self.meta.get("labels")
-        return labels if isinstance(labels, dict) else {}
+        return as_dict(self.meta.get("labels"))
 
     def security_context(self) -> dict[str, Any]:
-        return _dict(self.spec.get("securityContext"))
-
-
-def _dict(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+        return as_dict(self.spec.get("securityContext"))
 
 
 def container_refs(spec: dict[str, Any], spec_path: Path) -> list[ContainerRef]:
     refs = []
     for list_name in CONTAINER_LISTS:
-        for index, container in enumerate(_list(spec.get(list_name))):
+        for index, container in enumerate(as_list(spec.get(list_name))):
             if isinstance(container, dict):
                 refs.append(ContainerRef(str(container.get("name") or f"#{index}"), list_name,
                                          (*spec_path, list_name, index), container))
@@ -98,15 +90,15 @@ def container_refs(spec: dict[str, Any], spec_path: Path) -> list[ContainerRef]:
 
 def pod_view(meta: Any, meta_path: Path, spec: Any, spec_path: Path, role: str = "",
              replicas: int = 0, extra: list[ContainerRef] | None = None) -> PodView:
-    spec = _dict(spec)
+    spec = as_dict(spec)
     refs = container_refs(spec, spec_path) + list(extra or [])
-    return PodView(_dict(meta), meta_path, spec, spec_path, tuple(refs), role, replicas)
+    return PodView(as_dict(meta), meta_path, spec, spec_path, tuple(refs), role, replicas)
 
 
 def pod_views(obj: dict[str, Any]) -> list[PodView]:
     """Every pod template in an object (empty when it has none)."""
     kind = str(obj.get("kind") or "")
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     if kind == "Pod":
         return [pod_view(obj.get("metadata"), ("metadata",), spec, ("spec",), replicas=1)]
     if kind in _TEMPLATE_PATHS:
@@ -153,7 +145,7 @@ def _replicas(kind: str, spec: dict[str, Any]) -> int:
 
 
 def _inference_service(obj: dict[str, Any]) -> Iterator[PodView]:
-    spec = _dict(obj.get("spec"))
+    spec = as_dict(obj.get("spec"))
     for component in _ISVC_COMPONENTS:
         body = spec.get(component)
         if not isinstance(body, dict):
@@ -174,19 +166,19 @@ def _katib_config(obj: dict[str, Any]) -> Iterator[PodView]:
     """The containers Katib starts from katib-config: each entry is a container template with
     no pod-level fields (Katib v0.19 sets none); unset pull policy and resources get Katib's
     defaults (config/v1beta1/defaults.go), as the running container does."""
-    text = _dict(obj.get("data")).get(_KATIB_CONFIG_KEY)
+    text = as_dict(obj.get("data")).get(_KATIB_CONFIG_KEY)
     try:
         config = yaml.safe_load(text) if isinstance(text, str) else None
     except yaml.YAMLError:
         return  # not a config this review can read; shapes of ConfigMaps are not Kubernetes'
     if not isinstance(config, dict) or config.get("kind") != "KatibConfig":
         return
-    controller = _dict(_dict(config.get("init")).get("controller"))
-    runtime = _dict(config.get("runtime"))
+    controller = as_dict(as_dict(config.get("init")).get("controller"))
+    runtime = as_dict(config.get("runtime"))
     for section, name in _KATIB_SECTIONS.items():
         if section == "metricsCollectors" and controller.get("injectSecurityContext") is True:
             continue
-        for index, entry in enumerate(_list(runtime.get(section))):
+        for index, entry in enumerate(as_list(runtime.get(section))):
             if not isinstance(entry, dict):
                 continue
             container = {"name": name, "imagePullPolicy": "IfNotPresent", **entry,
@@ -200,9 +192,9 @@ def _katib_config(obj: dict[str, Any]) -> Iterator[PodView]:
 
 def _katib_resources(resources: Any) -> dict[str, Any]:
     # Katib's defaults for an unset CPU or memory request or limit.
-    resources = _dict(resources)
+    resources = as_dict(resources)
     defaults = {"requests": {"cpu": "50m", "memory": "10Mi"}, "limits": {"cpu": "500m", "memory": "100Mi"}}
-    return {part: {**values, **_dict(resources.get(part))} for part, values in defaults.items()}
+    return {part: {**values, **as_dict(resources.get(part))} for part, values in defaults.items()}
 
 
 def _trial_template(obj: dict[str, Any]) -> Iterator[PodView]:
@@ -223,8 +215,8 @@ def _prefixed(view: PodView, prefix: Path, role: str) -> PodView:
 
 def _argo(obj: dict[str, Any], kind: str) -> Iterator[PodView]:
     spec_path: Path = ("spec", "workflowSpec") if kind == "CronWorkflow" else ("spec",)
-    wf = _dict(_at(obj, spec_path))
-    for index, template in enumerate(_list(wf.get("templates"))):
+    wf = as_dict(_at(obj, spec_path))
+    for index, template in enumerate(as_list(wf.get("templates"))):
         if not isinstance(template, dict):
             continue
         tpath: Path = (*spec_path, "templates", index)
@@ -232,13 +224,13 @@ def _argo(obj: dict[str, Any], kind: str) -> Iterator[PodView]:
         for key in ("container", "script"):
             if isinstance(template.get(key), dict):
                 refs.append(ContainerRef("main", "containers", (*tpath, key), template[key]))
-        for i, c in enumerate(_list(_at(template, ("containerSet", "containers")))):
+        for i, c in enumerate(as_list(_at(template, ("containerSet", "containers")))):
             if isinstance(c, dict):
                 refs.append(ContainerRef(str(c.get("name") or f"#{i}"), "containers",
                                          (*tpath, "containerSet", "containers", i), c))
         for list_key, list_name in (("initContainers", "initContainers"),
                                     ("sidecars", "containers")):
-            for i, c in enumerate(_list(template.get(list_key))):
+            for i, c in enumerate(as_list(template.get(list_key))):
                 if isinstance(c, dict):
                     refs.append(ContainerRef(str(c.get("name") or f"#{i}"), list_name,
                                              (*tpath, list_key, i), c))
@@ -249,11 +241,11 @@ def _argo(obj: dict[str, Any], kind: str) -> Iterator[PodView]:
         pod_path = spec_path
         if isinstance(template.get("securityContext"), dict):
             pod["securityContext"] = template["securityContext"]
-        volumes = _list(wf.get("volumes")) + _list(template.get("volumes"))
+        volumes = as_list(wf.get("volumes")) + as_list(template.get("volumes"))
         if volumes:
             pod["volumes"] = volumes
         role = f"template {template.get('name') or index}"
-        yield PodView(_dict(template.get("metadata")), (*tpath, "metadata"), pod, pod_path,
+        yield PodView(as_dict(template.get("metadata")), (*tpath, "metadata"), pod, pod_path,
                       tuple(refs), role, 0)
 
 

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from appliance.k8s.data import as_dict, as_list
 from appliance.review.model import Path
 from appliance.review.podspecs import ContainerRef, PodView
 
@@ -76,16 +77,8 @@ class Check:
         return chosen
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _sc(container: ContainerRef) -> dict[str, Any]:
-    return _d(container.spec.get("securityContext"))
+    return as_dict(container.spec.get("securityContext"))
 
 
 def _cpath(container: ContainerRef, *rest: str | int) -> Path:
@@ -97,7 +90,7 @@ def _ppath(pod: PodView, *rest: str | int) -> Path:
 
 
 def _is_windows(pod: PodView) -> bool:
-    return _d(pod.spec.get("os")).get("name") == "windows"
+    return as_dict(pod.spec.get("os")).get("name") == "windows"
 
 
 def _user_namespaced(pod: PodView) -> bool:
@@ -109,12 +102,12 @@ def _user_namespaced(pod: PodView) -> bool:
 
 def _host_process(pod: PodView) -> list[Violation]:
     out = []
-    if _d(pod.security_context().get("windowsOptions")).get("hostProcess") is True:
+    if as_dict(pod.security_context().get("windowsOptions")).get("hostProcess") is True:
         out.append(Violation("windowsHostProcess", "baseline", None,
                              _ppath(pod, "securityContext", "windowsOptions", "hostProcess"),
                              "pod sets windowsOptions.hostProcess=true"))
     for c in pod.containers:
-        if _d(_sc(c).get("windowsOptions")).get("hostProcess") is True:
+        if as_dict(_sc(c).get("windowsOptions")).get("hostProcess") is True:
             out.append(Violation("windowsHostProcess", "baseline", c.name,
                                  _cpath(c, "windowsOptions", "hostProcess"),
                                  f"container {c.name!r} sets windowsOptions.hostProcess=true"))
@@ -148,7 +141,7 @@ _BASELINE_CAPABILITIES = frozenset({
 def _capabilities_baseline(pod: PodView) -> list[Violation]:
     out = []
     for c in pod.containers:
-        for i, cap in enumerate(_l(_d(_sc(c).get("capabilities")).get("add"))):
+        for i, cap in enumerate(as_list(as_dict(_sc(c).get("capabilities")).get("add"))):
             if cap not in _BASELINE_CAPABILITIES:
                 out.append(Violation("capabilities_baseline", "baseline", c.name,
                                      _cpath(c, "capabilities", "add", i),
@@ -158,9 +151,9 @@ def _capabilities_baseline(pod: PodView) -> list[Violation]:
 
 def _host_path_volumes(pod: PodView) -> list[Violation]:
     out = []
-    for i, volume in enumerate(_l(pod.spec.get("volumes"))):
+    for i, volume in enumerate(as_list(pod.spec.get("volumes"))):
         if isinstance(volume, dict) and volume.get("hostPath") is not None:
-            path = _d(volume["hostPath"]).get("path", "")
+            path = as_dict(volume["hostPath"]).get("path", "")
             out.append(Violation("hostPathVolumes", "baseline", None,
                                  _ppath(pod, "volumes", i, "hostPath"),
                                  f"volume {volume.get('name')!r} mounts host path {path!r}"))
@@ -170,8 +163,8 @@ def _host_path_volumes(pod: PodView) -> list[Violation]:
 def _host_ports(pod: PodView) -> list[Violation]:
     out = []
     for c in pod.containers:
-        for i, port in enumerate(_l(c.spec.get("ports"))):
-            host_port = _d(port).get("hostPort")
+        for i, port in enumerate(as_list(c.spec.get("ports"))):
+            host_port = as_dict(port).get("hostPort")
             if host_port not in (None, 0):
                 out.append(Violation("hostPorts", "baseline", c.name,
                                      (*c.path, "ports", i, "hostPort"),
@@ -186,10 +179,10 @@ def _host_probes(pod: PodView) -> list[Violation]:
         for probe in ("livenessProbe", "readinessProbe", "startupProbe"):
             handlers.append(((probe,), c.spec.get(probe)))
         for hook in ("postStart", "preStop"):
-            handlers.append((("lifecycle", hook), _d(c.spec.get("lifecycle")).get(hook)))
+            handlers.append((("lifecycle", hook), as_dict(c.spec.get("lifecycle")).get(hook)))
         for where, handler in handlers:
             for action in ("httpGet", "tcpSocket"):
-                host = _d(_d(handler).get(action)).get("host")
+                host = as_dict(as_dict(handler).get(action)).get("host")
                 if host not in (None, ""):
                     out.append(Violation(
                         "hostProbesAndHostLifecycle", "baseline", c.name,
@@ -216,7 +209,7 @@ def _apparmor(pod: PodView) -> list[Violation]:
                                  _cpath(c, "appArmorProfile", "type"),
                                  f"container {c.name!r} sets AppArmor profile "
                                  f"{profile.get('type')!r}"))
-    for key, value in sorted(_d(pod.meta.get("annotations")).items()):
+    for key, value in sorted(as_dict(pod.meta.get("annotations")).items()):
         if not str(key).startswith(_APPARMOR_ANNOTATION):
             continue
         value = "" if value is None else str(value)
@@ -238,7 +231,7 @@ def _selinux(types: frozenset[str]) -> CheckFn:
         targets += [(c.name, _cpath(c, "seLinuxOptions"), _sc(c).get("seLinuxOptions"))
                     for c in pod.containers]
         for container, path, options in targets:
-            options = _d(options)
+            options = as_dict(options)
             who = "pod" if container is None else f"container {container!r}"
             if (options.get("type") or "") not in types:
                 out.append(Violation("seLinuxOptions", "baseline", container, (*path, "type"),
@@ -277,7 +270,7 @@ _SECCOMP_CONTAINER_ANNOTATION = "container.seccomp.security.alpha.kubernetes.io/
 
 def _seccomp_baseline_annotations(pod: PodView) -> list[Violation]:
     out = []
-    for key, value in sorted(_d(pod.meta.get("annotations")).items()):
+    for key, value in sorted(as_dict(pod.meta.get("annotations")).items()):
         key = str(key)
         if value != "unconfined":
             continue
@@ -327,8 +320,8 @@ _SYSCTLS_1_37 = _SYSCTLS_1_32 | {"net.ipv4.tcp_slow_start_after_idle", "net.ipv4
 def _sysctls(allowed: frozenset[str]) -> CheckFn:
     def check(pod: PodView) -> list[Violation]:
         out = []
-        for i, sysctl in enumerate(_l(pod.security_context().get("sysctls"))):
-            name = _d(sysctl).get("name")
+        for i, sysctl in enumerate(as_list(pod.security_context().get("sysctls"))):
+            name = as_dict(sysctl).get("name")
             if name not in allowed:
                 out.append(Violation("sysctls", "baseline", None,
                                      _ppath(pod, "securityContext", "sysctls", i, "name"),
@@ -348,8 +341,8 @@ _RESTRICTED_VOLUME_TYPES = frozenset({
 
 def _restricted_volumes(pod: PodView) -> list[Violation]:
     out = []
-    for i, volume in enumerate(_l(pod.spec.get("volumes"))):
-        volume = _d(volume)
+    for i, volume in enumerate(as_list(pod.spec.get("volumes"))):
+        volume = as_dict(volume)
         sources = [k for k, v in volume.items() if k != "name" and v is not None]
         # A volume with no source is defaulted to emptyDir by the API server.
         bad = [k for k in sources if k not in _RESTRICTED_VOLUME_TYPES]
@@ -459,12 +452,12 @@ def _capabilities_restricted(exempt_windows: bool) -> CheckFn:
             return []
         out = []
         for c in pod.containers:
-            caps = _d(_sc(c).get("capabilities"))
-            if "ALL" not in _l(caps.get("drop")):
+            caps = as_dict(_sc(c).get("capabilities"))
+            if "ALL" not in as_list(caps.get("drop")):
                 out.append(Violation("capabilities_restricted", "restricted", c.name,
                                      _cpath(c, "capabilities", "drop"),
                                      f"container {c.name!r} must drop ALL capabilities"))
-            for i, cap in enumerate(_l(caps.get("add"))):
+            for i, cap in enumerate(as_list(caps.get("add"))):
                 if cap != "NET_BIND_SERVICE":
                     out.append(Violation("capabilities_restricted", "restricted", c.name,
                                          _cpath(c, "capabilities", "add", i),

@@ -1,9 +1,7 @@
-"""Image references and the digest lock: what `appliance lock` writes and render pins images with."""
+"""The image digest lock: what `appliance lock` writes and render pins images with."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -11,55 +9,12 @@ import yaml
 
 from appliance import safe_yaml
 from appliance.errors import InvalidDocument
+from appliance.k8s.images import DIGEST
+from appliance.k8s.images import ImageRef as ImageRef  # for targets/kind/preload.py (to move)
 from appliance.paths import shipped
 
 LOCK_PATH = shipped("images.lock.yaml")
 LOCK_API_VERSION = "appliance.dev/v1alpha1"
-DOCKER_HUB = "docker.io"
-DOCKER_HUB_API = "registry-1.docker.io"
-DIGEST = re.compile(r"^sha256:[0-9a-f]{64}$")
-# The distribution reference grammar (github.com/distribution/reference): host[:port], lowercase
-# path components joined by '.', '_', '__' or '-'s, a tag of word characters, '.' and '-'.
-_DOMAIN = re.compile(r"^(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9])"
-                     r"(?:\.(?:[a-zA-Z0-9]|[a-zA-Z0-9][a-zA-Z0-9-]*[a-zA-Z0-9]))*(?::[0-9]+)?$")
-_COMPONENT = re.compile(r"^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$")
-_TAG = re.compile(r"^[\w][\w.-]{0,127}$")
-
-
-@dataclass(frozen=True)
-class ImageRef:
-    """A parsed image reference: registry host, repository path, tag and/or digest."""
-
-    registry: str
-    repository: str
-    tag: str
-    digest: str
-
-    @staticmethod
-    def parse(text: str) -> ImageRef:
-        rest, _, digest = text.partition("@")
-        first, slash, remainder = rest.partition("/")
-        if slash and ("." in first or ":" in first or first == "localhost"):
-            registry, path = first, remainder
-        else:
-            registry, path = DOCKER_HUB, rest
-        name, colon, tag = path.rpartition(":") if ":" in path else (path, "", "")
-        if not colon:
-            name, tag = path, ""
-        if registry == DOCKER_HUB and "/" not in name:
-            name = f"library/{name}"
-        if not name or (digest and not DIGEST.match(digest)) or not _valid(registry, name, tag):
-            raise ValueError(f"not an image reference: {text!r}")
-        return ImageRef(registry, name, tag or ("" if digest else "latest"), digest)
-
-    @property
-    def api_host(self) -> str:
-        return DOCKER_HUB_API if self.registry == DOCKER_HUB else self.registry
-
-
-def _valid(registry: str, name: str, tag: str) -> bool:
-    return bool(_DOMAIN.match(registry) and all(_COMPONENT.match(c) for c in name.split("/"))
-                and (not tag or _TAG.match(tag)))
 
 
 def pin(image: str, lock: dict[str, str]) -> str | None:

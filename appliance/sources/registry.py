@@ -12,7 +12,7 @@ from typing import Any
 import requests
 
 from appliance.errors import ExternalCommandFailed
-from appliance.sources.images import DIGEST, ImageRef
+from appliance.k8s.images import DIGEST, ImageRef
 
 Sleep = Callable[[float], None]
 

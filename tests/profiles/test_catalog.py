@@ -12,9 +12,10 @@ import yaml
 
 from appliance.catalog import load_catalog
 from appliance.catalog.decode import decode_catalog
-from appliance.catalog.model import Patch, ResourceRef
+from appliance.catalog.model import Patch
 from appliance.config import profile as profiles
 from appliance.errors import InvalidDocument
+from appliance.k8s.refs import ResourceRef
 from appliance.render.assemble import assemble
 from appliance.render.patches import PatchError, apply_patch, move_namespaces
 

@@ -14,7 +14,6 @@ from appliance.catalog.model import (
     CredentialSpec,
     ExceptionSpec,
     Peer,
-    ResourceRef,
 )
 from appliance.harden import (
     credentials,
@@ -30,6 +29,7 @@ from appliance.harden import (
     service_account_token,
 )
 from appliance.harden.model import HardenContext
+from appliance.k8s.refs import ResourceRef
 
 DIGEST = "sha256:" + "ab" * 32
 DEPLOY = ResourceRef("Deployment", "demo", "web")

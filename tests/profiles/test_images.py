@@ -11,8 +11,9 @@ from click.testing import CliRunner
 
 from appliance.cli import cli, lock_command, main
 from appliance.errors import InvalidDocument
+from appliance.k8s.images import ImageRef
 from appliance.sources import images
-from appliance.sources.images import ImageRef, checkout_lock, dump_lock, load_lock, pin, updated_lock
+from appliance.sources.images import checkout_lock, dump_lock, load_lock, pin, updated_lock
 
 DIGEST = "sha256:" + "ab" * 32
 

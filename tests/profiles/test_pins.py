@@ -21,7 +21,8 @@ import pytest
 import yaml
 
 from appliance.catalog import load_catalog
-from appliance.catalog.model import ResourceRef, Source
+from appliance.catalog.model import Source
+from appliance.k8s.refs import ResourceRef
 from appliance.sources.fetch import Fetcher
 
 pytestmark = pytest.mark.integration

@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from appliance.catalog import load_catalog
-from appliance.catalog.model import ResourceRef
 from appliance.harden.model import containers, pod_spec
 from appliance.inventory import inventory
+from appliance.k8s.refs import ResourceRef
 from appliance.render import Bundle, render_profile
 from appliance.render.bundle import KIND_ORDER, sort_key
 from appliance.render.validate import validate

@@ -14,7 +14,7 @@ def finding_dict(finding: Finding) -> dict[str, Any]:
         # The contract's fields (issue 9): stable names and meanings.
         "rule": finding.rule,
         "severity": finding.severity.value,
-        "resource": finding.resource.as_dict(),
+        "resource": finding.resource.as_record(),
         "container": finding.container,
         "path": finding.path_text,
         "message": finding.message,
@@ -54,10 +54,10 @@ def render(report: Report) -> str:
 def parse_report(data: Any, source: str) -> Report:
     """Read a JSON report back (for --baseline and --diff); problems name the field."""
     from appliance.errors import InvalidDocument
+    from appliance.k8s.refs import ResourceRef
     from appliance.review.model import (
         Inventory,
         Location,
-        ResourceRef,
         Severity,
         Suppression,
         parse_path,

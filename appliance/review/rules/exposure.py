@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from appliance.k8s.data import as_dict
 from appliance.review.model import Finding, Rule, Severity
 from appliance.review.rules.base import Context
 
@@ -24,15 +24,11 @@ RULES: tuple[Rule, ...] = (NODE_PORT, LOAD_BALANCER, EXTERNAL_IPS, INGRESS)
 _GATEWAY_GROUPS = ("networking.istio.io/", "gateway.networking.k8s.io/")
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 def check(ctx: Context) -> Iterable[Finding]:
     for o in ctx.bundle.by_kind["Service"]:
-        spec = _d(o.obj.get("spec"))
+        spec = as_dict(o.obj.get("spec"))
         kind = spec.get("type")
-        ports = [str(_d(p).get("nodePort") or _d(p).get("port")) for p in spec.get("ports") or []]
+        ports = [str(as_dict(p).get("nodePort") or as_dict(p).get("port")) for p in spec.get("ports") or []]
         if kind == "NodePort":
             yield ctx.finding(o, NODE_PORT, ("spec", "type"),
                               f"Service {o.name} is a NodePort (ports {', '.join(ports)})")
@@ -44,7 +40,7 @@ def check(ctx: Context) -> Iterable[Finding]:
             yield ctx.finding(o, EXTERNAL_IPS, ("spec", "externalIPs"),
                               f"Service {o.name} accepts traffic on {ips}")
     for o in ctx.bundle.by_kind["Ingress"]:
-        tls = bool(_d(o.obj.get("spec")).get("tls"))
+        tls = bool(as_dict(o.obj.get("spec")).get("tls"))
         note = "with TLS" if tls else "without TLS (plain HTTP)"
         yield ctx.finding(o, INGRESS, ("spec",), f"Ingress {o.name} exposes services {note}")
     for o in ctx.bundle.by_kind["Gateway"]:

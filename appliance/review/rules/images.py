@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from appliance.k8s.images import split_image
 from appliance.review.model import Finding, Rule, Severity
 from appliance.review.rules.base import Context
 
@@ -12,16 +13,6 @@ MUTABLE = Rule("images.mutable-tag", "Image uses latest or no tag", Severity.MED
 NO_DIGEST = Rule("images.no-digest", "Image not pinned by digest", Severity.LOW,
                  "pin the image by digest (name:tag@sha256:...)", "images")
 RULES: tuple[Rule, ...] = (MUTABLE, NO_DIGEST)
-
-
-def split_image(image: str) -> tuple[str, str, str]:
-    """(repository, tag, digest); tag and digest are "" when absent."""
-    name, _, digest = image.partition("@")
-    slash = name.rfind("/")
-    colon = name.rfind(":")
-    if colon > slash:
-        return name[:colon], name[colon + 1:], digest
-    return name, "", digest
 
 
 def check(ctx: Context) -> Iterable[Finding]:

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from appliance.k8s.data import as_dict
 from appliance.review.graph import policy_types
 from appliance.review.model import Finding, Rule, Severity
 from appliance.review.rules.base import Context
@@ -15,10 +15,6 @@ NOT_COVERED = Rule("netpol.not-covered", "Pod not isolated by any NetworkPolicy"
 ALLOW_ALL = Rule("netpol.allow-all", "NetworkPolicy rule allows all traffic", Severity.MEDIUM,
                  "restrict the rule with from/to peers or ports", "network-policy")
 RULES: tuple[Rule, ...] = (NOT_COVERED, ALLOW_ALL)
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def check(ctx: Context) -> Iterable[Finding]:
@@ -42,14 +38,14 @@ def check(ctx: Context) -> Iterable[Finding]:
                               f"pods of {o.kind} {o.name} accept traffic from anywhere: {detail}",
                               evidence=[egress_note])
     for policy in bundle.by_kind["NetworkPolicy"]:
-        spec = _d(policy.obj.get("spec"))
+        spec = as_dict(policy.obj.get("spec"))
         for direction, peers_key, severity in (("ingress", "from", Severity.MEDIUM),
                                                ("egress", "to", Severity.LOW)):
             rules = spec.get(direction)
             if not isinstance(rules, list):
                 continue
             for index, rule in enumerate(rules):
-                rule = _d(rule)
+                rule = as_dict(rule)
                 if not rule.get(peers_key) and not rule.get("ports"):
                     target = "from any source" if direction == "ingress" else "to any destination"
                     yield ctx.finding(policy, ALLOW_ALL, ("spec", direction, index),

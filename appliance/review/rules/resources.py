@@ -3,18 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
 
+from appliance.k8s.data import as_dict
 from appliance.review.model import Finding, Rule, Severity
 from appliance.review.rules.base import Context
 
 NO_MEMORY_LIMIT = Rule("resources.no-memory-limit", "Container has no memory limit",
                        Severity.LOW, "set resources.limits.memory", "resources")
 RULES: tuple[Rule, ...] = (NO_MEMORY_LIMIT,)
-
-
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
 
 def check(ctx: Context) -> Iterable[Finding]:
@@ -25,7 +21,7 @@ def check(ctx: Context) -> Iterable[Finding]:
                 # cannot set resources; reporting them is a false positive users complain about.
                 if c.is_init or c.is_ephemeral:
                     continue
-                limits = _d(_d(c.spec.get("resources")).get("limits"))
+                limits = as_dict(as_dict(c.spec.get("resources")).get("limits"))
                 if limits.get("memory") in (None, ""):
                     role = f"{view.role}: " if view.role else ""
                     yield ctx.finding(o, NO_MEMORY_LIMIT, (*c.path, "resources", "limits"),

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 from typing import Any
 
+from appliance.k8s.data import as_dict
 from appliance.review.graph import Obj
 from appliance.review.model import Finding, Path, Rule, Severity
 from appliance.review.rules.base import Context
@@ -87,10 +88,6 @@ _FILE_NAME = re.compile(r"[\w.-]+\.(json|ya?ml|txt|pem|key|crt|cer|p12|pfx|jks|e
                         r"properties|toml)", re.IGNORECASE)
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
 @lru_cache(maxsize=4096)
 def _words(name: str) -> tuple[str, ...]:
     return tuple(word.lower() for word in _WORD.findall(name))
@@ -157,9 +154,9 @@ def _secret_shape(value: str) -> str | None:
 
 def _secret_values(o: Obj) -> Iterable[tuple[Path, str, str]]:
     """(path, key, value) of a Secret's stringData and decoded data."""
-    for key, value in sorted(_d(o.obj.get("stringData")).items()):
+    for key, value in sorted(as_dict(o.obj.get("stringData")).items()):
         yield ("stringData", key), str(key), "" if value is None else str(value)
-    for key, value in sorted(_d(o.obj.get("data")).items()):
+    for key, value in sorted(as_dict(o.obj.get("data")).items()):
         try:
             decoded = base64.b64decode(str(value or ""), validate=True).decode("utf-8")
         except (binascii.Error, UnicodeDecodeError, ValueError):
@@ -204,7 +201,7 @@ def _check_secret(ctx: Context, o: Obj) -> Iterable[Finding]:
 
 
 def _check_configmap(ctx: Context, o: Obj) -> Iterable[Finding]:
-    for key, value in sorted(_d(o.obj.get("data")).items()):
+    for key, value in sorted(as_dict(o.obj.get("data")).items()):
         key, text = str(key), "" if value is None else str(value)
         path: Path = ("data", key)
         why = known_default(key, text)
@@ -224,7 +221,7 @@ def _check_env(ctx: Context, o: Obj, role: str, container: str, cpath: Path,
         return
     prefix = f"{role}: " if role else ""
     for index, var in enumerate(env):
-        var = _d(var)
+        var = as_dict(var)
         name, value = str(var.get("name") or ""), var.get("value")
         if value is None or "valueFrom" in var:
             continue

@@ -1,0 +1,1 @@
+"""The Kubernetes vocabulary every layer shares: object data, refs, selectors, images, quantities."""
