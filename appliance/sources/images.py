@@ -10,7 +10,6 @@ import yaml
 from appliance import safe_yaml
 from appliance.errors import InvalidDocument
 from appliance.k8s.images import DIGEST
-from appliance.k8s.images import ImageRef as ImageRef  # for targets/kind/preload.py (to move)
 from appliance.paths import shipped
 
 LOCK_PATH = shipped("images.lock.yaml")

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from appliance.k8s.data import as_dict, as_list
 from appliance.review import pss
 from appliance.review.model import render_path
 from appliance.review.podspecs import pod_views
@@ -56,23 +57,17 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def _name(obj: Obj) -> str:
-    return str(_d(obj.get("metadata")).get("name") or "")
+    return str(as_dict(obj.get("metadata")).get("name") or "")
 
 
 def condition_lines(obj: Obj) -> tuple[str, ...]:
     """`Type=Status (Reason): message` for each status condition, in the server's order."""
     out = []
-    for cond in _l(_d(obj.get("status")).get("conditions")):
-        cond = _d(cond)
+    for cond in as_list(as_dict(obj.get("status")).get("conditions")):
+        cond = as_dict(cond)
         line = f"{cond.get('type')}={cond.get('status')}"
         if cond.get("reason"):
             line += f" ({cond['reason']})"
@@ -83,21 +78,21 @@ def condition_lines(obj: Obj) -> tuple[str, ...]:
 
 
 def pod_is_ready(pod: Obj) -> bool:
-    if _d(pod.get("metadata")).get("deletionTimestamp"):
+    if as_dict(pod.get("metadata")).get("deletionTimestamp"):
         return False
-    status = _d(pod.get("status"))
+    status = as_dict(pod.get("status"))
     if status.get("phase") != "Running":
         return False
-    return any(_d(c).get("type") == "Ready" and _d(c).get("status") == "True"
-               for c in _l(status.get("conditions")))
+    return any(as_dict(c).get("type") == "Ready" and as_dict(c).get("status") == "True"
+               for c in as_list(status.get("conditions")))
 
 
 def _container_line(kind: str, status: Obj) -> str | None:
     """One container's state when it explains something; None for a healthy one."""
     name = status.get("name")
-    state = _d(status.get("state"))
+    state = as_dict(status.get("state"))
     restarts = int(status.get("restartCount") or 0)
-    last = _d(_d(status.get("lastState")).get("terminated"))
+    last = as_dict(as_dict(status.get("lastState")).get("terminated"))
     suffix = ""
     if restarts:
         suffix = f" (restarts {restarts}"
@@ -105,13 +100,13 @@ def _container_line(kind: str, status: Obj) -> str | None:
             suffix += f"; last exit {last.get('exitCode')} {last.get('reason') or ''}".rstrip()
         suffix += ")"
     if "waiting" in state:
-        waiting = _d(state["waiting"])
+        waiting = as_dict(state["waiting"])
         text = f"{kind} {name}: waiting {waiting.get('reason') or ''}".rstrip()
         if waiting.get("message"):
             text += f": {waiting['message']}"
         return text + suffix
     if "terminated" in state:
-        term = _d(state["terminated"])
+        term = as_dict(state["terminated"])
         if kind == "init container" and term.get("exitCode") == 0:
             return None
         text = f"{kind} {name}: terminated {term.get('reason') or ''} (exit {term.get('exitCode')})"
@@ -129,21 +124,21 @@ def _container_line(kind: str, status: Obj) -> str | None:
 
 def pod_lines(pod: Obj) -> list[str]:
     """A pod and, indented, each container that explains why it is not ready."""
-    meta = _d(pod.get("metadata"))
-    status = _d(pod.get("status"))
+    meta = as_dict(pod.get("metadata"))
+    status = as_dict(pod.get("status"))
     state = str(status.get("phase") or "Unknown")
     if meta.get("deletionTimestamp"):
         state += ", terminating"
     state += ", ready" if pod_is_ready(pod) else ", not ready"
     lines = [f"pod {_name(pod)}: {state}"]
-    for cond in _l(status.get("conditions")):
-        cond = _d(cond)
+    for cond in as_list(status.get("conditions")):
+        cond = as_dict(cond)
         if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
             lines.append(f"  not scheduled ({cond.get('reason')}): {cond.get('message')}")
     for key, kind in (("initContainerStatuses", "init container"),
                       ("containerStatuses", "container")):
-        for cstatus in _l(status.get(key)):
-            line = _container_line(kind, _d(cstatus))
+        for cstatus in as_list(status.get(key)):
+            line = _container_line(kind, as_dict(cstatus))
             if line:
                 lines.append(f"  {line}")
     return lines
@@ -154,10 +149,10 @@ def crash_looping(pods: Iterable[Obj]) -> list[tuple[str, str]]:
     out = []
     for pod in pods:
         for key in ("initContainerStatuses", "containerStatuses"):
-            for cstatus in _l(_d(pod.get("status")).get(key)):
-                cstatus = _d(cstatus)
+            for cstatus in as_list(as_dict(pod.get("status")).get(key)):
+                cstatus = as_dict(cstatus)
                 if int(cstatus.get("restartCount") or 0) > 0 and \
-                        _d(cstatus.get("lastState")).get("terminated"):
+                        as_dict(cstatus.get("lastState")).get("terminated"):
                     out.append((_name(pod), str(cstatus.get("name"))))
     return out
 
@@ -174,7 +169,7 @@ def event_lines(events: Iterable[Obj], limit: int = MAX_EVENTS) -> tuple[str, ..
     ReplicaSet's refusals that differ only in the name of the pod it tried to create."""
     groups: dict[tuple[str, str, str, str], tuple[Obj, int]] = {}
     for event in sorted((e for e in events if e.get("type") == "Warning"), key=_event_time):
-        involved = _d(event.get("involvedObject"))
+        involved = as_dict(event.get("involvedObject"))
         key = (str(event.get("reason")), str(involved.get("kind")), str(involved.get("name")),
                _POD_NAME.sub('pods ""', str(event.get("message"))))
         _, count = groups.pop(key, (event, 0))
@@ -201,9 +196,9 @@ _IMAGE_PULL = ("ImagePullBackOff", "ErrImagePull", "InvalidImageName", "ErrImage
 
 
 def _containers(deployment: Obj) -> dict[str, Obj]:
-    spec = _d(_d(_d(deployment.get("spec")).get("template")).get("spec"))
+    spec = as_dict(as_dict(as_dict(deployment.get("spec")).get("template")).get("spec"))
     return {str(c.get("name")): c for key in ("initContainers", "containers")
-            for c in _l(spec.get(key)) if isinstance(c, dict)}
+            for c in as_list(spec.get(key)) if isinstance(c, dict)}
 
 
 def _memory_hint(context: HintContext) -> str:
@@ -230,7 +225,7 @@ def _pod_security_hint(deployment: Obj, message: str) -> str | None:
     if not match:
         return None
     level, version_text = match.group("level"), match.group("version")
-    namespace = _d(deployment.get("metadata")).get("namespace")
+    namespace = as_dict(deployment.get("metadata")).get("namespace")
     try:
         version = pss.parse_version(version_text)
     except ValueError:
@@ -258,8 +253,8 @@ def hints(deployment: Obj, pods: list[Obj], events: list[Obj], context: HintCont
     messages = [(str(e.get("reason") or ""), str(e.get("message") or "")) for e in events
                 if e.get("type") == "Warning"]
     messages += [(str(c.get("reason") or ""), str(c.get("message") or ""))
-                 for c in _l(_d(deployment.get("status")).get("conditions"))
-                 if _d(c).get("type") == "ReplicaFailure" and _d(c).get("status") == "True"]
+                 for c in as_list(as_dict(deployment.get("status")).get("conditions"))
+                 if as_dict(c).get("type") == "ReplicaFailure" and as_dict(c).get("status") == "True"]
     for reason, message in messages:
         if reason == "FailedScheduling":
             if "Insufficient memory" in message:
@@ -280,11 +275,11 @@ def hints(deployment: Obj, pods: list[Obj], events: list[Obj], context: HintCont
             add(f"the container runs but its readiness probe fails ({message}); its log says why")
     for pod in pods:
         for key in ("initContainerStatuses", "containerStatuses"):
-            for cstatus in _l(_d(pod.get("status")).get(key)):
-                cstatus = _d(cstatus)
+            for cstatus in as_list(as_dict(pod.get("status")).get(key)):
+                cstatus = as_dict(cstatus)
                 name = str(cstatus.get("name"))
                 spec = containers.get(name, {})
-                waiting = _d(_d(cstatus.get("state")).get("waiting"))
+                waiting = as_dict(as_dict(cstatus.get("state")).get("waiting"))
                 reason, message = str(waiting.get("reason") or ""), str(waiting.get("message") or "")
                 image = str(spec.get("image") or cstatus.get("image") or "")
                 if reason in _IMAGE_PULL:
@@ -299,10 +294,10 @@ def hints(deployment: Obj, pods: list[Obj], events: list[Obj], context: HintCont
                     else:
                         add(f"container {name} cannot be created ({message}); create what it "
                             "references or fix the reference")
-    for cond in _l(_d(deployment.get("status")).get("conditions")):
-        cond = _d(cond)
+    for cond in as_list(as_dict(deployment.get("status")).get("conditions")):
+        cond = as_dict(cond)
         if cond.get("reason") == "ProgressDeadlineExceeded":
-            seconds = _d(deployment.get("spec")).get("progressDeadlineSeconds", 600)
+            seconds = as_dict(deployment.get("spec")).get("progressDeadlineSeconds", 600)
             add(f"the rollout made no progress for {seconds}s; the pod states above say why")
     return tuple(out)
 
@@ -320,14 +315,14 @@ def _image_hint(image: str, policy: str) -> str:
 
 def deployment_status(deployment: Obj) -> str:
     """`a/b available` plus the decisive condition, one line."""
-    spec, status = _d(deployment.get("spec")), _d(deployment.get("status"))
+    spec, status = as_dict(deployment.get("spec")), as_dict(deployment.get("status"))
     wanted = spec.get("replicas", 1)
     line = f"{int(status.get('availableReplicas') or 0)}/{wanted} available"
-    meta = _d(deployment.get("metadata"))
+    meta = as_dict(deployment.get("metadata"))
     if int(status.get("observedGeneration") or 0) < int(meta.get("generation") or 0):
         line += ", newer spec not yet observed"
-    for cond in _l(status.get("conditions")):
-        cond = _d(cond)
+    for cond in as_list(status.get("conditions")):
+        cond = as_dict(cond)
         if cond.get("type") == "ReplicaFailure" and cond.get("status") == "True":
             line += f", {cond.get('reason')}"
         if cond.get("reason") == "ProgressDeadlineExceeded":
@@ -339,7 +334,7 @@ def diagnose(deployment: Obj, pods: list[Obj], events: list[Obj], logs: Mapping[
              context: HintContext | None = None) -> Diagnosis:
     """Explain a not-ready Deployment from its pods, the events about it, its pods and its
     ReplicaSets, and the previous logs of its crash-looping containers ((pod, container) -> text)."""
-    meta = _d(deployment.get("metadata"))
+    meta = as_dict(deployment.get("metadata"))
     ordered_pods = sorted(pods, key=_name)
     pod_text = tuple(line for pod in ordered_pods for line in pod_lines(pod))
     log_items = tuple(

@@ -15,6 +15,7 @@ from types import FrameType
 from typing import Any, Protocol
 
 from appliance.errors import EXIT_BAD_INPUT, BadInput
+from appliance.k8s.data import as_dict, as_list
 from appliance.runtime.process import LOOPBACK, free_port
 from appliance.runtime.state import write_atomic
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef
@@ -86,26 +87,20 @@ class KubectlLauncher:
         return _KubectlProcess(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def container_port(service: Obj, pod: Obj, port: int | str) -> int | None:
     """The pod's port behind a Service port (number or name), resolving a named targetPort."""
-    for entry in _l(_d(service.get("spec")).get("ports")):
-        entry = _d(entry)
+    for entry in as_list(as_dict(service.get("spec")).get("ports")):
+        entry = as_dict(entry)
         if port not in (entry.get("port"), entry.get("name")):
             continue
         target = entry.get("targetPort", entry.get("port"))
         if isinstance(target, int):
             return target
-        for container in _l(_d(pod.get("spec")).get("containers")):
-            for declared in _l(_d(container).get("ports")):
-                if _d(declared).get("name") == target:
+        for container in as_list(as_dict(pod.get("spec")).get("containers")):
+            for declared in as_list(as_dict(container).get("ports")):
+                if as_dict(declared).get("name") == target:
                     return int(declared["containerPort"])
         return None
     return None
@@ -116,8 +111,8 @@ def choose_pod(pods: Sequence[Obj]) -> Obj | None:
     ready = [p for p in pods if pod_is_ready(p)]
     if not ready:
         return None
-    return max(ready, key=lambda p: (str(_d(p.get("metadata")).get("creationTimestamp") or ""),
-                                     str(_d(p.get("metadata")).get("name"))))
+    return max(ready, key=lambda p: (str(as_dict(p.get("metadata")).get("creationTimestamp") or ""),
+                                     str(as_dict(p.get("metadata")).get("name"))))
 
 
 @dataclass
@@ -145,7 +140,7 @@ class Forwarder:
         pod = self.client.get(ObjRef("v1", "Pod", active.pod, spec.namespace))
         if pod is None:
             return f"pod {active.pod} is gone"
-        if _d(pod.get("metadata")).get("deletionTimestamp"):
+        if as_dict(pod.get("metadata")).get("deletionTimestamp"):
             return f"pod {active.pod} is terminating"
         if not pod_is_ready(pod):
             return f"pod {active.pod} is not ready"
@@ -156,12 +151,12 @@ class Forwarder:
         if service is None:
             self.log(f"{spec.name}: waiting for service {spec.namespace}/{spec.service}")
             return
-        selector = {str(k): str(v) for k, v in _d(_d(service.get("spec")).get("selector")).items()}
+        selector = {str(k): str(v) for k, v in as_dict(as_dict(service.get("spec")).get("selector")).items()}
         pod = choose_pod(self.client.list("v1", "Pod", spec.namespace, selector or None))
         if pod is None:
             self.log(f"{spec.name}: waiting for a ready pod behind {spec.namespace}/{spec.service}")
             return
-        name = str(_d(pod.get("metadata")).get("name"))
+        name = str(as_dict(pod.get("metadata")).get("name"))
         remote = container_port(service, pod, spec.port)
         if remote is None:
             self.log(f"{spec.name}: service {spec.namespace}/{spec.service} has no port {spec.port!r}")

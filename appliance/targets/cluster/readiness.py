@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.errors import EXIT_EXTERNAL, ApplianceError
+from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef, is_transient
 from appliance.targets.cluster.diagnosis import (
     LOG_TAIL,
@@ -37,21 +38,12 @@ class Verdict:
 READY = Verdict(True)
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
 
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _conditions(obj: Obj) -> dict[str, Obj]:
-    return {str(_d(c).get("type")): _d(c) for c in _l(_d(obj.get("status")).get("conditions"))}
 
 
 def crd_established(crd: Obj) -> Verdict:
     """Established=True and NamesAccepted=True; conditions not yet written count as not yet."""
-    conds = _conditions(crd)
+    conds = conditions(crd)
     if "Established" not in conds and "NamesAccepted" not in conds:
         return Verdict(False, "no conditions yet")
     problems = []
@@ -70,9 +62,9 @@ def crd_established(crd: Obj) -> Verdict:
 def deployment_ready(deployment: Obj) -> Verdict:
     """Rolled out and available: the newest spec observed, Available=True, every replica
     updated and available, and no ReplicaFailure (kind.md §7.2 action 10)."""
-    meta, spec, status = _d(deployment.get("metadata")), _d(deployment.get("spec")), \
-        _d(deployment.get("status"))
-    conds = _conditions(deployment)
+    meta, spec, status = as_dict(deployment.get("metadata")), as_dict(deployment.get("spec")), \
+        as_dict(deployment.get("status"))
+    conds = conditions(deployment)
     wanted = int(spec.get("replicas", 1))
     failure = conds.get("ReplicaFailure")
     ok = (
@@ -90,8 +82,8 @@ def endpoints_ready(slices: Iterable[Obj]) -> Verdict:
     """A Service answers when one of its EndpointSlices has an endpoint not marked unready
     (an absent `ready` means ready, as the EndpointSlice API documents)."""
     for endpoint_slice in slices:
-        for endpoint in _l(endpoint_slice.get("endpoints")):
-            if _d(_d(endpoint).get("conditions")).get("ready") is not False:
+        for endpoint in as_list(endpoint_slice.get("endpoints")):
+            if as_dict(as_dict(endpoint).get("conditions")).get("ready") is not False:
                 return READY
     return Verdict(False, "no ready endpoints")
 
@@ -99,9 +91,9 @@ def endpoints_ready(slices: Iterable[Obj]) -> Verdict:
 def webhook_services(config: Obj) -> list[tuple[str, str, bool]]:
     """(namespace, service, has CA bundle) for each webhook of a webhook configuration."""
     out = []
-    for hook in _l(config.get("webhooks")):
-        client_config = _d(_d(hook).get("clientConfig"))
-        service = _d(client_config.get("service"))
+    for hook in as_list(config.get("webhooks")):
+        client_config = as_dict(as_dict(hook).get("clientConfig"))
+        service = as_dict(client_config.get("service"))
         if service:
             out.append((str(service.get("namespace")), str(service.get("name")),
                         bool(client_config.get("caBundle"))))
@@ -142,7 +134,7 @@ def stages_for(objects: Iterable[Obj]) -> list[Stage]:
     for obj in objects:
         if obj.get("kind") != "Deployment":
             continue
-        meta = _d(obj.get("metadata"))
+        meta = as_dict(obj.get("metadata"))
         name, namespace = str(meta.get("name")), str(meta.get("namespace") or "default")
         if name in DATA_STORES:
             stores.append(Component(namespace, name, DATA_STORES[name]))
@@ -167,8 +159,8 @@ class Observed:
 
 def _owned_by(obj: Obj, kind: str, names: Iterable[str]) -> bool:
     wanted = set(names)
-    return any(_d(o).get("kind") == kind and _d(o).get("name") in wanted
-               for o in _l(_d(obj.get("metadata")).get("ownerReferences")))
+    return any(as_dict(o).get("kind") == kind and as_dict(o).get("name") in wanted
+               for o in as_list(as_dict(obj.get("metadata")).get("ownerReferences")))
 
 
 def observe(client: KubeClient, component: Component) -> Observed:
@@ -177,11 +169,11 @@ def observe(client: KubeClient, component: Component) -> Observed:
     deployment = client.get(ObjRef("apps/v1", "Deployment", component.name, component.namespace))
     if deployment is None:
         return Observed(component, None)
-    selector = _d(_d(_d(deployment.get("spec")).get("selector")).get("matchLabels"))
+    selector = as_dict(as_dict(as_dict(deployment.get("spec")).get("selector")).get("matchLabels"))
     labels = {str(k): str(v) for k, v in selector.items()} or None
     replicasets = [rs for rs in client.list("apps/v1", "ReplicaSet", component.namespace, labels)
                    if _owned_by(rs, "Deployment", [component.name])]
-    names = [str(_d(rs.get("metadata")).get("name")) for rs in replicasets]
+    names = [str(as_dict(rs.get("metadata")).get("name")) for rs in replicasets]
     pods = [pod for pod in client.list("v1", "Pod", component.namespace, labels)
             if _owned_by(pod, "ReplicaSet", names)]
     return Observed(component, deployment, tuple(replicasets), tuple(pods))
@@ -195,10 +187,10 @@ def explain(client: KubeClient, observed: Observed, context: HintContext | None 
     if observed.deployment is None:
         return missing(component.namespace, component.name)
     about = {("Deployment", component.name)}
-    about |= {("ReplicaSet", str(_d(rs.get("metadata")).get("name"))) for rs in observed.replicasets}
-    about |= {("Pod", str(_d(p.get("metadata")).get("name"))) for p in observed.pods}
+    about |= {("ReplicaSet", str(as_dict(rs.get("metadata")).get("name"))) for rs in observed.replicasets}
+    about |= {("Pod", str(as_dict(p.get("metadata")).get("name"))) for p in observed.pods}
     events = [e for e in client.events(component.namespace)
-              if (_d(e.get("involvedObject")).get("kind"), _d(e.get("involvedObject")).get("name"))
+              if (as_dict(e.get("involvedObject")).get("kind"), as_dict(e.get("involvedObject")).get("name"))
               in about]
     logs: dict[tuple[str, str], str] = {}
     for pod, container in crash_looping(observed.pods):
@@ -217,7 +209,7 @@ def waiting_text(observed: Observed) -> str:
     if observed.deployment is None:
         return f"{observed.component} (not found)"
     why = deployment_ready(observed.deployment).why
-    for pod in sorted(observed.pods, key=lambda p: str(_d(p.get("metadata")).get("name"))):
+    for pod in sorted(observed.pods, key=lambda p: str(as_dict(p.get("metadata")).get("name"))):
         if not pod_is_ready(pod):
             lines = pod_lines(pod)
             detail = lines[1].strip() if len(lines) > 1 else lines[0]
@@ -241,18 +233,18 @@ class NotReady(ApplianceError):
 
 
 def _restarts(pods: Iterable[Obj]) -> int:
-    return sum(int(_d(c).get("restartCount") or 0) for pod in pods
+    return sum(int(as_dict(c).get("restartCount") or 0) for pod in pods
                for key in ("initContainerStatuses", "containerStatuses")
-               for c in _l(_d(pod.get("status")).get(key)))
+               for c in as_list(as_dict(pod.get("status")).get(key)))
 
 
 def _crash_looping_pods(pods: Iterable[Obj]) -> list[str]:
     out = []
     for pod in pods:
-        for cstatus in _l(_d(pod.get("status")).get("containerStatuses")):
-            reason = _d(_d(_d(cstatus).get("state")).get("waiting")).get("reason")
+        for cstatus in as_list(as_dict(pod.get("status")).get("containerStatuses")):
+            reason = as_dict(as_dict(as_dict(cstatus).get("state")).get("waiting")).get("reason")
             if reason == "CrashLoopBackOff":
-                out.append(str(_d(pod.get("metadata")).get("name")))
+                out.append(str(as_dict(pod.get("metadata")).get("name")))
                 break
     return out
 

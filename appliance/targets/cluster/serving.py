@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import requests
 
 from appliance.errors import BadInput
+from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.serving.endpoint import Endpoint
 from appliance.serving.interface import RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
@@ -152,47 +153,38 @@ def inference_service(name: str, model: ModelRef, previous: ModelRef | None, *, 
     }
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 def model_of(isvc: Obj) -> ModelRef | None:
     """The model an InferenceService is set to serve (its STORAGE_URI and version annotation)."""
-    annotations = _d(_d(isvc.get("metadata")).get("annotations"))
-    for container in _l(_d(_d(isvc.get("spec")).get("predictor")).get("containers")):
-        if _d(container).get("name") == CONTAINER:
-            for env in _l(_d(container).get("env")):
-                if _d(env).get("name") == STORAGE_URI and _d(env).get("value"):
+    annotations = as_dict(as_dict(isvc.get("metadata")).get("annotations"))
+    for container in as_list(as_dict(as_dict(isvc.get("spec")).get("predictor")).get("containers")):
+        if as_dict(container).get("name") == CONTAINER:
+            for env in as_list(as_dict(container).get("env")):
+                if as_dict(env).get("name") == STORAGE_URI and as_dict(env).get("value"):
                     return ModelRef(str(env["value"]), str(annotations.get(VERSION, "")))
     return None
 
 
 def previous_of(isvc: Obj) -> ModelRef | None:
-    annotations = _d(_d(isvc.get("metadata")).get("annotations"))
+    annotations = as_dict(as_dict(isvc.get("metadata")).get("annotations"))
     uri = annotations.get(PREVIOUS_URI)
     return ModelRef(str(uri), str(annotations.get(PREVIOUS_VERSION, ""))) if uri else None
 
 
-def _conditions(obj: Obj) -> dict[str, Obj]:
-    return {str(_d(c).get("type")): _d(c) for c in _l(_d(obj.get("status")).get("conditions"))}
-
 
 def isvc_waiting(isvc: Obj) -> str | None:
     """None when KServe observed the latest spec and says Ready; else why not."""
-    meta, status = _d(isvc.get("metadata")), _d(isvc.get("status"))
+    meta, status = as_dict(isvc.get("metadata")), as_dict(isvc.get("status"))
     generation = int(meta.get("generation") or 0)
     observed = int(status.get("observedGeneration") or 0)
     if observed < generation:
         return f"KServe has not observed generation {generation} yet (observed {observed})"
-    conditions = _conditions(isvc)
-    if _d(conditions.get("Ready")).get("status") == "True":
+    found = conditions(isvc)
+    if as_dict(found.get("Ready")).get("status") == "True":
         return None
     for kind in ("PredictorReady", "Ready"):
-        cond = conditions.get(kind)
+        cond = found.get(kind)
         if cond is not None and cond.get("status") != "True":
             detail = ": ".join(str(x) for x in (cond.get("reason"), cond.get("message")) if x)
             return f"{kind}={cond.get('status')}" + (f" ({detail})" if detail else "")
@@ -202,8 +194,8 @@ def isvc_waiting(isvc: Obj) -> str | None:
 def rollout_waiting(deployment: Obj) -> str | None:
     """None when the predictor's rollout is complete (`kubectl rollout status`: every replica
     updated and available, no old replica left); else what is left."""
-    spec, status = _d(deployment.get("spec")), _d(deployment.get("status"))
-    generation = int(_d(deployment.get("metadata")).get("generation") or 0)
+    spec, status = as_dict(deployment.get("spec")), as_dict(deployment.get("status"))
+    generation = int(as_dict(deployment.get("metadata")).get("generation") or 0)
     if int(status.get("observedGeneration") or 0) < generation:
         return "predictor rollout: the new spec is not observed yet"
     wanted = int(spec.get("replicas", 1))
@@ -248,7 +240,7 @@ class InferenceServices:
         return Endpoint(name, f"http://127.0.0.1:{port}")
 
     def _record(self, isvc: Obj) -> Deployment | None:
-        meta = _d(isvc.get("metadata"))
+        meta = as_dict(isvc.get("metadata"))
         model = model_of(isvc)
         if model is None:
             return None  # not one of ours (or edited beyond recognition)

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from appliance.errors import BadInput, MissingPrerequisite
+from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.targets.cluster.apply import ApplyFailed, apply_admitted
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef
 from appliance.targets.cluster.diagnosis import Diagnosis, condition_lines, event_lines
@@ -70,12 +71,6 @@ COUNTERS = {
 TRIAL_STATES = (KILLED, FAILED, SUCCEEDED, EARLY_STOPPED, RUNNING, METRICS_UNAVAILABLE)
 
 
-def _d(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _l(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
 
 
 # --- katib-config ------------------------------------------------------------------------------------
@@ -89,7 +84,7 @@ def enabled_algorithms(client: KubeClient) -> tuple[str, ...]:
             "Katib is not installed on this cluster",
             f"ConfigMap {KATIB_NAMESPACE}/{KATIB_CONFIG} not found",
             "start a stack whose profile includes tuning (e.g. --profile standard)")
-    text = _d(config_map.get("data")).get(KATIB_CONFIG_KEY)
+    text = as_dict(config_map.get("data")).get(KATIB_CONFIG_KEY)
     try:
         config = yaml.safe_load(text) if isinstance(text, str) else None
     except yaml.YAMLError as exc:
@@ -97,12 +92,13 @@ def enabled_algorithms(client: KubeClient) -> tuple[str, ...]:
         detail = f"{KATIB_CONFIG_KEY} is not YAML ({str(exc).splitlines()[0]})"
     else:
         detail = f"no {KATIB_CONFIG_KEY} key holding a KatibConfig"
-    suggestions = _l(_d(_d(config).get("runtime")).get("suggestions")) if config is not None else None
+    runtime = as_dict(as_dict(config).get("runtime"))
+    suggestions = as_list(runtime.get("suggestions")) if config is not None else None
     if suggestions is None:
         raise MissingPrerequisite(
             f"ConfigMap {KATIB_NAMESPACE}/{KATIB_CONFIG} cannot be read", detail,
             "render and apply the profile again ('appliance up')")
-    return tuple(str(_d(s).get("algorithmName")) for s in suggestions if _d(s).get("algorithmName"))
+    return tuple(str(as_dict(s).get("algorithmName")) for s in suggestions if as_dict(s).get("algorithmName"))
 
 
 # --- preparing the manifest --------------------------------------------------------------------------
@@ -111,7 +107,7 @@ def enabled_algorithms(client: KubeClient) -> tuple[str, ...]:
 def _tokens(container: Mapping[str, Any]) -> list[str]:
     """The container's command and args as words (a `sh -c "python -m ..."` string split too)."""
     words: list[str] = []
-    for item in [*_l(container.get("command")), *_l(container.get("args"))]:
+    for item in [*as_list(container.get("command")), *as_list(container.get("args"))]:
         text = str(item)
         try:
             words += shlex.split(text) if any(c.isspace() for c in text) else [text]
@@ -148,7 +144,7 @@ def prepare(document: Obj, namespace: str, stubs_image: str) -> tuple[Obj, list[
         notes.append(f"metadata.namespace {asked} -> {namespace} (the stack's workload namespace: its "
                      "network policies let trials reach the object store)")
     out["metadata"]["namespace"] = namespace
-    trial_spec = _d(_d(out["spec"].get("trialTemplate")).get("trialSpec"))
+    trial_spec = as_dict(as_dict(out["spec"].get("trialTemplate")).get("trialSpec"))
     for container in _containers(trial_spec):
         if not runs_stub_trainer(container):
             continue
@@ -162,7 +158,7 @@ def prepare(document: Obj, namespace: str, stubs_image: str) -> tuple[Obj, list[
         for key, value in RESTRICTED_CONTAINER.items():
             context.setdefault(key, copy.deepcopy(value))
         env = container.setdefault("env", [])
-        have = {_d(e).get("name") for e in env}
+        have = {as_dict(e).get("name") for e in env}
         env += [item for item in s3_env() if item["name"] not in have]
     return out, notes
 
@@ -172,8 +168,8 @@ def prepare(document: Obj, namespace: str, stubs_image: str) -> tuple[Obj, list[
 
 def condition_of(obj: Obj) -> str:
     """The Experiment's state as a word: Succeeded or Failed once over, else the newest true one."""
-    conditions = [_d(c) for c in _l(_d(obj.get("status")).get("conditions"))]
-    true = [str(c.get("type")) for c in conditions if c.get("status") == "True"]
+    listed = [as_dict(c) for c in as_list(as_dict(obj.get("status")).get("conditions"))]
+    true = [str(c.get("type")) for c in listed if c.get("status") == "True"]
     for final in (SUCCEEDED, FAILED):
         if final in true:
             return final
@@ -182,11 +178,11 @@ def condition_of(obj: Obj) -> str:
 
 def progress_of(exp: Experiment, obj: Obj) -> Progress:
     """The local engine's progress snapshot, read from the Experiment's status."""
-    status = _d(obj.get("status"))
+    status = as_dict(obj.get("status"))
     count = {state: int(status.get(field) or 0) for field, state in COUNTERS.items()}
-    best = _d(status.get("currentOptimalTrial"))
+    best = as_dict(status.get("currentOptimalTrial"))
     best_name = str(best.get("bestTrialName") or "")
-    observed = _l(_d(best.get("observation")).get("metrics"))
+    observed = as_list(as_dict(best.get("observation")).get("metrics"))
     return Progress(
         experiment=exp.name,
         condition=condition_of(obj),
@@ -205,15 +201,15 @@ def progress_of(exp: Experiment, obj: Obj) -> Progress:
 
 def clean(obj: Obj) -> Obj:
     """An object as `kubectl get -o yaml` shows it, minus managedFields."""
-    meta = {k: v for k, v in _d(obj.get("metadata")).items() if k != "managedFields"}
+    meta = {k: v for k, v in as_dict(obj.get("metadata")).items() if k != "managedFields"}
     return {**obj, "metadata": meta}
 
 
 def trial_state(trial: Obj) -> tuple[str, str]:
     """(state, "reason: message") of a Trial from its conditions, in Katib's priority."""
-    conditions = {str(_d(c).get("type")): _d(c) for c in _l(_d(trial.get("status")).get("conditions"))}
+    found = conditions(trial)
     for state in TRIAL_STATES:
-        cond = conditions.get(state)
+        cond = found.get(state)
         if cond is not None and cond.get("status") == "True":
             detail = ": ".join(str(x) for x in (cond.get("reason"), cond.get("message")) if x)
             return state, detail
@@ -241,7 +237,7 @@ class ClusterTuningEngine:
         if isinstance(experiment, Experiment):
             data, source = experiment.document(), f"experiment {experiment.name}"
         elif isinstance(experiment, Mapping):
-            name = _d(experiment.get("metadata")).get("name")
+            name = as_dict(experiment.get("metadata")).get("name")
             data, source = dict(experiment), f"experiment {name}" if isinstance(name, str) else "<experiment>"
         else:
             data, source = experiments.read(experiment), str(experiment)
@@ -309,7 +305,7 @@ class ClusterTuningEngine:
 
     def _trials(self, exp: Experiment) -> list[Obj]:
         found = self.client.list(API_VERSION, "Trial", exp.namespace, {LABEL_EXPERIMENT: exp.name})
-        return sorted(found, key=lambda t: str(_d(t.get("metadata")).get("name")))
+        return sorted(found, key=lambda t: str(as_dict(t.get("metadata")).get("name")))
 
     def _wait(self, exp: Experiment, ref: ObjRef, progress: Callable[[Progress], None] | None,
               timeout: float) -> Obj:
@@ -349,13 +345,13 @@ class ClusterTuningEngine:
         lines = []
         names = {exp.name}
         for trial in trials:
-            name = str(_d(trial.get("metadata")).get("name"))
+            name = str(as_dict(trial.get("metadata")).get("name"))
             names.add(name)
             state, detail = trial_state(trial)
             lines.append(f"trial {name}: {state}" + (f" ({detail})" if detail else ""))
         try:
             events = [e for e in self.client.events(exp.namespace)
-                      if any(str(_d(e.get("involvedObject")).get("name")).startswith(n) for n in names)]
+                      if any(str(as_dict(e.get("involvedObject")).get("name")).startswith(n) for n in names)]
         except ApiError as error:
             events, lines = [], [*lines, f"(events unavailable: {error.message})"]
         return Diagnosis(f"Experiment {exp.namespace}/{exp.name}", waiting,

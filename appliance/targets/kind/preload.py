@@ -11,8 +11,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from appliance.errors import ExternalCommandFailed
+from appliance.k8s.images import ImageRef
 from appliance.runtime.process import CommandResult, CommandRunner
-from appliance.sources.images import ImageRef
 from appliance.targets.kind.cluster import KindCluster, explain
 
 PULL_ATTEMPTS = 5
