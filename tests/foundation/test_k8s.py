@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.k8s.data import as_dict, as_list
+from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.k8s.images import ImageRef, split_image
 from appliance.k8s.refs import ResourceRef
 from appliance.k8s.selectors import selector_matches
@@ -73,3 +73,10 @@ def test_split_image_never_fails_where_parse_refuses() -> None:
     assert split_image("UPPER/Case:Tag") == ("UPPER/Case", "Tag", "")
     with pytest.raises(ValueError, match=r"^not an image reference: 'UPPER/Case:Tag'$"):
         ImageRef.parse("UPPER/Case:Tag")
+
+
+def test_conditions_are_keyed_by_type_and_malformed_ones_read_as_empty() -> None:
+    obj = {"status": {"conditions": [{"type": "Ready", "status": "False"}, "junk",
+                                     {"type": "Ready", "status": "True"}]}}
+    assert conditions(obj) == {"Ready": {"type": "Ready", "status": "True"}, "None": {}}
+    assert conditions({"status": None}) == conditions(None) == conditions({}) == {}
