@@ -82,3 +82,17 @@ class ExternalCommandFailed(ApplianceError):
         line = super().render()
         tail = "\n".join(self.output.strip().splitlines()[-20:])
         return f"{line}\n{tail}" if tail else line
+
+
+DIAGNOSE_FIX = "run 'appliance diagnose' for events, pod states and logs"
+
+
+class TimedOut(ApplianceError):
+    """A wait ran out of time (exit 4, on every target); `waiting` is what it still waited for."""
+
+    exit_code = EXIT_EXTERNAL
+
+    def __init__(self, what: str, waiting: str, seconds: float, fix: str = DIAGNOSE_FIX) -> None:
+        super().__init__(f"timed out after {seconds:.0f}s waiting for {what}", waiting, fix)
+        self.waiting = waiting
+        self.seconds = seconds

@@ -6,7 +6,9 @@ import time
 from collections.abc import Callable
 from typing import Protocol
 
-from appliance.errors import EXIT_EXTERNAL, ApplianceError
+# TimedOut lives with the other errors (a local pipeline run times out too); the cluster's waits
+# raise it from here.
+from appliance.errors import TimedOut as TimedOut
 
 # A check answers None when done, or a short text saying what is still awaited and why.
 Check = Callable[[], str | None]
@@ -33,18 +35,6 @@ def listing(items: list[str], limit: int = 3) -> str:
     """`a, b, c and 15 more`: progress lines stay one readable line."""
     shown = ", ".join(items[:limit])
     return f"{shown} and {len(items) - limit} more" if len(items) > limit else shown
-
-
-class TimedOut(ApplianceError):
-    """A wait ran out of time; `waiting` is the check's last answer."""
-
-    exit_code = EXIT_EXTERNAL
-
-    def __init__(self, what: str, waiting: str, seconds: float) -> None:
-        super().__init__(f"timed out after {seconds:.0f}s waiting for {what}", waiting,
-                         "run 'appliance diagnose' for events, pod states and logs")
-        self.waiting = waiting
-        self.seconds = seconds
 
 
 def wait_for(check: Check, *, what: str, timeout: float, interval: float, clock: Clock,
