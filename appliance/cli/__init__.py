@@ -111,14 +111,14 @@ def main(argv: list[str] | None = None, target_factory: TargetFactory | None = N
             traceback.print_exc()
         Console().error(exc.render())
         sys.exit(exc.exit_code)
-    except click.exceptions.Abort:
-        Console().error("interrupted")
+    except click.exceptions.Abort as exc:
+        Console().error(interrupted(exc.__cause__))  # click turns KeyboardInterrupt into Abort
         sys.exit(130)
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except KeyboardInterrupt:
-        Console().error("interrupted")
+    except KeyboardInterrupt as exc:
+        Console().error(interrupted(exc))
         sys.exit(130)
     except UnicodeDecodeError as exc:
         # An input file that is not text: bad input wherever it was read.
@@ -135,3 +135,8 @@ def main(argv: list[str] | None = None, target_factory: TargetFactory | None = N
                         "(run again with -v for the traceback, and report it)")
         sys.exit(EXIT_FAILED)
     sys.exit(0)
+
+
+def interrupted(exc: BaseException | None) -> str:
+    """The interrupt's message, with what was stopped on the way out (the engines' notes)."""
+    return "; ".join(["interrupted", *getattr(exc, "__notes__", ())])

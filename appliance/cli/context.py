@@ -8,7 +8,9 @@ the Target interface), and the real one is `appliance.targets.get`.
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -63,3 +65,18 @@ def stack_target(name: str) -> Target:
 
 def open_stack(name: str) -> Stack:
     return stack_target(name).stack(name)
+
+
+@contextmanager
+def sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (a CI job cancelled, `kill PID`) stops what a command started the way Ctrl-C does:
+    engines stop their work on KeyboardInterrupt before it propagates."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)

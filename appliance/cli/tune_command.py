@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,7 +61,7 @@ def tune(console: Console, experiment_file: Path, as_json: bool, output: Path | 
         f"parallel, maxTrialCount {budget}"
     )
     progress = _ProgressLine(console)
-    with _sigterm_as_interrupt():
+    with context.sigterm_as_interrupt():
         try:
             result = engine.run(exp, progress=progress, timeout=timeout)
         finally:
@@ -166,20 +163,6 @@ class _ProgressLine:
         if key != self.last:
             self.last = key
             self.console.progress(line)
-
-
-@contextmanager
-def _sigterm_as_interrupt() -> Iterator[None]:
-    """SIGTERM stops the trials the same way Ctrl-C does."""
-
-    def interrupt(signum: int, frame: Any) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, interrupt)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
 
 
 def _serialise(document: dict[str, Any], path: Path) -> str:

@@ -186,3 +186,67 @@ def marked_pids(marker: str) -> list[int]:
                     is_alive(int(entry.name)):
                 found.append(int(entry.name))
     return sorted(found)
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie; never reaps (a zombie child belongs to its Popen's wait)."""
+    try:
+        os.kill(pid, 0)
+    except (ProcessLookupError, PermissionError):
+        return False
+    return _proc_state(pid) not in ("Z", "X", "")
+
+
+def pids_with(text: str) -> list[int]:
+    """Live processes (this one excepted) whose command line contains `text`."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit() and int(entry.name) != os.getpid():
+            pid = int(entry.name)
+            if text in cmdline(pid) and _running(pid):
+                found.append(pid)
+    return sorted(found)
+
+
+def with_descendants(pids: Sequence[int]) -> list[int]:
+    """The processes and every live process below them, found by parent pid (read before any is
+    signalled: an orphan is re-parented and loses the link)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                parent = int(Path(entry, "stat").read_text().rsplit(")", 1)[-1].split()[1])
+            except (OSError, IndexError, ValueError):
+                continue
+            children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    pending = list(pids)
+    while pending:
+        pid = pending.pop()
+        if pid not in found:
+            found.append(pid)
+            pending.extend(children.get(pid, []))
+    return sorted(pid for pid in found if _running(pid))
+
+
+def terminate(pids: Sequence[int], grace: float = 5.0) -> list[int]:
+    """SIGTERM each process, SIGKILL those still running after `grace` seconds; returns the pids
+    signalled. For processes this one did not `spawn` (no group of their own): never reaps, so
+    a caller's subprocess.Popen still sees its child's real exit status."""
+    signalled = []
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except (ProcessLookupError, PermissionError):
+            continue
+        signalled.append(pid)
+    deadline = time.monotonic() + grace
+    while any(map(_running, signalled)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    for pid in signalled:
+        if _running(pid):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+    return signalled

@@ -17,6 +17,7 @@ from appliance.config.profile import Profile
 from appliance.console import Console
 from appliance.doctor import Check
 from appliance.objectstore import ObjectStore
+from appliance.pipelines.interface import PipelinesEngine
 from appliance.pipelines.model import SUCCEEDED, PipelineRun, TaskRun
 from appliance.runtime.state import RunDir, StackState
 from appliance.stack import Engines, Stack
@@ -26,15 +27,23 @@ from appliance.targets.interface import ComponentStatus, StackStatus, UpOptions
 
 @dataclass
 class FakePipelines:
-    """A PipelinesEngine whose runs succeed with one task per call, recording what it was asked."""
+    """A PipelinesEngine whose runs succeed with one task per call, recording what it was asked
+    (`timeouts`: the timeout of each call) and reporting `progress_lines` to the caller."""
 
     runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     result: PipelineRun | None = None
+    timeouts: list[float | None] = field(default_factory=list)
+    progress_lines: list[str] = field(default_factory=list)
 
     def run(self, pipeline: Any, arguments: Mapping[str, Any] | None = None, *, caching: bool = False,
-            retries: int | None = None) -> PipelineRun:
+            retries: int | None = None, timeout: float | None = None,
+            progress: Callable[[str], None] | None = None) -> PipelineRun:
         name = getattr(pipeline, "name", str(pipeline))
         self.runs.append((name, dict(arguments or {})))
+        self.timeouts.append(timeout)
+        for line in self.progress_lines:
+            if progress is not None:
+                progress(line)
         if self.result is not None:
             return self.result
         task = TaskRun("only", "only", SUCCEEDED, attempts=1, outputs={"Output": "done"})
@@ -68,7 +77,7 @@ class FakeTarget:
     healthy: bool = True
     checks: list[Check] = field(default_factory=list)
     calls: list[tuple[str, ...]] = field(default_factory=list)
-    pipelines: FakePipelines = field(default_factory=FakePipelines)
+    pipelines: PipelinesEngine = field(default_factory=FakePipelines)  # a real engine over fakes, too
     tuning: FakeTuning = field(default_factory=FakeTuning)
 
     def preflight(self, profile: Profile | None = None, options: UpOptions | None = None) -> list[Check]:

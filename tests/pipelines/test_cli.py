@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -10,6 +15,7 @@ import pytest
 from appliance.cli import main
 from appliance.cli.pipeline_commands import failure, run_report
 from appliance.pipelines.model import FAILED, SKIPPED, PipelineRun, TaskRun
+from appliance.runtime import process
 from appliance.stack import Stack
 
 DATA = Path(__file__).parent / "data"
@@ -174,3 +180,56 @@ def test_a_failed_run_without_a_failed_task_says_why_in_the_report() -> None:
     ]
     assert failure(run) == ("pipeline 'p' failed", "kfp.local failed at the pipeline: ValueError: x",
                             "see /runs/0123456789ab")
+
+
+def test_a_run_past_its_timeout_is_stopped_and_the_next_run_succeeds(
+        local_stack: Stack, capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    flag = tmp_path / "child.pid"
+    pipelines = local_stack.run_dir / "pipelines"
+    cached = sorted((pipelines / "cache").glob("*")) if (pipelines / "cache").exists() else []
+    code, out, err = cli(capsys, "run", str(DATA / "sleeping.py"), "--param", "seconds=600",
+                         "--param", f"flag={flag}", "--timeout", "8s", "--cache", "--name",
+                         local_stack.name)
+    assert (code, out) == (4, "")
+    lines = err.splitlines()
+    run_id = re.search(r"\(run ([0-9a-f]{12});", lines[-1])[1]  # type: ignore[index]
+    assert lines[0] == "running pipeline 'sleeping' on stack 'test'"
+    assert re.fullmatch(r"pipeline sleeping: task nap started \(\d+s\)", lines[1])
+    assert lines[2:] == [
+        f"error: timed out after 8s waiting for pipeline 'sleeping' (run {run_id}; its task "
+        f"processes were stopped): running nap (fix: run it again with a larger --timeout than "
+        f"8s; what the run wrote is under {pipelines / 'runs' / run_id})"]
+    # The task's shell, its executor and the child it started (found as their descendant): gone.
+    assert flag.exists(), "the task did not start its child within the timeout"
+    assert process.pids_with(run_id) == []
+    assert not process.is_alive(int(flag.read_text()), f"child-of-{run_id}")
+    # Nothing half-done is reused: the stopped task left no cache entry, and the stack runs on.
+    assert (sorted((pipelines / "cache").glob("*")) if (pipelines / "cache").exists() else []) == cached
+    code, out, err = cli(capsys, "run", str(DATA / "sleeping.py"), "--param", "seconds=1",
+                         "--timeout", "10m", "--name", local_stack.name)
+    assert code == 0, err
+    assert out.splitlines()[-1] == 'outputs: {"Output": 1}'
+
+
+@pytest.mark.parametrize("sent", [signal.SIGINT, signal.SIGTERM])
+def test_an_interrupted_run_leaves_no_task_process_behind(
+        local_stack: Stack, tmp_path: Path, sent: signal.Signals) -> None:
+    flag = tmp_path / "child.pid"
+    command = subprocess.Popen(
+        [sys.executable, "-m", "appliance", "run", str(DATA / "sleeping.py"), "--param",
+         "seconds=600", "--param", f"flag={flag}", "--name", local_stack.name],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=dict(os.environ))
+    try:
+        assert process.wait_until(flag.exists, timeout=60), "the task never started its child"
+        command.send_signal(sent)  # to the command alone: its tasks are for it to stop
+        out, err = command.communicate(timeout=60)
+    finally:
+        if command.poll() is None:
+            command.kill()
+    assert (command.returncode, out) == (130, "")
+    last = err.splitlines()[-1]
+    run_id = re.search(r"run ([0-9a-f]{12}) stopped", last)[1]  # type: ignore[index]
+    assert last == (f"error: interrupted; pipeline 'sleeping': run {run_id} stopped, its task "
+                    "processes ended")
+    assert process.pids_with(run_id) == []
+    assert not process.is_alive(int(flag.read_text()), f"child-of-{run_id}")

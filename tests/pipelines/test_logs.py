@@ -77,3 +77,19 @@ def test_concurrent_tasks_do_not_interleave() -> None:
     for word, segment in by_name.items():
         assert segment.lines == [f"{word} {n}" for n in range(200)]
         assert segment.status == "SUCCESS"
+
+
+def test_task_events_and_what_is_running_come_from_kfp_local_lines() -> None:
+    events: list[tuple[str, str, list[str]]] = []
+    capture = TaskCapture(on_task=lambda name, event: events.append((name, event, capture.running())))
+    kfp_lines(capture, "train", ["training"])
+    capture.write(f"10:00:01.000 - INFO - Executing task {CYAN}'boom'{RESET}\n")
+    assert capture.running() == ["boom"]
+    capture.write("    ")
+    capture.write("about to fail\n")
+    capture.write(f"10:00:01.001 - INFO - Task {CYAN}'boom'{RESET} finished with status "
+                  f"{RED}FAILURE{RESET}\n")
+    capture.write("INFO - Task flaky cache hit (key=0123456789ab); skipping execution.\n")
+    assert events == [("train", "started", ["train"]), ("train", "SUCCESS", []),
+                      ("boom", "started", ["boom"]), ("boom", "FAILURE", []), ("flaky", "CACHED", [])]
+    assert capture.running() == []

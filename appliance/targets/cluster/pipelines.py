@@ -5,12 +5,13 @@ returns (kfp_runs), each task's log and outputs read from its pod."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
+from appliance.pipelines.interface import DEFAULT_TIMEOUT, Progress
 from appliance.pipelines.model import PipelineRun
 from appliance.targets.cluster import pipeline_ir
 from appliance.targets.cluster.client import ApiError, KubeClient, NotFound
@@ -22,11 +23,9 @@ if TYPE_CHECKING:
     from appliance.stack import Stack
 
 KFP_NAMESPACE = "kubeflow"  # where KFP (single-user) runs pipeline pods
-DEFAULT_TIMEOUT = 20 * 60.0
 POLL_INTERVAL = 5.0
 EXPERIMENT = "appliance"
 LOG_LINES = 2000
-Progress = Callable[[str], None]
 
 
 class ClusterPipelinesEngine:
@@ -72,7 +71,8 @@ class ClusterPipelinesEngine:
         lines = [f"submitted {loaded.name} as KFP run {run_id} (experiment {self.experiment})"]
         report = progress or self.progress
         tasks = set(pipeline_ir.task_places(loaded.spec))
-        finished = self._wait(run_id, tasks, timeout if timeout is not None else self.timeout, report)
+        finished = self._wait(loaded.name, run_id, tasks,
+                              timeout if timeout is not None else self.timeout, report)
         lines.append(f"KFP run {run_id} ended {finished.get('state')}")
         pods = self._pods(submission)
         notes = list(compiled.warnings)
@@ -86,7 +86,7 @@ class ClusterPipelinesEngine:
                             duration=self.clock.monotonic() - started, root=root,
                             warnings=notes, log="\n".join(lines))
 
-    def _wait(self, run_id: str, tasks: set[str], timeout: float,
+    def _wait(self, pipeline: str, run_id: str, tasks: set[str], timeout: float,
               report: Progress | None) -> dict[str, Any]:
         latest: dict[str, Any] = {}
 
@@ -106,18 +106,26 @@ class ClusterPipelinesEngine:
             if report is not None:
                 report(f"{waiting} ({elapsed:.0f}s)")
 
+        # Leave nothing running behind the user's back: a run that outlasts the timeout, or whose
+        # wait is interrupted (Ctrl-C, or SIGTERM made one by the CLI), is terminated first.
         try:
             wait_for(pending, what=f"KFP run {run_id}", timeout=timeout, interval=self.poll,
                      clock=self.clock, on_progress=on_progress, progress_every=30.0)
         except TimedOut as exc:
-            # Leave nothing running behind the user's back: stop the run, then say so.
-            try:
-                self.api.terminate(run_id)
-            except KfpApiError as refused:
-                raise TimedOut(f"KFP run {run_id} (still running: {refused.render()})", exc.waiting,
-                               exc.seconds) from None
-            raise TimedOut(f"KFP run {run_id} (terminated)", exc.waiting, exc.seconds) from None
+            raise TimedOut(f"pipeline {pipeline!r} (KFP run {run_id}, {self._stop(run_id)})",
+                           exc.waiting, exc.seconds) from None
+        except KeyboardInterrupt as exc:
+            exc.add_note(f"pipeline {pipeline!r}: KFP run {run_id} {self._stop(run_id)}")
+            raise
         return dict(latest)
+
+    def _stop(self, run_id: str) -> str:
+        """Terminate the run; says what became of it."""
+        try:
+            self.api.terminate(run_id)
+        except KfpApiError as refused:
+            return f"still running: {refused.render()}"
+        return "terminated"
 
     def _pods(self, submission: str) -> list[PodLog]:
         found = []

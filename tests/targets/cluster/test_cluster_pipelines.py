@@ -230,8 +230,10 @@ def test_a_run_that_outlasts_the_timeout_is_terminated_and_reported(tmp_path: Pa
     run_id = next(iter(backend.runs))
     assert backend.terminated == [run_id]
     assert raised.value.render() == (
-        f"timed out after 12s waiting for KFP run {run_id} (terminated): KFP run {run_id} RUNNING: "
-        "running train-model (fix: run 'appliance diagnose' for events, pod states and logs)")
+        f"timed out after 12s waiting for pipeline 'train-gate-promote' (KFP run {run_id}, "
+        f"terminated): KFP run {run_id} RUNNING: running train-model (fix: run 'appliance diagnose' "
+        "for events, pod states and logs)")
+    assert raised.value.exit_code == 4
     assert cluster.clock.slept == [5.0, 5.0, 2.0]
     assert progress == [f"KFP run {run_id} RUNNING: running train-model (0s)"]
 
@@ -284,8 +286,45 @@ def test_a_run_that_cannot_be_terminated_says_it_is_still_running(tmp_path: Path
         engine_.run(REFERENCE / "train_gate_promote.py", {"model": "m"})
     run_id = next(iter(backend.runs))
     assert raised.value.what == (
-        f"timed out after 5s waiting for KFP run {run_id} (still running: the pipelines API refused "
-        "to terminate run x: 500 Internal Server Error)")
+        f"timed out after 5s waiting for pipeline 'train-gate-promote' (KFP run {run_id}, still "
+        "running: the pipelines API refused to terminate run x: 500 Internal Server Error)")
+
+
+class Interrupted:
+    """A clock whose `at`-th sleep is interrupted (Ctrl-C while the engine waits)."""
+
+    def __init__(self, clock: Any, at: int) -> None:
+        self.clock, self.at, self.sleeps = clock, at, 0
+
+    def monotonic(self) -> float:
+        return float(self.clock.monotonic())
+
+    def sleep(self, seconds: float) -> None:
+        self.sleeps += 1
+        if self.sleeps == self.at:
+            raise KeyboardInterrupt
+        self.clock.sleep(seconds)
+
+
+def test_an_interrupted_wait_terminates_the_run_and_says_so(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET)
+    backend = FakeKfp(REFERENCE_SCRIPT, cluster)
+    engine_ = ClusterPipelinesEngine(FakeKfpApi(backend), cluster, Interrupted(cluster.clock, 3),
+                                     tmp_path, ir.ClusterProfile(STUBS))
+    with pytest.raises(KeyboardInterrupt) as raised:
+        engine_.run(REFERENCE / "train_gate_promote.py", {"model": "m"})
+    run_id = next(iter(backend.runs))
+    assert backend.terminated == [run_id]
+    assert raised.value.__notes__ == [f"pipeline 'train-gate-promote': KFP run {run_id} terminated"]
+    # The fake ends a terminated run CANCELED at its next step, as KFP does.
+    assert backend.get_run(run_id)["state"] == "CANCELED"
+    unstoppable = ClusterPipelinesEngine(Unstoppable(backend), cluster, Interrupted(cluster.clock, 1),
+                                         tmp_path, ir.ClusterProfile(STUBS))
+    with pytest.raises(KeyboardInterrupt) as raised:
+        unstoppable.run(REFERENCE / "train_gate_promote.py", {"model": "m"})
+    assert raised.value.__notes__ == [
+        f"pipeline 'train-gate-promote': KFP run {list(backend.runs)[-1]} still running: the "
+        "pipelines API refused to terminate run x: 500 Internal Server Error"]
 
 
 def test_the_compiled_package_is_kept_for_inspection(tmp_path: Path) -> None:

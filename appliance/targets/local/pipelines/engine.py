@@ -1,6 +1,7 @@
 """The local pipelines engine: KFP v2 pipelines through kfp.local's SubprocessRunner in this
 interpreter (no per-task pip install), the stack's object store in every task's environment,
-each task's log captured apart, kfp.local's process-global state restored after every run."""
+each task's log captured apart, kfp.local's process-global state restored after every run, and
+the run supervised (progress, timeout, interrupt) from the caller's thread."""
 
 from __future__ import annotations
 
@@ -15,16 +16,19 @@ import time
 import traceback
 import uuid
 import warnings
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from appliance.errors import TimedOut
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
+from appliance.pipelines.interface import DEFAULT_TIMEOUT, Progress
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 from appliance.targets.local.pipelines import imports
 from appliance.targets.local.pipelines.localize import localize, task_names, with_job_id
 from appliance.targets.local.pipelines.logs import CaptureHandler, Segment, TaskCapture, strip_ansi
+from appliance.targets.local.pipelines.supervisor import Expired, Supervisor, stoppable
 from appliance.targets.local.pipelines.values import delivered, whole_numbers
 
 # kfp.local keeps its configuration in a process-global singleton and swaps sys.stdout-bound
@@ -32,15 +36,18 @@ from appliance.targets.local.pipelines.values import delivered, whole_numbers
 _RUN_LOCK = threading.Lock()
 _FAILURE = "finished with status FAILURE"
 _LOGGED_FAILURE = re.compile(r"ERROR - Task (?P<task>\S+) failed with exception: (?P<why>.*)$")
+_STATES = {"SUCCESS": SUCCEEDED, "FAILURE": FAILED}
 
 
 
 class LocalPipelinesEngine:
     """Runs pipelines under `root` (runs/<run-id>/ per run, cache/ shared by the stack)."""
 
-    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None, *,
+                 timeout: float = DEFAULT_TIMEOUT) -> None:
         self.root = root
         self.env = dict(env or {})
+        self.timeout = timeout
 
     def run(
         self,
@@ -49,13 +56,16 @@ class LocalPipelinesEngine:
         *,
         caching: bool = False,
         retries: int | None = None,
+        timeout: float | None = None,
+        progress: Progress | None = None,
     ) -> PipelineRun:
         loaded = pipeline if isinstance(pipeline, loader.Pipeline) else loader.load(pipeline)
         typed = args.check(loaded, arguments or {})
         localized = localize(loaded.spec, env=self.env, retries=retries)
         spec, notes = self._with_imports(localized.spec, typed)
         return execute(spec, typed, self.root, caching=caching,
-                       notes=(*localized.warnings, *notes))
+                       notes=(*localized.warnings, *notes),
+                       timeout=timeout if timeout is not None else self.timeout, progress=progress)
 
     def _with_imports(self, spec: Any, typed: Mapping[str, Any]) -> tuple[Any, list[str]]:
         """The spec with importers of the stack's object store reading local copies."""
@@ -75,21 +85,36 @@ def execute(
     *,
     caching: bool = False,
     notes: tuple[str, ...] = (),
+    timeout: float | None = None,
+    progress: Progress | None = None,
 ) -> PipelineRun:
     """Run an already localized spec with kfp.local and build the PipelineRun. Tasks see the
-    run id as `dsl.PIPELINE_JOB_ID_PLACEHOLDER`, so what they key by it matches the report."""
+    run id as `dsl.PIPELINE_JOB_ID_PLACEHOLDER`, so what they key by it matches the report.
+    `progress` hears of each task starting and ending; after `timeout` seconds (None: no limit)
+    the run is stopped and TimedOut raised."""
     from kfp import local
     from kfp.local import pipeline_orchestrator
 
     run_id = uuid.uuid4().hex[:12]
     spec = with_job_id(spec, run_id)
+    name = spec.pipeline_info.name
     pipeline_root = root / "runs" / run_id
     cache_root = root / "cache"
     pipeline_root.mkdir(parents=True, exist_ok=True)
     error = ""
     outputs: dict[str, Any] = {}
     raised: Exception | None = None
-    with _RUN_LOCK, _isolated() as (capture, caught), _cluster_values():
+    # Every task's command line names its output files under the run's directory: the marker
+    # that finds its processes. The run id alone, since a path may be escaped in the JSON.
+    supervisor = Supervisor(f"/runs/{run_id}/", timeout=timeout, progress=progress,
+                            label=f"pipeline {name}")
+
+    def on_task(task: str, event: str) -> None:
+        supervisor.note(f"pipeline {name}: task {task} {_STATES.get(event, event)}")
+
+    with _RUN_LOCK, _isolated(on_task) as (capture, caught), _cluster_values(), \
+            stoppable(supervisor.stopping):
+        supervisor.running = capture.running
         local.init(
             local.SubprocessRunner(use_venv=False),
             pipeline_root=str(pipeline_root),
@@ -101,7 +126,17 @@ def execute(
         try:
             # The spec is run directly: kfp's YAML component loader mistakes a compiled pipeline
             # for a single component when the pipeline is named like one of its components.
-            outputs = _outputs(pipeline_orchestrator.run_local_pipeline(spec, dict(arguments)))
+            outputs = _outputs(supervisor.run(
+                lambda: pipeline_orchestrator.run_local_pipeline(spec, dict(arguments))))
+        except Expired as expired:
+            running = (f"running {', '.join(expired.running)}" if expired.running
+                       else "no task running (between tasks, or in a retry back-off)")
+            raise TimedOut(f"pipeline {name!r} (run {run_id}; its task processes were stopped)",
+                           running, timeout or 0.0,
+                           f"what the run wrote is under {pipeline_root}") from None
+        except KeyboardInterrupt as exc:
+            exc.add_note(f"pipeline {name!r}: run {run_id} stopped, its task processes ended")
+            raise
         except RuntimeError as exc:
             error = strip_ansi(str(exc))
             if _FAILURE not in error:
@@ -121,7 +156,7 @@ def execute(
     failed = tuple(t.key for t in tasks if t.state == FAILED)
     return PipelineRun(
         run_id=run_id,
-        pipeline=spec.pipeline_info.name,
+        pipeline=name,
         state=FAILED if error or failed else SUCCEEDED,
         arguments=dict(arguments),
         outputs=outputs,
@@ -159,7 +194,8 @@ def _failing_task(exc: BaseException) -> str:
 
 
 @contextlib.contextmanager
-def _isolated() -> Iterator[tuple[TaskCapture, list[str]]]:
+def _isolated(on_task: Callable[[str, str], None] | None = None,
+              ) -> Iterator[tuple[TaskCapture, list[str]]]:
     """Capture stdout per task; afterwards restore everything kfp.local changes globally."""
     from kfp.local import cache, config
 
@@ -168,7 +204,7 @@ def _isolated() -> Iterator[tuple[TaskCapture, list[str]]]:
     saved_stdout = sys.stdout
     logger = logging.getLogger()
     saved_handlers, saved_level = logger.handlers[:], logger.level
-    capture = TaskCapture()
+    capture = TaskCapture(on_task=on_task)
     caught: list[str] = []
     try:
         with warnings.catch_warnings(record=True) as records:

@@ -68,9 +68,12 @@ class TaskCapture(io.TextIOBase):
     """Installed as sys.stdout for a run: lines are kept per thread, so the concurrent tasks of
     a ParallelFor do not interleave, and each line goes to the task that printed it."""
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic,
+                 on_task: Callable[[str, str], None] | None = None) -> None:
         super().__init__()
         self._clock = clock
+        # Told (task name, "started" | kfp.local's final status | "CACHED") as tasks go.
+        self._on_task = on_task or (lambda name, event: None)
         self._lock = threading.Lock()
         self._threads: dict[int, _ThreadState] = {}
         self.segments: list[Segment] = []
@@ -93,6 +96,11 @@ class TaskCapture(io.TextIOBase):
 
     def flush(self) -> None:
         """Nothing is buffered beyond the current partial line."""
+
+    def running(self) -> list[str]:
+        """The tasks started and not finished yet."""
+        with self._lock:
+            return [s.name for s in self.segments if s.status is None]
 
     def close_segments(self) -> None:
         """Flush partial lines at the end of a run."""
@@ -117,12 +125,14 @@ class TaskCapture(io.TextIOBase):
             state.current = Segment(started.group("name"), self._clock())
             with self._lock:
                 self.segments.append(state.current)
+            self._on_task(state.current.name, "started")
             return
         finished = _FINISHED.match(line)
         if finished and state.current is not None and finished.group("name") == state.current.name:
             state.current.status = finished.group("status")
             state.current.ended = self._clock()
             state.current = None
+            self._on_task(finished.group("name"), finished.group("status"))
             return
         hit = _CACHE_HIT.search(line)
         if hit and state.current is None:
@@ -131,6 +141,7 @@ class TaskCapture(io.TextIOBase):
             with self._lock:
                 self.segments.append(segment)
                 self.lines.append(line)
+            self._on_task(segment.name, "CACHED")
             return
         current = state.current
         if current is None:
