@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from appliance.stack import Stack
+from conformance.budgets import Budget
 from conformance.instruments import StubModels
 from conformance.sandbox import ObjectStoreSandbox
 from stubs import dataset, train
@@ -41,10 +42,11 @@ def stored_hashes(object_store: ObjectStoreSandbox, prefix: str) -> dict[str, st
 
 
 def test_reference_pipeline_succeeds_and_leaves_its_artifacts(
-    stack: Stack, object_store: ObjectStoreSandbox, stub_model: StubModels
+    stack: Stack, object_store: ObjectStoreSandbox, stub_model: StubModels, budget: Budget
 ) -> None:
     model = stub_model.name("reference")
-    result = stack.pipelines.run(REFERENCE / "train_gate_promote.py", {"model": model})
+    result = stack.pipelines.run(REFERENCE / "train_gate_promote.py", {"model": model},
+                                 timeout=budget.pipeline_run)
     version = result.task("train-model").outputs.get("version", "")
     prefix = f"train-gate-promote/{version}/"
     try:
@@ -76,9 +78,10 @@ def test_reference_pipeline_succeeds_and_leaves_its_artifacts(
 
 
 def test_a_failing_step_fails_the_run_naming_it_with_its_log(
-    stack: Stack, object_store: ObjectStoreSandbox, stub_model: StubModels
+    stack: Stack, object_store: ObjectStoreSandbox, stub_model: StubModels, budget: Budget
 ) -> None:
-    result = stack.pipelines.run(REFERENCE / "failing_step.py", {"model": stub_model.name("broken")})
+    result = stack.pipelines.run(REFERENCE / "failing_step.py", {"model": stub_model.name("broken")},
+                                 timeout=budget.pipeline_run)
     created = str(result.task("create-model").outputs.get("Output", ""))
     try:
         assert result.state == FAILED
@@ -100,9 +103,9 @@ def test_a_failing_step_fails_the_run_naming_it_with_its_log(
             object_store.cleanup(created.removeprefix(f"s3://{object_store.bucket}/").rsplit("model/", 1)[0])
 
 
-def test_fan_out_runs_every_iteration_and_collects_them(stack: Stack) -> None:
+def test_fan_out_runs_every_iteration_and_collects_them(stack: Stack, budget: Budget) -> None:
     lrs = [0.001, 0.01, 0.1, 0.03]
-    result = stack.pipelines.run(REFERENCE / "fan_out.py", {"lrs": lrs})
+    result = stack.pipelines.run(REFERENCE / "fan_out.py", {"lrs": lrs}, timeout=budget.pipeline_run)
     assert result.state == SUCCEEDED, result.error
     scored = {t.key: (t.state, json.loads(t.outputs["Output"])) for t in result.tasks if t.name == "score-lr"}
     assert scored == {
@@ -114,10 +117,11 @@ def test_fan_out_runs_every_iteration_and_collects_them(stack: Stack) -> None:
     assert json.loads(result.outputs["Output"]) == {"accuracy": 0.95, "depth": 6, "lr": 0.01}
 
 
-def test_a_condition_takes_exactly_one_branch(stack: Stack) -> None:
+def test_a_condition_takes_exactly_one_branch(stack: Stack, budget: Budget) -> None:
     # lr 0.03, depth 6 scores 0.858383: not >= 0.9 ("ready"), but >= 0.8 ("review").
     assert train.accuracy_for(0.03, 6) == 0.858383
-    result = stack.pipelines.run(REFERENCE / "condition.py", {"lr": 0.03, "depth": 6})
+    result = stack.pipelines.run(REFERENCE / "condition.py", {"lr": 0.03, "depth": 6},
+                                 timeout=budget.pipeline_run)
     assert result.state == SUCCEEDED, result.error
     assert {k: v for k, v in result.states().items() if k.startswith("report")} == {
         "report": SKIPPED, "report-2": SUCCEEDED, "report-3": SKIPPED,

@@ -18,6 +18,7 @@ import requests
 
 from appliance.gates.registry import Entry, Registry
 from appliance.stack import Stack
+from conformance.budgets import budget_for
 from conformance.deployments import ServingSandbox
 from conformance.instruments import StubDataset, StubModelHandle, StubModels
 from conformance.policies import GatePolicy
@@ -54,7 +55,7 @@ def challenge(
     run = stack.pipelines.run(PIPELINE, {
         "model": model.name, "version": model.version, "model_uri": model.uri,
         "data_uri": data.uri, "policy": policy.text, "prefix": object_store.key("promotion"),
-    })
+    }, timeout=budget_for(stack.target).pipeline_run)
     assert run.state == SUCCEEDED, run.error
     return run, json.loads(run.outputs["Output"])
 
