@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import cli_in_process
 import pytest
 from fakes import FakeTarget, factory
 
@@ -15,17 +16,7 @@ from appliance.runtime.state import RunDir
 
 
 def run(args: list[str], target: FakeTarget, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(["-q", *args] if args[0] != "-v" else args, target_factory=factory(target))
-    out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("APPLIANCE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return tmp_path / "home"
+    return cli_in_process.run(["-q", *args] if args[0] != "-v" else args, capsys, factory(target))
 
 
 def test_up_passes_name_profile_and_port_and_records_the_stack(capsys: pytest.CaptureFixture[str]) -> None:

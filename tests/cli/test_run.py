@@ -7,13 +7,13 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import cli_in_process
 import pytest
 from cluster_objects import namespace, secret
 from fake_cluster import FakeCluster
 from fake_kfp import FakeKfp, FakeKfpApi
 from fakes import FakePipelines, FakeTarget, factory
 
-from appliance.cli import main
 from appliance.targets.cluster import pipeline_ir as ir
 from appliance.targets.cluster.pipelines import ClusterPipelinesEngine
 
@@ -21,17 +21,7 @@ PIPELINE = Path(__file__).resolve().parents[2] / "conformance" / "pipelines" / "
 
 
 def run(args: list[str], target: FakeTarget, capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
-    with pytest.raises(SystemExit) as done:
-        main(args, target_factory=factory(target))
-    out, err = capsys.readouterr()
-    return int(done.value.code or 0), out, err
-
-
-@pytest.fixture(autouse=True)
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    monkeypatch.setenv("APPLIANCE_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("NO_COLOR", "1")
-    return tmp_path / "home"
+    return cli_in_process.run(args, capsys, factory(target))
 
 
 def up(target: FakeTarget, capsys: pytest.CaptureFixture[str]) -> None:

@@ -5,15 +5,14 @@ registry points at it, the old model serving throughout; the registry moving on 
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from fake_cluster import CRASH_LOOP, FakeCluster, Fault
 from fake_controllers import WORKLOADS, FakeForwards, install_kserve, install_workloads
+from follow_ticks import follow_ticks
 
 from appliance.gates.registry import Entry
 from appliance.serving.engine import BackendServingEngine
-from appliance.serving.follow import follow
 from appliance.serving.records import ModelRef
 from appliance.targets.cluster.client import ObjRef
 from appliance.targets.cluster.serving import InferenceServices, model_of
@@ -73,17 +72,7 @@ def test_the_follower_rolls_out_promotions_and_does_not_retry_a_champion_that_ne
         lambda: (look(), registry.promote("iris", V1)),  # e.g. `appliance registry rollback`
         look,
     ]
-    stop = threading.Event()
-    lines: list[str] = []
-
-    def champion_uri() -> str | None:
-        ticks.pop(0)()
-        if not ticks:
-            stop.set()
-        entry = registry.champion("iris")
-        return entry.model_uri if entry is not None else None
-
-    follow(engine, champion_uri, "iris", 0.0, stop, lambda: True, lines.append)
+    lines = follow_ticks(engine, registry, "iris", ticks)
 
     first, second, refused, not_retried, again, back = seen
     assert first[:3] == (V1, "1", 1)   # the first promotion deployed

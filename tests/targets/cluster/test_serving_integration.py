@@ -21,6 +21,7 @@ import pytest
 import requests
 from fake_cluster import CRASH_LOOP, FakeCluster, Fault
 from fake_controllers import WORKLOADS, install_kserve, install_workloads
+from follow_ticks import follow_ticks
 from stub_forwards import StubServerForwards
 
 from appliance.gates import policy
@@ -29,7 +30,6 @@ from appliance.objectstore import ObjectStore
 from appliance.runtime.process import free_port
 from appliance.serving.artifacts import describe
 from appliance.serving.engine import BackendServingEngine
-from appliance.serving.follow import follow
 from appliance.serving.records import ModelRef
 from appliance.targets.cluster.serving import InferenceServices, inference_service
 from stubs import dataset
@@ -219,17 +219,7 @@ def test_the_follower_loop_serves_what_the_registry_promotes_and_skips_a_champio
                      applies()))
 
     ticks = [lambda: promote("1"), lambda: (look(), promote("2")), lambda: (look(), promote("3")), look, look]
-    stop = threading.Event()
-    lines: list[str] = []
-
-    def champion_uri() -> str | None:
-        ticks.pop(0)()
-        if not ticks:
-            stop.set()
-        entry = registry.champion("churn")
-        return entry.model_uri if entry is not None else None
-
-    follow(engine, champion_uri, "churn", 0.0, stop, lambda: True, lines.append)
+    lines = follow_ticks(engine, registry, "churn", ticks)
 
     assert seen[0] == ("1", expected["1"], 1)
     assert seen[1] == ("2", expected["2"], 2)
