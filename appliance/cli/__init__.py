@@ -35,13 +35,13 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "fetch": ("render_command", "fetch",
           "Fill the upstream cache from pinned sources (online) and verify every file's "
           'sha256.'),
-    "gate": ("pipeline_commands", "gate",
+    "gate": ("gate_commands", "gate",
           "Promotion gates: compare a challenger's metrics with the champion's under a "
           'policy.'),
     "lock": ("lock_command", "lock",
              "Resolve every image of the rendered profiles to a digest through its registry and "
              "write the lock."),
-    "registry": ("pipeline_commands", "registry",
+    "registry": ("gate_commands", "registry",
           "The model registry in the stack's object store: champion, history, decisions."),
     "render": ("render_command", "render",
           'Render a profile to hardened, validated Kubernetes manifests (offline, '
@@ -49,7 +49,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "review": ("review_command", "review_cmd",
           'Review manifests offline for Pod Security, RBAC, exposure, network policy, '
           'images, resources and credentials.'),
-    "run": ("pipeline_commands", "run",
+    "run": ("pipeline_command", "run",
           'Run a KFP v2 pipeline (FILE.py[:NAME] or compiled YAML) on a stack.'),
     "serve": ("serve_command", "serve",
           'Serve models on a stack over the KServe v1 and v2 protocols.'),

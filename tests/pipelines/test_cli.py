@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from appliance.cli import main
-from appliance.cli.pipeline_commands import failure, run_report
 from appliance.pipelines.model import FAILED, SKIPPED, PipelineRun, TaskRun
+from appliance.pipelines.report import failure, run_report
 from appliance.runtime import process
 from appliance.stack import Stack
 
