@@ -4,25 +4,10 @@ daemon and kind work (the kind CI workflow); elsewhere it is skipped with the re
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 
 import pytest
+from kind_available import WHY
 
-
-def _kind_usable() -> str:
-    """Why the real kind path cannot run here ('' when it can)."""
-    if shutil.which("kind") is None:
-        return "kind is not installed"
-    if shutil.which("docker") is None:
-        return "docker is not installed"
-    done = subprocess.run(["docker", "info"], capture_output=True, text=True, timeout=30)
-    if done.returncode != 0:
-        return "the Docker daemon is not reachable"
-    return ""
-
-
-WHY = _kind_usable()
 pytestmark = [pytest.mark.kind, pytest.mark.integration,
               pytest.mark.skipif(bool(WHY), reason=f"needs Docker and kind: {WHY}")]
 

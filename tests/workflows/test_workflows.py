@@ -157,10 +157,20 @@ def test_the_kind_job_runs_the_bring_up_and_always_diagnoses_and_tears_down() ->
     ]
     job = workflow("kind.yml")["jobs"]["kind"]
     assert job["env"] == {"KIND_NODE_IMAGE": "${{ matrix.node }}"}
-    [upload] = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    uploads = [s for s in job["steps"] if str(s.get("uses", "")).startswith("actions/upload-artifact@")]
+    upload, e2e_upload = uploads
     assert (upload["if"], upload["with"]["path"]) == ("always()", "reports/")
     names = [s.get("name") for s in job["steps"]]
     assert names.index("appliance diagnose") < names.index("Upload reports") < names.index("appliance down")
+    # The tests marked `kind` run after the standard stack is down (each makes its own cluster),
+    # once a bring-up has proved the machine can; their JUnit report is uploaded whatever they say.
+    [e2e] = [s for s in job["steps"] if s.get("name") == "kind-marked end-to-end tests"]
+    assert names.index("appliance down") < names.index("kind-marked end-to-end tests")
+    assert (e2e["if"], e2e["run"]) == (
+        "steps.up.outcome == 'success'",
+        ".venv/bin/python -m pytest -m kind -rs e2e --junitxml reports/e2e-kind.xml")
+    assert (e2e_upload["if"], e2e_upload["with"]["path"]) == ("always() && steps.up.outcome == 'success'",
+                                                              "reports/e2e-kind.xml")
 
 
 def test_the_image_cache_is_keyed_on_the_profiles_and_the_stubs_image() -> None:
