@@ -33,20 +33,36 @@ def schema_dir(version: str) -> Path:
 
 
 @lru_cache(maxsize=4)
-def _registry(version: str) -> Registry:
-    definitions = json.loads((schema_dir(version) / "_definitions.json").read_text())
-    registry: Registry = Resource.from_contents(definitions) @ Registry()
-    return registry
+def definitions(version: str) -> dict[str, Any]:
+    """The definitions every strict schema of a Kubernetes version refers to (`$defs`; read only)."""
+    loaded: dict[str, Any] = json.loads((schema_dir(version) / "_definitions.json").read_text())
+    return loaded
 
 
 @lru_cache(maxsize=256)
-def _builtin_validator(version: str, kind: str, api_version: str) -> Any:
+def builtin_schema(version: str, kind: str, api_version: str) -> dict[str, Any] | None:
+    """The strict schema of a built-in kind (read only; its `$ref`s point into `definitions`), or
+    None when the version has no such kind."""
     # kubernetes-validate's file naming: <kind>-<group without domain>-<version>.json
     group_version = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
     path = schema_dir(version) / f"{kind.lower()}-{group_version}.json"
     if not path.is_file():
         return None
-    schema = json.loads(path.read_text())
+    schema: dict[str, Any] = json.loads(path.read_text())
+    return schema
+
+
+@lru_cache(maxsize=4)
+def _registry(version: str) -> Registry:
+    registry: Registry = Resource.from_contents(definitions(version)) @ Registry()
+    return registry
+
+
+@lru_cache(maxsize=256)
+def _builtin_validator(version: str, kind: str, api_version: str) -> Any:
+    schema = builtin_schema(version, kind, api_version)
+    if schema is None:
+        return None
     return jsonschema.Draft202012Validator(schema, registry=_registry(version))
 
 

@@ -25,8 +25,12 @@ def namespace(name: str, labels: dict[str, str] | None = None) -> Obj:
             "metadata": {"name": name, "labels": dict(RESTRICTED_LABELS if labels is None else labels)}}
 
 
+# The schema of the tests' minimal CRDs: anything goes (nothing pruned, nothing refused).
+ANYTHING: Obj = {"type": "object", "x-kubernetes-preserve-unknown-fields": True}
+
+
 def crd(group: str = "example.dev", kind: str = "Widget", plural: str = "widgets",
-        scope: str = "Namespaced") -> Obj:
+        scope: str = "Namespaced", schema: Obj | None = None) -> Obj:
     return {
         "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
         "metadata": {"name": f"{plural}.{group}"},
@@ -34,8 +38,7 @@ def crd(group: str = "example.dev", kind: str = "Widget", plural: str = "widgets
                  "names": {"kind": kind, "plural": plural, "singular": kind.lower(),
                            "listKind": f"{kind}List"},
                  "versions": [{"name": "v1", "served": True, "storage": True,
-                               "schema": {"openAPIV3Schema": {
-                                   "type": "object", "x-kubernetes-preserve-unknown-fields": True}}}]},
+                               "schema": {"openAPIV3Schema": copy.deepcopy(schema or ANYTHING)}}]},
     }
 
 

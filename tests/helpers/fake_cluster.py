@@ -3,6 +3,13 @@ depends on (kind.md §7.5): late CRDs, the server-side-apply contract, Pod Secur
 webhooks that refuse until their backend serves, Deployments whose pods start, fail and recover on
 a virtual clock, EndpointSlices, events and logs.
 
+What an apply keeps is what a real API server keeps (fake_schemas.py): a custom resource whose CRD
+version has an openAPIV3Schema is pruned to that structural schema and refused (422 Invalid, in
+the server's words) when the merged object breaks it; a built-in object loses the fields its
+kind's strict schema in the cluster's Kubernetes version does not have (fieldValidation=Warn, the
+default). Each lost field is recorded in `warnings` as the server's Warning header says it, so a
+test can prove nothing it sends is silently dropped. CRD versions without a schema keep all.
+
 Time is virtual: `cluster.clock.sleep(s)` advances it and runs the simulated controllers once per
 whole second ("tick"). Nothing here sleeps, spawns or opens a port.
 
@@ -24,6 +31,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
+import fake_schemas
 from kubernetes.utils.quantity import parse_quantity
 
 from appliance.review import pss
@@ -366,6 +374,9 @@ class FakeCluster:
         self.ca_after = 3.0
         self.denied: set[tuple[str, str, str]] = set()  # (verb, group, resource) can_i refuses
         self.calls: list[tuple[str, Any]] = []  # every KubeClient call, for assertions
+        # Every field an apply lost (pruned by a CRD's schema, unknown to a built-in kind's), as
+        # the API server's Warning header says it: (object, 'unknown field "spec.foo"').
+        self.warnings: list[tuple[ObjRef, str]] = []
         # Extra controllers plugged in by tests (fake_controllers.py), run first on every tick.
         self.controllers: list[Callable[[FakeCluster], None]] = []
         self._objects: dict[Key, Obj] = {}  # (group, kind, ns, name)
@@ -378,6 +389,7 @@ class FakeCluster:
         self._available_since: dict[str, float] = {}
         self._events: list[Obj] = []
         self._injected: list[_Injected] = []
+        self._schemas: dict[tuple[str, str, str], fake_schemas.CustomSchema] = {}
         self._counter = 0
         self._next_tick = 1.0
         self._node = self._make_node(architecture)
@@ -548,6 +560,32 @@ class FakeCluster:
                 return group, str(spec["names"]["plural"]), spec.get("scope") != "Cluster"
         raise NotFound(f'no matches for kind "{kind}" in version "{api_version}"')
 
+    def _custom_schema(self, api_version: str, kind: str) -> fake_schemas.CustomSchema | None:
+        """The openAPIV3Schema of a custom resource's version, None for a CRD version without one
+        (the tests' minimal CRDs) or a built-in kind. One per CRD revision and version."""
+        if (api_version, kind) in BUILTINS:
+            return None
+        group, version = _group(api_version), _version(api_version)
+        for (_g, k, _ns, _n), crd in self._objects.items():
+            spec = _d(crd.get("spec"))
+            if k != "CustomResourceDefinition" or spec.get("group") != group or \
+                    _d(spec.get("names")).get("kind") != kind:
+                continue
+            for served in _l(spec.get("versions")):
+                schema = _d(_d(_d(served).get("schema")).get("openAPIV3Schema"))
+                if served.get("name") != version or not schema:
+                    continue
+                key = (crd["metadata"]["uid"], crd["metadata"]["resourceVersion"], version)
+                if key not in self._schemas:
+                    self._schemas[key] = fake_schemas.CustomSchema(schema, self.schema_version)
+                return self._schemas[key]
+        return None
+
+    @property
+    def schema_version(self) -> str:
+        """The kubernetes-validate schemas of this cluster's version ("1.34" for v1.34.11)."""
+        return fake_schemas.schema_version(self.version)
+
     def _key(self, api_version: str, kind: str, namespace: str | None, name: str) -> Key:
         group, _, namespaced = self._resource(api_version, kind)
         return group, kind, (namespace or "default") if namespaced else "", name
@@ -599,10 +637,20 @@ class FakeCluster:
         existing = self._objects.get(key)
         self._admit(obj, plural, "UPDATE" if existing else "CREATE")
         obj.pop("status", None)
+        # Fields the API would not keep are gone before anything owns them (fieldValidation=Warn,
+        # the default: the request succeeds, with a warning per field).
+        custom = self._custom_schema(api_version, kind)
+        if custom is not None:
+            pruned = custom.prune(obj)
+        elif (api_version, kind) in BUILTINS:
+            pruned = fake_schemas.builtin_unknown(obj, self.schema_version)
+            fake_schemas.drop(obj, pruned)
+        else:
+            pruned = []
         applied_paths = {p for p, _ in _leaves(obj) if p[:2] not in (("metadata", "name"),
                                                                       ("metadata", "namespace"))
                          and p not in (("apiVersion",), ("kind",))}
-        owners = self._owners.setdefault(key, {})
+        owners = dict(self._owners.get(key, {}))  # written back only once the apply succeeds
         if existing is not None:
             conflicts = []
             for other, paths in owners.items():
@@ -625,10 +673,18 @@ class FakeCluster:
             _merge(merged, obj)
             for other in list(owners):
                 if other != manager:
-                    owners[other] -= applied_paths
+                    owners[other] = owners[other] - applied_paths
         else:
             merged = obj
+        if custom is not None:
+            # The merged object is what must satisfy the schema (status is its own subresource).
+            errors = custom.errors({k: v for k, v in merged.items() if k != "status"})
+            if errors:
+                raise ApiError(422, "Invalid", fake_schemas.invalid_message(kind, group, name, errors))
+        self.warnings += [(ObjRef(api_version, kind, name, namespace or None), fake_schemas.unknown_field(p))
+                          for p in pruned]
         owners[manager] = applied_paths
+        self._owners[key] = owners
         self._store(key, merged, existing, owners)
         return copy.deepcopy(merged)
 

@@ -10,15 +10,21 @@ from checkout import upstream_dir
 
 
 @pytest.fixture(scope="session")
-def standard_objects() -> list[dict[str, Any]]:
+def standard_bundle() -> Any:
+    """The standard profile rendered (appliance.render.Bundle), before credentials."""
     from appliance.render import render_profile
-    from appliance.render.install import materialize
 
     upstream = upstream_dir()
     if not (upstream / "SOURCES.md").is_file():
         pytest.skip(f"upstream manifests not found at {upstream} (CI sets APPLIANCE_UPSTREAM)")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("APPLIANCE_CACHE", str(upstream))
-        bundle = render_profile("standard")
+        return render_profile("standard")
+
+
+@pytest.fixture(scope="session")
+def standard_objects(standard_bundle: Any) -> list[dict[str, Any]]:
+    from appliance.render.install import materialize
+
     # Fixed credentials: the test is about applying, and fixed values keep it deterministic.
-    return materialize(bundle.objects, token=lambda: "t0k3n").objects
+    return materialize(standard_bundle.objects, token=lambda: "t0k3n").objects
