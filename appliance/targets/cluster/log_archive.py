@@ -180,11 +180,23 @@ def workflow_of(run: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> st
     return found[0] if found else None
 
 
-def node_names(detail: Mapping[str, Any]) -> list[str]:
-    """The names KFP gives a task detail's pods: its `pod_name` and its children's (node IDs)."""
-    names = [str(detail.get("pod_name") or "")]
-    names += [str((child or {}).get("pod_name") or "") for child in detail.get("child_tasks") or []]
-    return [name for name in names if name]
+def node_names(detail: Mapping[str, Any], details: Sequence[Mapping[str, Any]] = ()) -> list[str]:
+    """The names KFP gives a task detail's pods: its `pod_name` and its children's (node IDs).
+    A child that has a task detail of its own (KFP names a detail's node in its `pod_name`, when
+    it does) is followed: an Argo retry node between a task and its pods is then seen through."""
+    by_node = {str(d.get("pod_name")): d for d in details if d.get("pod_name")}
+    names: list[str] = []
+    todo = [detail]
+    while todo:
+        current = todo.pop(0)
+        own = [str(current.get("pod_name") or "")]
+        own += [str((child or {}).get("pod_name") or "") for child in current.get("child_tasks") or []]
+        for name in own:
+            if name and name not in names:
+                names.append(name)
+                if name in by_node:
+                    todo.append(by_node[name])
+    return names
 
 
 def created_of(run: Mapping[str, Any]) -> datetime | None:

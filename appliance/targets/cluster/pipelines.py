@@ -171,9 +171,10 @@ class ClusterPipelinesEngine:
             return [replace(p, problem=POD_GONE_UNREAD) if i in gone else p
                     for i, p in enumerate(pods)], None, []
         left = [str((p.pod.get("metadata") or {}).get("name") or "") for p in pods]
-        details = [d for d in (run.get("run_details") or {}).get("task_details") or []
-                   if d.get("display_name") in tasks and d.get("state") not in _NEVER_RAN
-                   and node_names(d) and not any(names_match(node_names(d), name) for name in left)]
+        every = (run.get("run_details") or {}).get("task_details") or []
+        names = {id(d): node_names(d, every) for d in every}
+        details = [d for d in every if d.get("display_name") in tasks and d.get("state") not in _NEVER_RAN
+                   and names[id(d)] and not any(names_match(names[id(d)], name) for name in left)]
         if not gone and not details:
             return pods, {}, []
         archive = LogArchive(self.archive, lambda: repository(self.kube, self.namespace), self.namespace,
@@ -187,7 +188,7 @@ class ClusterPipelinesEngine:
                 if log is not None:
                     found[i] = replace(pods[i], log=log.text, archive=log.uri)
             for detail in details:
-                log = archive.find(nodes=node_names(detail))
+                log = archive.find(nodes=names[id(detail)])
                 if log is not None:
                     archived[str(detail.get("task_id") or "")] = PodLog({}, log.text, archive=log.uri)
         except ArchiveUnreadable as exc:
@@ -213,7 +214,8 @@ def pipelines(stack: Stack, client: KubeClient | None = None,
               clock: Clock | None = None) -> ClusterPipelinesEngine:
     """The factory a cluster target declares: `Engines(pipelines=pipelines, ...)`. Settings come
     from the stack's state, as for the tuning and serving engines (a stack that is not up, or is
-    not a cluster stack, is a missing prerequisite); tests pass a client and a clock."""
+    not a cluster stack, is a missing prerequisite); tests pass a client and a clock. Archived
+    logs are read through the stack's object store (MinIO through the forward)."""
     from appliance.targets.cluster.kfp_api import ClientKfpApi
     from appliance.targets.cluster.log_archive import StoreReader
     from appliance.targets.cluster.official import OfficialClient

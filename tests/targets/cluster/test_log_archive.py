@@ -21,6 +21,7 @@ from appliance.targets.cluster.log_archive import (
     Repository,
     created_of,
     names_match,
+    node_names,
     repository,
     workflow_of,
 )
@@ -85,6 +86,20 @@ def test_a_pod_is_matched_by_its_name_or_by_its_node_id() -> None:
     assert not names_match([NODE], f"{WORKFLOW}-system-container-impl-12")  # another hash
     assert not names_match([NODE], "other-run-system-container-impl-2781541396")  # another workflow
     assert not names_match([], POD)
+
+
+def test_a_retry_node_between_a_task_and_its_pod_is_seen_through_when_kfp_names_it() -> None:
+    retry = f"{WORKFLOW}-11"  # Argo's retry node: its pods are its children, `<name>(<attempt>)`
+    task = {"display_name": "train-model", "child_tasks": [{"pod_name": retry}]}
+    executor = {"display_name": "executor", "pod_name": retry, "child_tasks": [{"pod_name": NODE}]}
+    assert node_names(task, [task, executor]) == [retry, NODE]
+    assert names_match(node_names(task, [task, executor]), POD)
+    # Without a detail that names the retry node, only the retry node is known: no pod matches.
+    assert node_names(task, [task]) == [retry]
+    assert not names_match([retry], POD)
+    # A cycle in what the details claim is followed once.
+    looped = {"display_name": "executor", "pod_name": NODE, "child_tasks": [{"pod_name": retry}]}
+    assert node_names(task, [task, executor, looped]) == [retry, NODE]
 
 
 def test_the_workflow_comes_from_a_pod_label_else_from_the_task_details() -> None:
