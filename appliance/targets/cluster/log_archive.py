@@ -50,11 +50,10 @@ _CREATED = "workflow.creationTimestamp."
 
 @dataclass(frozen=True)
 class Repository:
-    """Where Argo archives: the S3 bucket, the keyFormat, and where this was read."""
+    """Where Argo archives: the S3 bucket and the keyFormat of the keys in it."""
 
     bucket: str
     key_format: str
-    origin: str
 
 
 # The rendered bundle's repository (ConfigMap kubeflow/workflow-controller-configmap, data
@@ -63,8 +62,7 @@ PINNED = Repository(
     bucket="mlpipeline",
     key_format="private-artifacts/{{workflow.namespace}}/{{workflow.name}}/"
                "{{workflow.creationTimestamp.Y}}/{{workflow.creationTimestamp.m}}/"
-               "{{workflow.creationTimestamp.d}}/{{pod.name}}",
-    origin="the bundle's artifact repository")
+               "{{workflow.creationTimestamp.d}}/{{pod.name}}")
 
 
 @dataclass(frozen=True)
@@ -150,8 +148,7 @@ def repository(kube: KubeClient, namespace: str) -> Repository:
     s3 = parsed.get("s3") if isinstance(parsed, dict) else None
     if not isinstance(s3, dict) or not s3.get("bucket"):
         return PINNED
-    return Repository(str(s3["bucket"]), str(s3.get("keyFormat") or ARGO_KEY_FORMAT),
-                      f"ConfigMap {namespace}/{ARGO_CONFIGMAP}")
+    return Repository(str(s3["bucket"]), str(s3.get("keyFormat") or ARGO_KEY_FORMAT))
 
 
 def names_match(names: Sequence[str], pod: str) -> bool:

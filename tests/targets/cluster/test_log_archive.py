@@ -47,8 +47,7 @@ def cluster_with(*objects: dict[str, Any]) -> FakeCluster:
 
 def test_the_repository_is_read_from_the_controllers_configmap() -> None:
     moved = cluster_with(configmap('archiveLogs: true\ns3:\n  bucket: logs\n  keyFormat: "a/{{pod.name}}"\n'))
-    assert repository(moved, "kubeflow") == Repository(
-        "logs", "a/{{pod.name}}", "ConfigMap kubeflow/workflow-controller-configmap")
+    assert repository(moved, "kubeflow") == Repository("logs", "a/{{pod.name}}")
     # No keyFormat: Argo's own default.
     plain = cluster_with(configmap("s3:\n  bucket: mlpipeline\n"))
     assert repository(plain, "kubeflow").key_format == ARGO_KEY_FORMAT == "{{workflow.name}}/{{pod.name}}"
@@ -179,7 +178,7 @@ def test_without_the_workflow_the_namespaces_archive_is_listed_up_to_the_bound()
 def test_a_key_format_without_the_pod_cannot_tell_pods_apart() -> None:
     store = MemoryObjects()
     store.put("mlpipeline", f"{WORKFLOW}/main.log", b"whose?\n")
-    looked = archive(store, repo=Repository("mlpipeline", "{{workflow.name}}", "test"))
+    looked = archive(store, repo=Repository("mlpipeline", "{{workflow.name}}"))
     assert looked.find(pod=POD) is None
     assert looked.find(nodes=[NODE]) is None
     assert (store.reads, store.listed) == ([], [])
