@@ -15,6 +15,16 @@ What it models (from KFP 2.17's apiserver and argocompiler, not observed on a li
   refuses a missing Secret or key, and an unloaded image when offline).
 - Their log: KFP launcher (glog) lines around what the task prints, and, when the executor command
   carries the cluster compile's report wrapper and the task succeeds, the marked executor output.
+- Names as Argo gives them (POD_NAMES=v2, argoproj/argo-workflows workflow/util pod names): the
+  node ID `<workflow>-<fnv32a(node name)>`, its pod `<workflow>-system-container-impl-<same hash>`
+  (KFP's executor template); the executor's task detail lists the node ID in `child_tasks[].pod_name`
+  as KFP's api_converter does (the node's children), and sets no `pod_name` of its own.
+- Argo's log archive, when given an object store (`archive`): at a pod's end its whole main log is
+  written to `<keyFormat>/main.log` in the bucket of the cluster's ConfigMap
+  kubeflow/workflow-controller-configmap (artifactRepository.s3), as Argo's wait container does;
+  without that ConfigMap (or for a container that never started) nothing is archived.
+- Argo deleting finished pods (`pods_deleted`: every task's, or the named tasks'): a pod is deleted
+  as soon as it completed and its log was archived, so it is gone by the next poll.
 What a task does is scripted (`TaskScript` per task name, or a function of name and loop indices):
 nothing is executed, conditions are not evaluated (script `skip=True` for a branch not taken).
 """
@@ -23,24 +33,42 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import threading
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qs, urlparse
 
 import yaml
 from fake_cluster import FakeCluster
 
+from appliance.targets.cluster.client import ObjRef
 from appliance.targets.cluster.pipeline_ir import OUTPUT_MARKER
 
 EPOCH = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
 NODE_NAME = "workflows.argoproj.io/node-name"
 WORKFLOW_LABEL = "workflows.argoproj.io/workflow"
+ARGO_CONFIGMAP = "workflow-controller-configmap"
+_VARIABLE = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
+
+
+class ObjectSink(Protocol):
+    """Where Argo's wait container writes archived logs (an in-memory store, or S3)."""
+
+    def put(self, bucket: str, key: str, data: bytes) -> None: ...
+
+
+def fnv32a(text: str) -> int:
+    """Go's hash/fnv New32a, as Argo hashes a node's name into its node ID and pod name."""
+    value = 0x811C9DC5
+    for byte in text.encode():
+        value = ((value ^ byte) * 0x01000193) & 0xFFFFFFFF
+    return value
 
 
 @dataclass(frozen=True)
@@ -91,10 +119,14 @@ class FakeKfp:
     """The backend's state and behaviour, shared by the in-process API and the HTTP server."""
 
     def __init__(self, script: Script | None = None, cluster: FakeCluster | None = None,
-                 namespace: str = "kubeflow") -> None:
+                 namespace: str = "kubeflow", *, archive: ObjectSink | None = None,
+                 pods_deleted: bool | Collection[str] = False) -> None:
         self.script = script or {}
         self.cluster = cluster
         self.namespace = namespace
+        self.archive = archive
+        self.pods_deleted = pods_deleted
+        self.archived: list[str] = []  # s3:// URI of every log archived, in order
         self.experiments: dict[str, dict[str, Any]] = {}
         self.runs: dict[str, _Run] = {}
         self.created: list[dict[str, Any]] = []  # every run-create request body, as sent
@@ -261,6 +293,10 @@ class FakeKfp:
             lines += _launcher("failed to execute component: exit status 1" if script.fail
                                else "publish success")
             self._log(pod["name"], lines)
+            self._archive_log(run, pod["name"])
+            if self.pods_deleted is True or (self.pods_deleted and instance.name in self.pods_deleted):
+                assert self.cluster is not None
+                self.cluster.delete(ObjRef("v1", "Pod", pod["name"], self.namespace))
         if script.fail:
             # Argo stops scheduling: nothing after the failing task starts (its nodes are
             # "Omitted", which KFP reports as RUNTIME_STATE_UNSPECIFIED); the run fails.
@@ -286,8 +322,8 @@ class FakeKfp:
         config = ((run.platform.get("platforms") or {}).get("kubernetes") or {}).get(
             "deploymentSpec", {}).get("executors", {}).get(instance.executor, {})
         metadata = config.get("podMetadata") or {}
-        self._counter += 1
-        name = f"{run.workflow}-system-container-impl-{self._counter:04d}"
+        node_hash = fnv32a(instance.node_name)
+        name = f"{run.workflow}-system-container-impl-{node_hash}"
         env = [dict(item) for item in executor.get("env", [])]
         for secret in config.get("secretAsEnv", []):
             for pair in secret.get("keyToEnv", []):
@@ -313,8 +349,40 @@ class FakeKfp:
         refused = self.cluster.create_pod(pod)
         if refused:
             raise AssertionError(f"fake KFP: the executor pod was refused: {refused}")
-        detail["child_tasks"] = [{"pod_name": name}]
+        detail["child_tasks"] = [{"pod_name": f"{run.workflow}-{node_hash}"}]
         return name
+
+    def _archive_log(self, run: _Run, pod: str) -> None:
+        """Argo's wait container: the pod's whole main log to the repository's key, when the
+        controller has an S3 repository and the container ran."""
+        assert self.cluster is not None
+        if self.archive is None:
+            return
+        try:
+            config = self.cluster.stored("v1", "ConfigMap", ARGO_CONFIGMAP, self.namespace)
+            stored = self.cluster.stored("v1", "Pod", pod, self.namespace)
+        except KeyError:
+            return
+        repository = yaml.safe_load((config.get("data") or {}).get("artifactRepository") or "{}") or {}
+        s3 = repository.get("s3") or {}
+        statuses = (stored.get("status") or {}).get("containerStatuses") or []
+        if not repository.get("archiveLogs") or not s3.get("bucket") or any(
+                (c.get("state") or {}).get("waiting") for c in statuses if c.get("name") == "main"):
+            return
+        values = {"workflow.namespace": self.namespace, "workflow.name": run.workflow, "pod.name": pod}
+
+        def fill(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name.startswith("workflow.creationTimestamp."):
+                return EPOCH.strftime("%" + name.rsplit(".", 1)[1])  # the run's created_at
+            if name not in values:
+                raise AssertionError(f"fake Argo: keyFormat variable {name} is not modelled")
+            return values[name]
+
+        key = _VARIABLE.sub(fill, str(s3.get("keyFormat") or "{{workflow.name}}/{{pod.name}}")) + "/main.log"
+        text = self.cluster.logs[(f"{self.namespace}/{pod}", "main")]
+        self.archive.put(str(s3["bucket"]), key, text.encode())
+        self.archived.append(f"s3://{s3['bucket']}/{key}")
 
     def _log(self, pod: str, lines: list[str]) -> None:
         assert self.cluster is not None

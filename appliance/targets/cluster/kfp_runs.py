@@ -7,7 +7,9 @@ display name with their state (no outputs, and no link to a pod or a loop index)
 executor pod carries the labels the cluster compile gave it, Argo's node name (loop indices as
 `name(<index>:<item>)`, retries as `name(<attempt>)`) and a log whose last marked line is the
 executor's output. A task instance is taken from its pods when they exist; tasks without pods
-(skipped, cached, gone, or failed before starting) from the task details.
+(skipped, cached, gone, or failed before starting) from the task details. A pod that is gone may
+have left its log in Argo's archive (log_archive): the engine passes such logs in, on the pod's
+record or keyed by the task detail's id, and the run's warnings say which logs came from there.
 """
 
 from __future__ import annotations
@@ -43,18 +45,23 @@ _EXCEPTION = re.compile(r"^\s*(?P<line>[A-Za-z_][\w.]*(?:Error|Exception|Exit|In
 _TASK_STATES = {"SUCCEEDED": SUCCEEDED, "SKIPPED": SKIPPED, "RUNTIME_STATE_UNSPECIFIED": SKIPPED,
                 "FAILED": FAILED, "CANCELED": FAILED, "CANCELING": FAILED, "RUNNING": FAILED,
                 "PENDING": FAILED, "PAUSED": FAILED}
-POD_GONE = ("(no log: the task's pod is gone; Argo deletes finished pods after their time to live, "
-            "and archives their logs in the object store)")
+POD_GONE = ("(no log: the task's pod is gone, and Argo's archive in the object store has no log of it "
+            "either; Argo deletes finished pods after their time to live)")
+POD_GONE_UNREAD = ("(no log: the task's pod is gone; Argo deletes finished pods after their time to "
+                   "live, and its archived log was not looked up)")
 
 
 @dataclass(frozen=True)
 class PodLog:
     """An executor pod of the run and what reading its main container's log gave: the log, or
-    `problem` (the pod was gone, or its container never started)."""
+    `problem` (the pod was gone, or its container never started). `archive` is the s3:// URI the
+    log was read from when the pod was gone (the pod record is then empty when only KFP's task
+    details named it)."""
 
     pod: dict[str, Any]
     log: str | None
     problem: str = ""
+    archive: str = ""
 
 
 @dataclass
@@ -74,12 +81,16 @@ def pipeline_run(
     root: str,
     warnings: Sequence[str] = (),
     log: str = "",
+    archived: Mapping[str, PodLog] | None = None,
 ) -> PipelineRun:
+    """`archived`: the archived logs of tasks that have no pod any more, by task detail id (None:
+    the archive was not looked up)."""
     places = task_places(spec)
     order = _topological(spec)
     details = _details_by_name(run, places)
     instances = _instances(pods, places)
     tasks: list[tuple[tuple[float, int, str], TaskRun]] = []
+    sources: dict[str, list[str]] = {}
     for name, place in places.items():
         found = [i for i in instances.values() if i.name == name]
         named_details = details.get(name, [])
@@ -90,7 +101,7 @@ def pipeline_run(
             found = [_Instance(_key(place, [position] if place.loops else []), name)
                      for position in range(len(named_details) if place.loops else 1)]
         for position, instance in enumerate(sorted(found, key=lambda i: i.key)):
-            task = _task(instance, named_details, position)
+            task, sources[instance.key] = _task(instance, named_details, position, archived)
             started = _started(instance, named_details, position)
             tasks.append(((started, order.get(name, 0), task.key), task))
     ordered = tuple(task for _, task in sorted(tasks, key=lambda item: item[0]))
@@ -108,9 +119,19 @@ def pipeline_run(
         root=root,
         error=error,
         failed_tasks=failed,
-        warnings=tuple(warnings),
+        warnings=(*warnings, *_archive_notes(ordered, sources)),
         log=log,
     )
+
+
+def _archive_notes(tasks: Sequence[TaskRun], sources: Mapping[str, list[str]]) -> list[str]:
+    notes = []
+    for task in tasks:
+        uris = sources.get(task.key) or []
+        if uris:
+            whose = "its pod is" if len(uris) == 1 else "its pods are"
+            notes.append(f"log of {task.key} read from the archive {', '.join(uris)} ({whose} gone)")
+    return notes
 
 
 def _details_by_name(run: Mapping[str, Any],
@@ -147,9 +168,14 @@ def _key(place: TaskPlace, indices: list[int]) -> str:
     return "/".join([*loops, place.name])
 
 
-def _task(instance: _Instance, details: list[dict[str, Any]], position: int) -> TaskRun:
-    attempts = [_attempt(pod) for pod in instance.pods]
+def _task(instance: _Instance, details: list[dict[str, Any]], position: int,
+          archived: Mapping[str, PodLog] | None) -> tuple[TaskRun, list[str]]:
     detail = _detail_for(details, position)
+    pods = instance.pods
+    if not pods and detail is not None and archived is not None:
+        found = archived.get(str(detail.get("task_id") or ""))
+        pods = [found] if found is not None else []
+    attempts = [_attempt(pod) for pod in pods]
     state = next((a.state for a in reversed(attempts) if a.state), "") or _detail_state(details, position)
     if attempts:
         logs = [a.log for a in attempts]
@@ -158,12 +184,13 @@ def _task(instance: _Instance, details: list[dict[str, Any]], position: int) -> 
         outputs = attempts[-1].outputs
         last_log = attempts[-1].log
     else:
-        log, outputs, last_log = (POD_GONE if state != SKIPPED else ""), {}, ""
+        gone = POD_GONE if archived is not None else POD_GONE_UNREAD
+        log, outputs, last_log = (gone if state != SKIPPED else ""), {}, ""
     error = ""
     if state == FAILED:
         error = _error_line(last_log) or _detail_error(detail) or (
-            attempts[-1].problem if attempts and attempts[-1].problem else POD_GONE)
-    return TaskRun(
+            attempts[-1].problem if attempts else log)
+    task = TaskRun(
         key=instance.key,
         name=instance.name,
         state=state,
@@ -173,6 +200,7 @@ def _task(instance: _Instance, details: list[dict[str, Any]], position: int) -> 
         log=log,
         error=error,
     )
+    return task, [pod.archive for pod in pods if pod.archive]
 
 
 @dataclass(frozen=True)

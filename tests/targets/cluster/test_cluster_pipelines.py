@@ -1,5 +1,6 @@
 """ClusterPipelinesEngine over a fake KFP backend (in process) and the FakeCluster: the reference
-pipelines come back as the PipelineRun the local engine returns, task by task."""
+pipelines come back as the PipelineRun the local engine returns, task by task, each task's log from
+its pod or, when the pod is gone, from Argo's archive in an object store (in memory here)."""
 
 from __future__ import annotations
 
@@ -10,12 +11,15 @@ from typing import Any
 import pytest
 from cluster_objects import namespace, secret
 from fake_cluster import FakeCluster
-from fake_kfp import FakeKfp, FakeKfpApi, TaskScript
+from fake_kfp import FakeKfp, FakeKfpApi, TaskScript, fnv32a
+from memory_objects import MemoryObjects
 
 from appliance.objectstore import ObjectStore
 from appliance.pipelines.model import FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 from appliance.targets.cluster import pipeline_ir as ir
+from appliance.targets.cluster.client import NotFound
 from appliance.targets.cluster.kfp_api import KfpApiError
+from appliance.targets.cluster.kfp_runs import POD_GONE, POD_GONE_UNREAD
 from appliance.targets.cluster.pipelines import ClusterPipelinesEngine
 from appliance.targets.cluster.wait import TimedOut
 
@@ -23,6 +27,24 @@ REFERENCE = Path(__file__).resolve().parents[3] / "conformance" / "pipelines"
 STUBS = "appliance-stubs:dev"
 ARTIFACT_SECRET = secret("appliance-s3-pipelines", "kubeflow",  # the steps' Secret (workloads.py)
                          {"accesskey": "YWNjZXNz", "secretkey": "c2VjcmV0"})
+
+
+# Argo's artifact repository as the bundle renders it (ConfigMap kubeflow/workflow-controller-
+# configmap, data artifactRepository; the credentials' Secret references left out).
+ARGO_REPOSITORY = """archiveLogs: true
+s3:
+  endpoint: "minio.object-store.svc.cluster.local:9000"
+  bucket: "mlpipeline"
+  keyFormat: "private-artifacts/{{workflow.namespace}}/{{workflow.name}}/{{workflow.creationTimestamp.Y}}/\\
+{{workflow.creationTimestamp.m}}/{{workflow.creationTimestamp.d}}/{{pod.name}}"
+  insecure: true
+"""
+
+
+def argo_config(repository: str = ARGO_REPOSITORY) -> dict[str, Any]:
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": "workflow-controller-configmap", "namespace": "kubeflow"},
+            "data": {"artifactRepository": repository}}
 
 
 def kfp_cluster(*objects: dict[str, Any], **options: Any) -> FakeCluster:
@@ -136,6 +158,194 @@ def test_a_failing_step_fails_the_run_naming_it_with_its_log(tmp_path: Path) -> 
     assert result.task("gate-model") == TaskRun("gate-model", "gate-model", SKIPPED)
     assert result.task("create-model").outputs == {"Output": "s3://b/m"}
     assert result.outputs == {}
+
+
+FAILING_SCRIPT = {"evaluate-model": TaskScript(log=TRACEBACK, fail=True),
+                  "create-model": TaskScript(log="wrote model", outputs={"Output": "s3://b/m"})}
+
+
+def archived_key(workflow: str, task: str,
+                 key_format: str = "private-artifacts/kubeflow/{w}/2026/01/01/{p}") -> str:
+    """Where Argo archives a task's main log: its pod is `<workflow>-system-container-impl-<hash>`,
+    the hash of its node's name (the fake's runs are created 2026-01-01)."""
+    pod = f"{workflow}-system-container-impl-{fnv32a(f'{workflow}.root.{task}')}"
+    return key_format.format(w=workflow, p=pod) + "/main.log"
+
+
+def configmap_reads(cluster: FakeCluster) -> list[Any]:
+    return [ref for call, ref in cluster.calls if call == "get" and ref.kind == "ConfigMap"]
+
+
+def test_a_task_log_comes_from_its_pod_and_the_archive_is_not_read(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET, argo_config())
+    store = MemoryObjects()
+    backend = FakeKfp(FAILING_SCRIPT, cluster, archive=store)
+    result = engine(cluster, backend, tmp_path, archive=store).run(
+        REFERENCE / "failing_step.py", {"model": "broken"})
+    assert result.task("evaluate-model").log == TRACEBACK
+    assert result.task("create-model").log == "wrote model"
+    assert result.warnings == ()
+    # Argo archived every step's log, and none of it was needed: no listing, no read, and not
+    # even the workflow controller's ConfigMap was asked for.
+    workflow = backend.runs[result.run_id].workflow
+    assert sorted(key for _, key in store.objects) == sorted(
+        archived_key(workflow, task) for task in ("make-dataset", "create-model", "evaluate-model"))
+    assert (store.reads, store.listed, configmap_reads(cluster)) == ([], [], [])
+
+
+def test_when_the_pods_are_gone_each_task_log_comes_from_the_archive(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET, argo_config())
+    store = MemoryObjects()
+    backend = FakeKfp(FAILING_SCRIPT, cluster, archive=store, pods_deleted=True)
+    result = engine(cluster, backend, tmp_path, archive=store).run(
+        REFERENCE / "failing_step.py", {"model": "broken"})
+    assert cluster.list("v1", "Pod", "kubeflow") == []
+    workflow = backend.runs[result.run_id].workflow
+    uri = {task: f"s3://mlpipeline/{archived_key(workflow, task)}"
+           for task in ("make-dataset", "create-model", "evaluate-model")}
+    # The same report as with the pods (the launcher's lines stripped, outputs from the marked
+    # line), and a note per task saying where its log came from.
+    assert result.tasks == (
+        TaskRun("create-model", "create-model", SUCCEEDED, 1, 5.0, {"Output": "s3://b/m"}, "wrote model"),
+        TaskRun("make-dataset", "make-dataset", SUCCEEDED, 1, 5.0, {}, "make-dataset ran"),
+        TaskRun("evaluate-model", "evaluate-model", FAILED, 1, 5.0, {}, TRACEBACK, FAULT),
+        TaskRun("gate-model", "gate-model", SKIPPED),
+    )
+    assert result.error == f"task evaluate-model failed: {FAULT}"
+    assert result.warnings == tuple(f"log of {task} read from the archive {uri[task]} (its pod is gone)"
+                                    for task in ("create-model", "make-dataset", "evaluate-model"))
+    # No pod names the workflow: the task details do (the root node is named as its workflow, the
+    # executors' node IDs are `<workflow>-<hash>`). One listing under it, one read per task.
+    assert store.listed == [f"s3://mlpipeline/private-artifacts/kubeflow/{workflow}/"]
+    assert sorted(store.reads) == sorted(uri.values())
+    assert len(configmap_reads(cluster)) == 1
+
+
+def test_a_gone_pod_with_no_archived_log_says_neither_source_had_it(tmp_path: Path) -> None:
+    # No workflow controller ConfigMap: Argo has no repository and archives nothing; the engine
+    # looks where the bundle's repository would have put it.
+    cluster = kfp_cluster(ARTIFACT_SECRET)
+    store = MemoryObjects()
+    backend = FakeKfp(FAILING_SCRIPT, cluster, archive=store, pods_deleted={"evaluate-model"})
+    result = engine(cluster, backend, tmp_path, archive=store).run(
+        REFERENCE / "failing_step.py", {"model": "broken"})
+    assert store.objects == {}
+    failed = result.task("evaluate-model")
+    # The error is then KFP's own for the task.
+    assert (failed.state, failed.log, failed.error) == (FAILED, POD_GONE, "failed with exit code 1")
+    assert result.task("create-model").log == "wrote model"  # its pod is still there
+    assert result.warnings == ()
+    workflow = backend.runs[result.run_id].workflow  # from the label of the pods still there
+    assert (store.listed, store.reads) == ([f"s3://mlpipeline/private-artifacts/kubeflow/{workflow}/"], [])
+    # An engine given no object store does not look, and says so.
+    fresh = kfp_cluster(ARTIFACT_SECRET)
+    unread = engine(fresh, FakeKfp(FAILING_SCRIPT, fresh, pods_deleted=True), tmp_path).run(
+        REFERENCE / "failing_step.py", {"model": "broken"})
+    assert {t.key: t.log for t in unread.tasks if t.state != SKIPPED} == {
+        "make-dataset": POD_GONE_UNREAD, "create-model": POD_GONE_UNREAD, "evaluate-model": POD_GONE_UNREAD}
+
+
+def test_the_keyformat_in_the_clusters_configmap_is_followed(tmp_path: Path) -> None:
+    moved = ('archiveLogs: true\ns3:\n  bucket: "mlpipeline"\n'
+             '  keyFormat: "step-logs/{{ workflow.name }}/{{pod.name}}"\n')
+    cluster = kfp_cluster(ARTIFACT_SECRET, argo_config(moved))
+    store = MemoryObjects()
+    backend = FakeKfp(FAILING_SCRIPT, cluster, archive=store, pods_deleted=True)
+    result = engine(cluster, backend, tmp_path, archive=store).run(
+        REFERENCE / "failing_step.py", {"model": "broken"})
+    workflow = backend.runs[result.run_id].workflow
+    key = archived_key(workflow, "evaluate-model", "step-logs/{w}/{p}")
+    assert result.task("evaluate-model").log == TRACEBACK
+    note = f"log of evaluate-model read from the archive s3://mlpipeline/{key} (its pod is gone)"
+    assert note in result.warnings
+    assert store.listed == [f"s3://mlpipeline/step-logs/{workflow}/"]
+
+
+class LogsGone:
+    """The cluster, except that the log of the named tasks' pods is NotFound: the pod went between
+    the engine listing it and reading its log."""
+
+    def __init__(self, cluster: FakeCluster, tasks: set[str]) -> None:
+        self.cluster, self.tasks = cluster, tasks
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.cluster, name)
+
+    def pod_logs(self, namespace: str, pod: str, container: str | None = None, previous: bool = False,
+                 tail: int = 50) -> str:
+        annotations = self.cluster.stored("v1", "Pod", pod, namespace)["metadata"]["annotations"]
+        if annotations[ir.TASKS_ANNOTATION] in self.tasks:
+            raise NotFound(f'pods "{pod}" not found')
+        return self.cluster.pod_logs(namespace, pod, container, previous, tail)
+
+
+def test_a_pod_whose_log_is_gone_is_read_from_the_archive_by_its_name(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET, argo_config())
+    store = MemoryObjects()
+    backend = FakeKfp(FAILING_SCRIPT, cluster, archive=store)
+    engine_ = ClusterPipelinesEngine(FakeKfpApi(backend), LogsGone(cluster, {"evaluate-model"}),  # type: ignore[arg-type]
+                                     cluster.clock, tmp_path, ir.ClusterProfile(STUBS), archive=store)
+    result = engine_.run(REFERENCE / "failing_step.py", {"model": "broken"})
+    uri = f"s3://mlpipeline/{archived_key(backend.runs[result.run_id].workflow, 'evaluate-model')}"
+    assert (result.task("evaluate-model").log, result.task("evaluate-model").error) == (TRACEBACK, FAULT)
+    assert result.warnings == (f"log of evaluate-model read from the archive {uri} (its pod is gone)",)
+    # The pod's record names its workflow and the run its date: the key is read directly.
+    assert (store.reads, store.listed) == ([uri], [])
+
+
+def test_an_archive_that_cannot_be_read_is_named_in_the_task_log(tmp_path: Path) -> None:
+    cluster = kfp_cluster(ARTIFACT_SECRET, argo_config())
+    store = MemoryObjects()
+    backend = FakeKfp(FAILING_SCRIPT, cluster, archive=store, pods_deleted=True)
+    store.refuse = "AccessDenied: Access Denied."
+    result = engine(cluster, backend, tmp_path, archive=store).run(
+        REFERENCE / "failing_step.py", {"model": "broken"})
+    why = ("(no log: the task's pod is gone, and Argo's archive could not be read: "
+           "AccessDenied: Access Denied.)")
+    failed = result.task("evaluate-model")
+    assert (failed.log, failed.error) == (why, why)
+    assert result.task("create-model").log == why
+
+
+class S3Archive:
+    """Argo's wait container writing to a real S3 server, with the root credentials it is given."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self.client = store.client()
+
+    def put(self, bucket: str, key: str, data: bytes) -> None:
+        import io
+
+        self.client.put_object(bucket, key, io.BytesIO(data), len(data), content_type="text/plain")
+
+
+@pytest.mark.integration  # a real S3 server (moto, as MinIO: signatures enforced) on 127.0.0.1
+def test_archived_logs_are_read_from_a_real_s3_server(tmp_path: Path) -> None:
+    from fake_minio import FakeMinio
+
+    from appliance.targets.cluster.log_archive import ArchiveUnreadable, StoreReader
+
+    with FakeMinio() as minio:
+        minio.root_user("minio-root-key", "minio-root-secret-0123456789")
+        store = ObjectStore(minio.url, "minio-root-key", "minio-root-secret-0123456789")
+        store.client().make_bucket("mlpipeline")
+        cluster = kfp_cluster(ARTIFACT_SECRET, argo_config())
+        backend = FakeKfp(FAILING_SCRIPT, cluster, archive=S3Archive(store), pods_deleted=True)
+        result = engine(cluster, backend, tmp_path, archive=StoreReader(store)).run(
+            REFERENCE / "failing_step.py", {"model": "broken"})
+        uri = f"s3://mlpipeline/{archived_key(backend.runs[result.run_id].workflow, 'evaluate-model')}"
+        assert (result.task("evaluate-model").log, result.error) == (
+            TRACEBACK, f"task evaluate-model failed: {FAULT}")
+        assert result.task("create-model").outputs == {"Output": "s3://b/m"}
+        assert f"log of evaluate-model read from the archive {uri} (its pod is gone)" in result.warnings
+        # What S3 answers for nothing there, and for a key that does not sign.
+        reader = StoreReader(store)
+        assert reader.read("mlpipeline", "private-artifacts/none/main.log") is None
+        assert reader.read("no-such-bucket", "k") is None
+        assert list(reader.keys("no-such-bucket", "")) == []
+        wrong = StoreReader(ObjectStore(minio.url, "minio-root-key", "not-the-secret-0123456789"))
+        with pytest.raises(ArchiveUnreadable, match="SignatureDoesNotMatch"):
+            wrong.read("mlpipeline", "k")
 
 
 def test_fan_out_iterations_are_keyed_as_kfp_local_keys_them(tmp_path: Path) -> None:
@@ -345,6 +555,7 @@ def test_the_factory_builds_the_engine_from_the_stacks_recorded_settings(
     from appliance.stack import Stack
     from appliance.targets.cluster import kfp_api, official
     from appliance.targets.cluster import pipelines as cluster_pipelines
+    from appliance.targets.cluster.log_archive import StoreReader
     from appliance.targets.cluster.settings import ClusterSettings
 
     built: list[tuple[str, Any]] = []
@@ -361,6 +572,8 @@ def test_the_factory_builds_the_engine_from_the_stacks_recorded_settings(
     built_engine = cluster_pipelines.pipelines(stack)
     assert built == [("kube", (run_dir.path / "kubeconfig", "kind-cl")), ("kfp", "http://127.0.0.1:18888")]
     assert (built_engine.api, built_engine.kube) == ("api", "kube")
+    # Archived logs are read through the stack's object store (MinIO through the forward).
+    assert isinstance(built_engine.archive, StoreReader) and built_engine.archive.store is stack.object_store
     assert built_engine.profile == ir.ClusterProfile("stubs:1")
     assert built_engine.work_dir == run_dir.path / "pipelines"
     assert (built_engine.timeout, built_engine.poll, built_engine.namespace) == (1200.0, 5.0, "kubeflow")

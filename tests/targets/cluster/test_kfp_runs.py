@@ -1,5 +1,6 @@
 """The mapping of a finished KFP run (task details + executor pods and logs) to a PipelineRun, for
-the cases the fake backend does not stage: pods gone, retries, canceled runs, system log lines."""
+the cases the fake backend does not stage: pods gone (with or without an archived log), retries,
+canceled runs, system log lines."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 from appliance.pipelines import loader
 from appliance.pipelines.model import FAILED, SKIPPED, SUCCEEDED, TaskRun
 from appliance.targets.cluster import pipeline_ir as ir
-from appliance.targets.cluster.kfp_runs import NODE_NAME, POD_GONE, PodLog, pipeline_run
+from appliance.targets.cluster.kfp_runs import NODE_NAME, POD_GONE, POD_GONE_UNREAD, PodLog, pipeline_run
 
 REFERENCE = Path(__file__).resolve().parents[3] / "conformance" / "pipelines"
 SPEC = loader.load(REFERENCE / "failing_step.py").spec
@@ -40,16 +41,19 @@ def run(state: str, *details: dict[str, Any], **extra: Any) -> dict[str, Any]:
     return {"run_id": "r1", "state": state, "run_details": {"task_details": list(details)}, **extra}
 
 
+GONE_RUN = run("FAILED",
+               detail("failing-step-x", "FAILED", 0, 30),
+               detail("make-dataset-driver", "SUCCEEDED", 1, 2),
+               detail("make-dataset", "SUCCEEDED", 2, 6, task_id="t1"),
+               detail("create-model", "SUCCEEDED", 3, 8, task_id="t2"),
+               detail("evaluate-model", "FAILED", 9, 14, task_id="t3", error={"message": "exit status 1"}),
+               # Argo's Omitted node downstream of the failure, as KFP 2.17 reports it.
+               detail("gate-model", "RUNTIME_STATE_UNSPECIFIED", 15, 15, task_id="t4"),
+               error={"message": "run failed"})
+
+
 def test_tasks_whose_pods_are_gone_come_from_the_task_details() -> None:
-    finished = run("FAILED",
-                   detail("failing-step-x", "FAILED", 0, 30),
-                   detail("make-dataset-driver", "SUCCEEDED", 1, 2),
-                   detail("make-dataset", "SUCCEEDED", 2, 6), detail("create-model", "SUCCEEDED", 3, 8),
-                   detail("evaluate-model", "FAILED", 9, 14, error={"message": "exit status 1"}),
-                   # Argo's Omitted node downstream of the failure, as KFP 2.17 reports it.
-                   detail("gate-model", "RUNTIME_STATE_UNSPECIFIED", 15, 15),
-                   error={"message": "run failed"})
-    result = pipeline_run(finished, SPEC, [], {"model": "m"}, duration=30.0, root="minio://x")
+    result = pipeline_run(GONE_RUN, SPEC, [], {"model": "m"}, duration=30.0, root="minio://x", archived={})
     assert result.tasks == (
         TaskRun("make-dataset", "make-dataset", SUCCEEDED, 1, 4.0, {}, POD_GONE),
         TaskRun("create-model", "create-model", SUCCEEDED, 1, 5.0, {}, POD_GONE),
@@ -58,6 +62,36 @@ def test_tasks_whose_pods_are_gone_come_from_the_task_details() -> None:
     )
     assert (result.state, result.failed_tasks) == (FAILED, ("evaluate-model",))
     assert result.error == "task evaluate-model failed: exit status 1"
+    assert result.warnings == ()
+    # Without an archive to look in, the note says it was not looked up.
+    unread = pipeline_run(GONE_RUN, SPEC, [], {"model": "m"}, duration=30.0, root="minio://x")
+    assert [t.log for t in unread.tasks] == [POD_GONE_UNREAD] * 3 + [""]
+
+
+def test_an_archived_log_stands_in_for_a_gone_pod_and_the_report_says_so() -> None:
+    uri = "s3://mlpipeline/private-artifacts/kubeflow/w/2026/01/01/w-system-container-impl-1/main.log"
+    archived = {
+        "t3": PodLog({}, f"{GLOG}\nloading m\nValueError: bad model\n{GLOG}\n", archive=uri),
+        # A succeeded task's archived log carries its outputs, as its pod's log would.
+        "t1": PodLog({}, f"{GLOG}\nwrote 5 rows\n{marker({'Output': 's3://b/d.csv'})}\n", archive=uri + "x"),
+        "t2": PodLog({}, None, "(no log: the task's pod is gone, and Argo's archive could not be read: "
+                               "AccessDenied: Access Denied.)"),
+    }
+    result = pipeline_run(GONE_RUN, SPEC, [], {"model": "m"}, duration=30.0, root="minio://x",
+                          warnings=("compiled",), archived=archived)
+    assert result.tasks == (
+        TaskRun("make-dataset", "make-dataset", SUCCEEDED, 1, 4.0, {"Output": "s3://b/d.csv"},
+                "wrote 5 rows"),
+        TaskRun("create-model", "create-model", SUCCEEDED, 1, 5.0, {}, archived["t2"].problem),
+        TaskRun("evaluate-model", "evaluate-model", FAILED, 1, 5.0, {}, "loading m\nValueError: bad model",
+                "ValueError: bad model"),
+        TaskRun("gate-model", "gate-model", SKIPPED),
+    )
+    assert result.error == "task evaluate-model failed: ValueError: bad model"
+    assert result.warnings == (
+        "compiled",
+        f"log of make-dataset read from the archive {uri}x (its pod is gone)",
+        f"log of evaluate-model read from the archive {uri} (its pod is gone)")
 
 
 def test_retries_of_one_task_are_its_attempts_and_system_lines_are_not_its_log() -> None:
