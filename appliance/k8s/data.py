@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 
@@ -19,3 +20,11 @@ def conditions(obj: Any) -> dict[str, dict[str, Any]]:
     """An object's `status.conditions` by type (the last of a type wins, as `kubectl wait` reads them)."""
     found = as_list(as_dict(as_dict(obj).get("status")).get("conditions"))
     return {str(as_dict(c).get("type")): as_dict(c) for c in found}
+
+
+def field_path(path: Iterable[str | int]) -> str:
+    """A field path as the API server writes it: `spec.containers[0].name`."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
+    return out

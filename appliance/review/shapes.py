@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from appliance.errors import InvalidDocument
+from appliance.k8s.data import field_path
 from appliance.review.loader import Document
 from appliance.review.model import Path
 from appliance.review.podspecs import _TEMPLATE_PATHS, CONTAINER_LISTS, pod_views
@@ -20,7 +21,7 @@ def check(documents: list[Document]) -> None:
     malformed manifest is bad input (exit 2) instead of a crash or a silent pass."""
     problems: list[str] = []
     for doc in documents:
-        problems += [f"{doc.source}:{doc.line_of(path)}: {_dotted(path)} {why}"
+        problems += [f"{doc.source}:{doc.line_of(path)}: {field_path(path)} {why}"
                      for path, why in _document(doc.obj)]
     if problems:
         sources = sorted({d.source for d in documents})
@@ -110,12 +111,6 @@ def _list_of_mappings(obj: dict[str, Any], path: Path, out: list[tuple[Path, str
 def _unique(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
     return list(dict.fromkeys(items))
 
-
-def _dotted(path: Path) -> str:
-    text = ""
-    for part in path:
-        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
-    return text
 
 
 def _type(value: Any) -> str:

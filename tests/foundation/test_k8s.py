@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from appliance.k8s.data import as_dict, as_list, conditions
+from appliance.k8s.data import as_dict, as_list, conditions, field_path
 from appliance.k8s.images import ImageRef, split_image
 from appliance.k8s.refs import ResourceRef
 from appliance.k8s.selectors import selector_matches
@@ -80,3 +80,9 @@ def test_conditions_are_keyed_by_type_and_malformed_ones_read_as_empty() -> None
                                      {"type": "Ready", "status": "True"}]}}
     assert conditions(obj) == {"Ready": {"type": "Ready", "status": "True"}, "None": {}}
     assert conditions({"status": None}) == conditions(None) == conditions({}) == {}
+
+
+def test_field_paths_are_written_as_the_api_server_writes_them() -> None:
+    assert field_path(("spec", "containers", 0, "name")) == "spec.containers[0].name"
+    assert field_path(()) == ""
+    assert field_path((2, "x")) == "[2].x"

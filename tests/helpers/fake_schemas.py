@@ -30,6 +30,7 @@ from typing import Any
 import jsonschema
 from jsonschema.exceptions import ValidationError
 
+from appliance.k8s.data import field_path
 from appliance.render.validate import builtin_schema, definitions
 
 Obj = dict[str, Any]
@@ -41,17 +42,9 @@ EMBEDDED = "x-kubernetes-embedded-resource"
 INT_OR_STRING = "x-kubernetes-int-or-string"
 
 
-def path_text(path: Path) -> str:
-    """A field path as the API server writes it: `spec.containers[0].name`."""
-    out = ""
-    for part in path:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else part)
-    return out
-
-
 def unknown_field(path: Path) -> str:
     """The API server's warning for a field it dropped."""
-    return f"unknown field {json.dumps(path_text(path))}"
+    return f"unknown field {json.dumps(field_path(path))}"
 
 
 def schema_version(server_version: str) -> str:
@@ -103,7 +96,7 @@ def builtin_unknown(obj: Obj, version: str) -> list[Path]:
     out: list[Path] = []
     if schema is not None:
         _strict_unknown(obj, schema, definitions(version)["$defs"], (), out)
-    return sorted(out, key=path_text)
+    return sorted(out, key=field_path)
 
 
 def drop(obj: Obj, paths: list[Path]) -> None:
@@ -264,7 +257,7 @@ def _number(value: Any) -> str:
 
 def _field_errors(error: ValidationError) -> list[tuple[str, str]]:
     """(field path, message) of one schema violation, in apiextensions-apiserver's words."""
-    path = path_text(tuple(error.absolute_path))
+    path = field_path(tuple(error.absolute_path))
     keyword, bound, value = error.validator, error.validator_value, error.instance
     if keyword == "required":
         missing = [p for p in bound if isinstance(value, dict) and p not in value]
@@ -340,7 +333,7 @@ class CustomSchema:
         as the API server sorts them."""
         pruner = _Pruner(self.version)
         pruner.prune(obj, self.schema, ())
-        return sorted(pruner.pruned, key=path_text)
+        return sorted(pruner.pruned, key=field_path)
 
     def errors(self, obj: Obj) -> list[str]:
         """Every violation as a field error (`spec.replicas: Invalid value: ...`), deduplicated and
