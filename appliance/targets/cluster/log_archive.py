@@ -28,6 +28,8 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import yaml
 
+from appliance import safe_yaml
+from appliance.errors import BadInput
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef
 
 if TYPE_CHECKING:
@@ -142,8 +144,10 @@ def repository(kube: KubeClient, namespace: str) -> Repository:
         return PINNED
     text = ((config or {}).get("data") or {}).get(REPOSITORY_KEY)
     try:
-        parsed = yaml.safe_load(text) if isinstance(text, str) else None
-    except yaml.YAMLError:
+        # Bounded: on a kube target the ConfigMap is whatever the cluster holds.
+        parsed = safe_yaml.load(text, f"ConfigMap {namespace}/{ARGO_CONFIGMAP}") \
+            if isinstance(text, str) else None
+    except (yaml.YAMLError, BadInput):
         return PINNED
     s3 = parsed.get("s3") if isinstance(parsed, dict) else None
     if not isinstance(s3, dict) or not s3.get("bucket"):

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from appliance import safe_yaml
 from appliance.errors import BadInput, MissingPrerequisite
 from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.targets.cluster.apply import ApplyFailed, apply_admitted
@@ -86,10 +87,15 @@ def enabled_algorithms(client: KubeClient) -> tuple[str, ...]:
             "start a stack whose profile includes tuning (e.g. --profile standard)")
     text = as_dict(config_map.get("data")).get(KATIB_CONFIG_KEY)
     try:
-        config = yaml.safe_load(text) if isinstance(text, str) else None
+        # Bounded: on a kube target anyone with edit rights in `katib` writes this ConfigMap.
+        config = safe_yaml.load(text, f"ConfigMap {KATIB_NAMESPACE}/{KATIB_CONFIG}") \
+            if isinstance(text, str) else None
     except yaml.YAMLError as exc:
         config = None
         detail = f"{KATIB_CONFIG_KEY} is not YAML ({str(exc).splitlines()[0]})"
+    except BadInput as exc:
+        config = None
+        detail = f"{KATIB_CONFIG_KEY} is refused: {exc.why}"
     else:
         detail = f"no {KATIB_CONFIG_KEY} key holding a KatibConfig"
     runtime = as_dict(as_dict(config).get("runtime"))

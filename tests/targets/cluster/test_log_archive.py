@@ -58,6 +58,10 @@ def test_the_repository_is_read_from_the_controllers_configmap() -> None:
     (configmap("gcs:\n  bucket: elsewhere\n"),),  # not an S3 repository
     (configmap("s3: [unclosed\n"),),  # not YAML
     (configmap("archiveLogs: true\n"),),  # no repository at all
+    # An alias bomb is refused by the bounded loader, not expanded.
+    (configmap("a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n"
+        for i in range(8))),),
 ])
 def test_without_a_readable_s3_repository_the_pinned_one_is_used(objects: tuple[dict[str, Any], ...]) -> None:
     assert repository(cluster_with(*objects), "kubeflow") == PINNED

@@ -186,6 +186,24 @@ def test_a_cluster_without_katib_is_a_missing_prerequisite() -> None:
         "(fix: start a stack whose profile includes tuning (e.g. --profile standard))")
 
 
+BOMB = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+    f"{chr(98 + i)}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+    f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n"
+    for i in range(8))
+
+
+def test_a_katib_config_that_is_an_alias_bomb_is_refused_not_expanded() -> None:
+    fake = cluster()
+    fake.apply([{"apiVersion": "v1", "kind": "ConfigMap",
+                 "metadata": {"name": "katib-config", "namespace": "katib"},
+                 "data": {"katib-config.yaml": BOMB}}])
+    with pytest.raises(MissingPrerequisite) as caught:
+        engine(fake).run(manifest("grid"))
+    assert caught.value.what == "ConfigMap katib/katib-config cannot be read"
+    assert caught.value.why == ("katib-config.yaml is refused: YAML aliases expand this document by "
+                                "1234567880 nodes, more than the 10000 allowed")
+
+
 def test_a_refusal_by_katibs_webhook_is_bad_input_quoting_katib() -> None:
     fake = cluster()
     message = ('admission webhook "validator.experiment.katib.kubeflow.org" denied the request: '
