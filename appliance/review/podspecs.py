@@ -8,6 +8,8 @@ from typing import Any
 
 import yaml
 
+from appliance import safe_yaml
+from appliance.errors import BadInput
 from appliance.k8s.data import as_dict, as_list
 from appliance.review.model import Path
 
@@ -168,8 +170,9 @@ def _katib_config(obj: dict[str, Any]) -> Iterator[PodView]:
     defaults (config/v1beta1/defaults.go), as the running container does."""
     text = as_dict(obj.get("data")).get(_KATIB_CONFIG_KEY)
     try:
-        config = yaml.safe_load(text) if isinstance(text, str) else None
-    except yaml.YAMLError:
+        # Bounded: review input is anyone's file, and an alias bomb here would hang the review.
+        config = safe_yaml.load(text, _KATIB_CONFIG_KEY) if isinstance(text, str) else None
+    except (yaml.YAMLError, BadInput):
         return  # not a config this review can read; shapes of ConfigMaps are not Kubernetes'
     if not isinstance(config, dict) or config.get("kind") != "KatibConfig":
         return

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 ISVC = """apiVersion: serving.kserve.io/v1beta1
 kind: InferenceService
 metadata: {name: clf, namespace: models}
@@ -203,3 +205,12 @@ def test_katib_config_and_storage_container_templates(review_yaml) -> None:
     without = review_yaml(KATIB_CONFIG.replace("INJECT", "false"))
     assert {f.container for f in without.findings if f.rule.startswith("pss.restricted.")} == {
         "early-stopping", "metrics-logger-and-collector", "storage-initializer"}
+
+
+def test_a_katib_config_that_is_an_alias_bomb_is_skipped_not_expanded(review_yaml) -> None:
+    bomb = "a: &a [x, x, x, x, x, x, x, x, x, x]\n" + "".join(
+        f"{chr(98 + i)}: &{chr(98 + i)} [" + ", ".join([f"*{chr(97 + i)}"] * 10) + "]\n" for i in range(8))
+    manifest = ("apiVersion: v1\nkind: ConfigMap\nmetadata: {name: katib-config, namespace: katib}\n"
+                "data:\n  katib-config.yaml: " + json.dumps(bomb) + "\n")
+    report = review_yaml(manifest)
+    assert report.inventory.pod_templates == 0
