@@ -32,7 +32,7 @@ from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.serving.endpoint import Endpoint
 from appliance.serving.interface import RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
-from appliance.targets.cluster.apply import apply_admitted
+from appliance.targets.cluster.apply import ApplyFailed, apply_admitted
 from appliance.targets.cluster.client import KubeClient, ObjRef
 from appliance.targets.cluster.diagnosis import Diagnosis, condition_lines, pod_lines
 from appliance.targets.cluster.readiness import Component, NotReady, explain, observe
@@ -89,6 +89,15 @@ class Followers(Protocol):
 
 class RolloutNotReady(NotReady, RolloutFailed):
     """A deploy or rollout that did not serve its model in time and was undone."""
+
+
+class RolloutRefused(ApplyFailed, RolloutFailed):
+    """The API server (or KServe's webhook) refused the InferenceService of a deploy or rollout:
+    nothing changed, and applying the same model again would be refused again."""
+
+
+# Refusals of the object itself, as opposed to the API server or a webhook not answering yet.
+REFUSED_STATUSES = frozenset({400, 403, 422})
 
 
 # The model version a deployment's endpoint answers with (None: not answering).
@@ -351,7 +360,13 @@ class InferenceServices:
                current: Obj | None) -> Deployment:
         wanted = inference_service(name, model, previous, namespace=self.namespace,
                                    stubs_image=self.stubs_image)
-        apply_admitted(self.client, wanted, self.clock, timeout=self.create_timeout, interval=self.interval)
+        try:
+            apply_admitted(self.client, wanted, self.clock, timeout=self.create_timeout,
+                           interval=self.interval)
+        except ApplyFailed as exc:
+            if exc.error.status in REFUSED_STATUSES:
+                raise RolloutRefused(exc.ref, exc.error) from None
+            raise
         try:
             self._wait(name, model)
         except NotReady as exc:

@@ -12,6 +12,7 @@ from fake_controllers import WORKLOADS, FakeForwards, install_kserve, install_wo
 from appliance.errors import BadInput
 from appliance.serving.endpoint import Endpoint
 from appliance.serving.engine import BackendServingEngine
+from appliance.serving.interface import RolloutFailed
 from appliance.serving.records import Health, ModelRef
 from appliance.targets.cluster.apply import ApplyFailed
 from appliance.targets.cluster.client import ApiError, ObjRef
@@ -278,6 +279,9 @@ def test_a_refusal_that_is_not_the_webhook_starting_fails_at_once_quoting_the_se
     with pytest.raises(ApplyFailed) as caught:
         backend.deploy("iris", V1)
     assert caught.value.why == f"400 BadRequest: {message}"
+    # Nothing changed and the same model would be refused again: the follower leaves it alone.
+    assert isinstance(caught.value, RolloutFailed) and fake.get(ObjRef(ISVC, "InferenceService", "iris",
+                                                                         WORKLOADS)) is None
 
 
 def test_the_shared_engine_lists_deployments_with_their_health() -> None:
