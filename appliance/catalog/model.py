@@ -6,27 +6,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from appliance.k8s.refs import ResourceRef
+from appliance.k8s.scope import BUILTIN_CLUSTER_SCOPED
 
-# Kubernetes kinds that live outside namespaces, so that "Kind/name" refs are unambiguous.
-CLUSTER_SCOPED_KINDS = frozenset(
-    {
-        "Namespace",
-        "CustomResourceDefinition",
-        "ClusterRole",
-        "ClusterRoleBinding",
-        "PriorityClass",
-        "MutatingWebhookConfiguration",
-        "ValidatingWebhookConfiguration",
-        "ClusterServingRuntime",
-        "ClusterStorageContainer",
-        "ClusterIssuer",
-        "StorageClass",
-        "PersistentVolume",
-        "APIService",
-        "ClusterTrainingRuntime",
-        "LLMInferenceServiceConfig",
-    }
-)
+# Kinds that live outside namespaces, so that "Kind/name" refs are unambiguous: the built-ins, and
+# the custom kinds of the catalog's components (a catalog has no CRD at hand to ask).
+CLUSTER_SCOPED_KINDS = BUILTIN_CLUSTER_SCOPED | {
+    "ClusterServingRuntime",
+    "ClusterStorageContainer",
+    "ClusterIssuer",
+    "ClusterTrainingRuntime",
+    "LLMInferenceServiceConfig",
+}
 
 
 @dataclass(frozen=True)

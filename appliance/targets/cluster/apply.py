@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from appliance.errors import EXIT_EXTERNAL, ApplianceError, MissingPrerequisite
+from appliance.k8s.scope import BUILTIN_CLUSTER_SCOPED
 from appliance.render.bundle import sort_key
 from appliance.targets.cluster.client import ApiError, KubeClient, ObjRef, is_transient
 from appliance.targets.cluster.readiness import crd_established
@@ -16,14 +17,6 @@ from appliance.targets.cluster.wait import Clock, Progress, listing, wait_for
 
 Obj = dict[str, Any]
 
-# Kinds without a namespace among the built-ins a bundle may carry; custom kinds say so in
-# their CRD's spec.scope.
-CLUSTER_SCOPED = frozenset({
-    "Namespace", "Node", "PersistentVolume", "ClusterRole", "ClusterRoleBinding",
-    "CustomResourceDefinition", "PriorityClass", "StorageClass", "IngressClass", "RuntimeClass",
-    "CSIDriver", "APIService", "MutatingWebhookConfiguration", "ValidatingWebhookConfiguration",
-    "ValidatingAdmissionPolicy", "ValidatingAdmissionPolicyBinding",
-})
 _BUILTIN_GROUPS = frozenset({"", "apps", "batch", "policy", "autoscaling"})
 TRANSIENT_DELAYS = (2.0, 5.0, 10.0)  # kind.md §7.2 action 9
 # What the API server says while an admission webhook's backend is not serving yet.
@@ -103,7 +96,7 @@ def plan(objects: Sequence[Obj]) -> Plan:
         obj = data_only(original)
         kind, group = str(obj.get("kind") or ""), _group(obj)
         is_custom = (group, kind) in custom_kinds or not _is_builtin_group(group)
-        cluster_scoped = kind in CLUSTER_SCOPED if not is_custom else \
+        cluster_scoped = kind in BUILTIN_CLUSTER_SCOPED if not is_custom else \
             custom_kinds.get((group, kind)) is False
         if cluster_scoped and (obj.get("metadata") or {}).get("namespace"):
             obj = copy.deepcopy(obj) if obj is original else obj
