@@ -42,6 +42,11 @@ class ProcessForwards:
         self._process(folder).start(forward.command(folder), folder / "forwarder.log", port=local)
         return local
 
+    def running_port(self, name: str) -> int | None:
+        """The local port of forward `name` when its forwarder runs; never starts one."""
+        known = self._process(self._folder(name)).running()
+        return int(known["port"]) if known is not None else None
+
     def remove(self, name: str) -> None:
         folder = self._folder(name)
         self._process(folder).stop()

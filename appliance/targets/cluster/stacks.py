@@ -96,6 +96,7 @@ def probe_forward(forward: str, url: str, store: ObjectStore) -> tuple[bool, str
 
 
 Probe = Callable[[str, str, ObjectStore], tuple[bool, str]]
+DEPLOYMENT_ROLE = "serving-deployment"  # an InferenceService (the local target's is a front process)
 
 
 def component_statuses(state: StackState, connect: Connect, forwarder_alive: Callable[[int], bool],
@@ -124,6 +125,8 @@ def component_statuses(state: StackState, connect: Connect, forwarder_alive: Cal
                    else readiness.Verdict(False, "missing"))
         out.append(ComponentStatus(f"deployment/{entry}", "", bool(verdict),
                                    "ready" if verdict else verdict.why))
+    if client is not None:
+        out += deployment_statuses(client, settings, RunDir(state.name).path)
     alive = forwarder_alive(settings.forwarder_pid)
     for forward, port in sorted(settings.ports.items()):
         url = f"http://127.0.0.1:{port}"
@@ -134,6 +137,34 @@ def component_statuses(state: StackState, connect: Connect, forwarder_alive: Cal
         store = object_store(settings, RunDir(state.name).load_credentials())
         healthy, detail = probe(forward, url, store)
         out.append(ComponentStatus(forward, url, healthy, detail, pid=settings.forwarder_pid or None))
+    return out
+
+
+def deployment_statuses(client: KubeClient, settings: ClusterSettings,
+                        run_dir: Path) -> list[ComponentStatus]:
+    """Each serving deployment (the appliance's InferenceServices), named as on the local target,
+    healthy when KServe says Ready; its endpoint is the forward's URL while one runs."""
+    from appliance.targets.cluster.deployment_forwards import ProcessForwards
+    from appliance.targets.cluster.serving import ISVC_API, ISVC_KIND, forward_name, isvc_waiting, model_of
+    from appliance.targets.cluster.workloads import MANAGED_BY
+
+    try:
+        found = client.list(ISVC_API, ISVC_KIND, settings.workload_namespace, dict(MANAGED_BY))
+    except ApplianceError as exc:
+        return [ComponentStatus("serve", "", False, f"cannot list InferenceServices: {exc.what}")]
+    forwards = ProcessForwards(run_dir, settings)
+    out = []
+    for isvc in sorted(found, key=lambda o: str(o["metadata"]["name"])):
+        name, model = str(isvc["metadata"]["name"]), model_of(isvc)
+        if model is None:
+            continue  # not one of ours (or edited beyond recognition), as `serve list` skips it
+        port = forwards.running_port(forward_name(name))
+        waiting = isvc_waiting(isvc)
+        out.append(ComponentStatus(
+            f"serve/{name}", f"http://127.0.0.1:{port}" if port else "", waiting is None,
+            "ready" if waiting is None else waiting,
+            extra={"role": DEPLOYMENT_ROLE, "deployment": name, **model.to_dict(),
+                   "note": f"serves {model.uri} version {model.version}"}))
     return out
 
 

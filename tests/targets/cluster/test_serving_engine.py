@@ -296,3 +296,25 @@ def test_the_shared_engine_lists_deployments_with_their_health() -> None:
     fake.advance(30)
     assert engine.list()[0][1] == Health(False, "PredictorReady=False (MinimumReplicasUnavailable: "
                                                 "Deployment does not have minimum availability.)")
+
+
+def test_status_shows_each_deployment_as_the_local_target_names_it(tmp_path: Any) -> None:
+    from appliance.targets.cluster.settings import ClusterSettings
+    from appliance.targets.cluster.stacks import DEPLOYMENT_ROLE, deployment_statuses
+    from appliance.targets.interface import ComponentStatus
+
+    fake, forwards, probe, backend = setup()
+    backend.deploy("iris", V1)
+    settings = ClusterSettings(tmp_path / "kubeconfig", "kind-dev", workload_namespace=WORKLOADS)
+    extra = {"role": DEPLOYMENT_ROLE, "deployment": "iris", "model_uri": V1, "version": "1",
+             "note": f"serves {V1} version 1"}
+    # No forwarder of this run dir runs (the fake's forwards are in memory): no endpoint, and
+    # status starts none.
+    assert deployment_statuses(fake, settings, tmp_path) == [
+        ComponentStatus("serve/iris", "", True, "ready", extra=extra)]
+    # As KServe writes it while the predictor is down (no clock tick: the fake controller keeps it).
+    fake.stored(ISVC, "InferenceService", "iris", WORKLOADS)["status"]["conditions"] = [
+        {"type": "Ready", "status": "False", "reason": "PredictorNotReady"}]
+    [shown] = deployment_statuses(fake, settings, tmp_path)
+    assert (shown.name, shown.healthy, shown.detail) == (
+        "serve/iris", False, "Ready=False (PredictorNotReady)")
