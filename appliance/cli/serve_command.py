@@ -1,9 +1,11 @@
-"""`appliance serve deploy | list | predict | rollback | delete | sync`: models served on a stack."""
+"""`appliance serve ...`: deploy, list, predict, roll back, delete, sync and follow models on a stack."""
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import click
@@ -13,7 +15,7 @@ from appliance.cli.context import pass_console
 from appliance.console import Console
 from appliance.errors import BadInput
 from appliance.runtime.state import validate_name
-from appliance.serving.interface import ServingEngine
+from appliance.serving.interface import Progress, ServingEngine
 from appliance.serving.records import DEFAULT_INTERVAL, Deployment
 from appliance.stacks import DEFAULT_STACK
 
@@ -32,6 +34,15 @@ def _describe(deployment: Deployment) -> str:
             f"  v1 {deployment.endpoint.v1_url}\n  v2 {deployment.endpoint.v2_url}")
 
 
+@contextmanager
+def _progress(console: Console) -> Iterator[Progress]:
+    """A live line while a deploy waits (minutes on a cluster), cleared before the ✓/✗ line."""
+    try:
+        yield console.progress
+    finally:
+        console.end_progress()
+
+
 @click.group("serve")
 def serve() -> None:
     """Serve models on a stack over the KServe v1 and v2 protocols."""
@@ -47,8 +58,9 @@ def deploy(console: Console, name: str, model_uri: str, stack_name: str) -> None
     engine = _engine(stack_name)
     existing = engine.get(name)
     verb = "rolled out" if existing else "deployed"
-    with console.step(f"{'rollout of' if existing else 'deploy'} {name} -> {model_uri}"):
-        engine.deploy(name, model_uri)
+    with console.step(f"{'rollout of' if existing else 'deploy'} {name} -> {model_uri}"), \
+            _progress(console) as progress:
+        engine.deploy(name, model_uri, progress=progress)
     deployment = engine.require(name)
     console.info(f"{name} {verb}: version {deployment.model.version}")
     console.report(_describe(deployment))
@@ -128,8 +140,8 @@ def _finite_float(text: str) -> float:
 def rollback(console: Console, name: str, stack_name: str) -> None:
     """Serve NAME's previous model again (a rollout with no failed request)."""
     engine = _engine(stack_name)
-    with console.step(f"rollback of {name}"):
-        engine.rollback(name)
+    with console.step(f"rollback of {name}"), _progress(console) as progress:
+        engine.rollback(name, progress=progress)
     deployment = engine.require(name)
     console.info(f"{name} serves version {deployment.model.version} again")
     console.report(_describe(deployment))
@@ -151,7 +163,8 @@ def delete(console: Console, name: str, stack_name: str) -> None:
 @pass_console
 def sync(console: Console, model: str, stack_name: str) -> None:
     """Serve the registry's champion of MODEL as deployment MODEL (rolled out if it changed)."""
-    result = _engine(stack_name).sync(model)
+    with _progress(console) as progress:
+        result = _engine(stack_name).sync(model, progress=progress)
     deployment = result.deployment
     if result.changed:
         console.ok(f"{model} now serves the champion, version {deployment.model.version}")

@@ -9,7 +9,7 @@ import requests
 
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.serving.endpoint import Endpoint
-from appliance.serving.interface import DeploymentBackend
+from appliance.serving.interface import DeploymentBackend, Progress
 from appliance.serving.records import Deployment, Follower, Health, SyncResult, validate_name
 
 PREDICT_TIMEOUT = 60.0
@@ -43,15 +43,15 @@ class BackendServingEngine:
     def registry(self) -> ChampionSource:
         return self._registry()
 
-    def deploy(self, name: str, model_uri: str) -> Endpoint:
+    def deploy(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Endpoint:
         """Start serving `model_uri` as `name` (a zero-downtime rollout when `name` exists)."""
-        return self.deployments.deploy(name, model_uri).endpoint
+        return self.deployments.deploy(name, model_uri, progress=progress).endpoint
 
-    def rollout(self, name: str, model_uri: str) -> Endpoint:
-        return self.deployments.rollout(name, model_uri).endpoint
+    def rollout(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Endpoint:
+        return self.deployments.rollout(name, model_uri, progress=progress).endpoint
 
-    def rollback(self, name: str) -> Endpoint:
-        return self.deployments.rollback(name).endpoint
+    def rollback(self, name: str, *, progress: Progress | None = None) -> Endpoint:
+        return self.deployments.rollback(name, progress=progress).endpoint
 
     def delete(self, name: str) -> None:
         self.deployments.delete(name)
@@ -96,7 +96,7 @@ class BackendServingEngine:
         raise ExternalCommandFailed(f"POST {url}", response.text[:2000],
                                     f"HTTP {response.status_code}: {message}")
 
-    def sync(self, model: str) -> SyncResult:
+    def sync(self, model: str, *, progress: Progress | None = None) -> SyncResult:
         """Serve the registry's champion of `model` as deployment `model` (a rollout if it changed)."""
         validate_name(model)
         entry = self._registry().champion(model)
@@ -112,7 +112,7 @@ class BackendServingEngine:
         if current is not None and current.model.uri == entry.model_uri:
             if self.deployments.health(current).healthy:
                 return SyncResult(current, changed=False)
-        return SyncResult(self.deployments.deploy(model, entry.model_uri), changed=True)
+        return SyncResult(self.deployments.deploy(model, entry.model_uri, progress=progress), changed=True)
 
     def follow(self, model: str, interval: float) -> Follower:
         """Keep deployment `model` on the registry's champion: a background sync every `interval` s."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 from appliance.errors import EXIT_EXTERNAL, ApplianceError
@@ -19,16 +19,21 @@ class RolloutFailed(ApplianceError):
     exit_code = EXIT_EXTERNAL
 
 
+# A line saying what a long deploy or rollout waits for (a cluster's KServe rollout takes minutes).
+Progress = Callable[[str], None]
+
+
 class ServingEngine(Protocol):
     """`stack.serving`: deploy / rollout / rollback / delete -> Endpoint, predict, registry sync."""
 
-    def deploy(self, name: str, model_uri: str) -> Endpoint:
-        """Serve `model_uri` as `name` (a rollout with no failed request when `name` exists)."""
+    def deploy(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Endpoint:
+        """Serve `model_uri` as `name` (a rollout with no failed request when `name` exists);
+        `progress` hears what a long wait waits for."""
         ...
 
-    def rollout(self, name: str, model_uri: str) -> Endpoint: ...
+    def rollout(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Endpoint: ...
 
-    def rollback(self, name: str) -> Endpoint: ...
+    def rollback(self, name: str, *, progress: Progress | None = None) -> Endpoint: ...
 
     def delete(self, name: str) -> None: ...
 
@@ -44,7 +49,7 @@ class ServingEngine(Protocol):
 
     def predict(self, name: str, body: Any) -> dict[str, Any]: ...
 
-    def sync(self, model: str) -> SyncResult:
+    def sync(self, model: str, *, progress: Progress | None = None) -> SyncResult:
         """Serve the registry's champion of `model` as deployment `model`."""
         ...
 
@@ -66,13 +71,13 @@ class DeploymentBackend(Protocol):
 
     def health(self, deployment: Deployment) -> Health: ...
 
-    def deploy(self, name: str, model_uri: str) -> Deployment:
+    def deploy(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Deployment:
         """Serve `model_uri` as `name`; RolloutFailed when it cannot (nothing else changed)."""
         ...
 
-    def rollout(self, name: str, model_uri: str) -> Deployment: ...
+    def rollout(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Deployment: ...
 
-    def rollback(self, name: str) -> Deployment: ...
+    def rollback(self, name: str, *, progress: Progress | None = None) -> Deployment: ...
 
     def delete(self, name: str) -> None:
         """Stop serving `name` (its follower first, which would deploy it again)."""

@@ -30,7 +30,7 @@ import requests
 from appliance.errors import BadInput
 from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.serving.endpoint import Endpoint
-from appliance.serving.interface import RolloutFailed
+from appliance.serving.interface import Progress, RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
 from appliance.targets.cluster.apply import ApplyFailed, apply_admitted
 from appliance.targets.cluster.client import KubeClient, ObjRef
@@ -284,8 +284,9 @@ class InferenceServices:
 
     # -- lifecycle --------------------------------------------------------------------------------
 
-    def deploy(self, name: str, model_uri: str) -> Deployment:
-        """Create the deployment, or roll it out to `model_uri` when it exists."""
+    def deploy(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Deployment:
+        """Create the deployment, or roll it out to `model_uri` when it exists; `progress` hears
+        what the wait waits for (KServe's webhook, the predictor's rollout, the endpoint)."""
         validate_name(name)
         if not model_uri.startswith("s3://"):
             raise BadInput(f"cannot serve {model_uri} on a cluster",
@@ -298,13 +299,13 @@ class InferenceServices:
             serving = model_of(current)
             # Re-deploying the same URI keeps the rollback target instead of pointing it at itself.
             previous = serving if serving is not None and serving.uri != ref.uri else previous_of(current)
-        return self._apply(name, ref, previous, current)
+        return self._apply(name, ref, previous, current, progress)
 
-    def rollout(self, name: str, model_uri: str) -> Deployment:
+    def rollout(self, name: str, model_uri: str, *, progress: Progress | None = None) -> Deployment:
         self.require(name)
-        return self.deploy(name, model_uri)
+        return self.deploy(name, model_uri, progress=progress)
 
-    def rollback(self, name: str) -> Deployment:
+    def rollback(self, name: str, *, progress: Progress | None = None) -> Deployment:
         """Serve the previous model again (a second rollback returns to where it started)."""
         current = self.require(name)
         if current.previous is None:
@@ -312,7 +313,7 @@ class InferenceServices:
                            f"it has only served {current.model.uri}",
                            f"deploy another model with 'appliance serve deploy {name} --model-uri URI'")
         isvc = self.client.get(self._ref(name))
-        return self._apply(name, self.describe(current.previous.uri), current.model, isvc)
+        return self._apply(name, self.describe(current.previous.uri), current.model, isvc, progress)
 
     def delete(self, name: str) -> None:
         """Delete the InferenceService and wait until its pods are gone."""
@@ -357,18 +358,23 @@ class InferenceServices:
     # -- steps ------------------------------------------------------------------------------------
 
     def _apply(self, name: str, model: ModelRef, previous: ModelRef | None,
-               current: Obj | None) -> Deployment:
+               current: Obj | None, progress: Progress | None = None) -> Deployment:
         wanted = inference_service(name, model, previous, namespace=self.namespace,
                                    stubs_image=self.stubs_image)
+
+        def report(waiting: str, elapsed: float) -> None:
+            if progress is not None:
+                progress(f"deployment {name}: {waiting} ({elapsed:.0f}s)")
+
         try:
             apply_admitted(self.client, wanted, self.clock, timeout=self.create_timeout,
-                           interval=self.interval)
+                           interval=self.interval, on_progress=report)
         except ApplyFailed as exc:
             if exc.error.status in REFUSED_STATUSES:
                 raise RolloutRefused(exc.ref, exc.error) from None
             raise
         try:
-            self._wait(name, model)
+            self._wait(name, model, report)
         except NotReady as exc:
             exc.what += self._undo(name, current)
             raise
@@ -390,7 +396,8 @@ class InferenceServices:
                                               stubs_image=self.stubs_image)])
         return f"; the InferenceService was put back to {model.uri} (its pods kept serving)"
 
-    def _wait(self, name: str, model: ModelRef) -> None:
+    def _wait(self, name: str, model: ModelRef,
+              report: Callable[[str, float], None] | None = None) -> None:
         def serving() -> str | None:
             isvc = self.client.get(self._ref(name))
             if isvc is None:
@@ -412,7 +419,8 @@ class InferenceServices:
 
         try:
             wait_for(serving, what=f"deployment {name!r} to serve version {model.version}",
-                     timeout=self.ready_timeout, interval=self.interval, clock=self.clock)
+                     timeout=self.ready_timeout, interval=self.interval, clock=self.clock,
+                     on_progress=report)
         except TimedOut as exc:
             raise RolloutNotReady(
                 f"deployment {name!r} did not serve {model.uri} (version {model.version}) within "

@@ -318,3 +318,15 @@ def test_status_shows_each_deployment_as_the_local_target_names_it(tmp_path: Any
     [shown] = deployment_statuses(fake, settings, tmp_path)
     assert (shown.name, shown.healthy, shown.detail) == (
         "serve/iris", False, "Ready=False (PredictorNotReady)")
+
+
+def test_a_rollout_says_what_it_waits_for() -> None:
+    fake, forwards, probe, backend = setup()
+    backend.deploy("iris", V1)
+    lines: list[str] = []
+    backend.deploy("iris", V2, progress=lines.append)
+    assert lines == [
+        "deployment iris: KServe has not observed generation 2 yet (observed 1) (0s)",
+        "deployment iris: predictor rollout: 1 old replica(s) still serving, the new one(s) not "
+        "available yet (2s)",
+    ]

@@ -33,7 +33,7 @@ from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.runtime import process
 from appliance.runtime.state import Component, RunDir, StackState, write_atomic
 from appliance.serving.endpoint import FRONT_STATUS_PATH, Endpoint
-from appliance.serving.interface import RolloutFailed
+from appliance.serving.interface import Progress, RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, ProcessFollower, validate_name
 
 FRONT_ROLE = "serving-front"
@@ -233,8 +233,9 @@ class Deployments:
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    def deploy(self, name: str, model_uri: str) -> LocalDeployment:
-        """Create the deployment, or roll it out to `model_uri` when it exists."""
+    def deploy(self, name: str, model_uri: str, *, progress: Progress | None = None) -> LocalDeployment:
+        """Create the deployment, or roll it out to `model_uri` when it exists. `progress` is not
+        called: a local model server is ready in seconds."""
         validate_name(name)
         ref = self._describe(model_uri)
         with self._deployment_lock(name):
@@ -243,11 +244,11 @@ class Deployments:
                 return self._create(name, ref)
             return self._rollout(current, ref)
 
-    def rollout(self, name: str, model_uri: str) -> LocalDeployment:
+    def rollout(self, name: str, model_uri: str, *, progress: Progress | None = None) -> LocalDeployment:
         self.require(name)
         return self.deploy(name, model_uri)
 
-    def rollback(self, name: str) -> LocalDeployment:
+    def rollback(self, name: str, *, progress: Progress | None = None) -> LocalDeployment:
         """Roll out the previous model again (a second rollback returns to where it started)."""
         with self._deployment_lock(validate_name(name)):
             current = self.require(name)
