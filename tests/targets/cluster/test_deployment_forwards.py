@@ -44,3 +44,33 @@ def test_a_forward_per_deployment_is_kept_found_and_removed(tmp_path: Path) -> N
     finally:
         forwards.remove("serve/iris")
     assert not process.is_alive(record["pid"]) and not folder.exists()
+
+
+def test_two_callers_at_once_share_one_forwarder(tmp_path: Path) -> None:
+    """A command and a registry follower asking for the same port together: one process, one port."""
+    import threading
+
+    run_dir = tmp_path / "stacks" / "dev"
+    run_dir.mkdir(parents=True)
+    kubeconfig = run_dir / "kubeconfig"
+    kubeconfig.write_text(KUBECONFIG)
+    start = threading.Barrier(4)
+    ports: list[int] = []
+
+    def ask() -> None:
+        forwards = ProcessForwards(run_dir, ClusterSettings(kubeconfig, "kind-x"))
+        start.wait()
+        ports.append(forwards.ensure("serve/iris", "appliance-workloads", "iris-predictor", 80))
+
+    callers = [threading.Thread(target=ask) for _ in range(4)]
+    for caller in callers:
+        caller.start()
+    for caller in callers:
+        caller.join(60)
+    folder = run_dir / "forwards" / "serve-iris"
+    try:
+        assert len(ports) == 4 and len(set(ports)) == 1
+        assert len(process.marked_pids(str(folder))) == 1
+    finally:
+        ProcessForwards(run_dir, ClusterSettings(kubeconfig, "kind-x")).remove("serve/iris")
+    assert process.marked_pids(str(folder)) == []
