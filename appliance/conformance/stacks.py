@@ -61,7 +61,7 @@ def running_default(target_name: str | None) -> tuple[StackInfo | None, str]:
                           f"with --stack {DEFAULT_STACK})")
         stack = target.stack(DEFAULT_STACK)
     except MissingPrerequisite:
-        raise  # the target itself is unusable (e.g. kind not built): starting one would fail too
+        raise  # the target itself is unusable (e.g. no Docker for kind): starting one would fail too
     except ApplianceError as exc:
         # A corrupt or half-written run dir is not a running stack.
         return None, f"stack {DEFAULT_STACK!r} is not usable ({exc.render()})"
