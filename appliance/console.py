@@ -5,9 +5,12 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TextIO
+
+# A one-line progress report, as Console.progress takes it: what engines and long waits call.
+Progress = Callable[[str], None]
 
 _GREEN = "\033[32m"
 _RED = "\033[31m"

@@ -12,10 +12,10 @@ import click
 
 from appliance.cli import context
 from appliance.cli.context import pass_console
-from appliance.console import Console
+from appliance.console import Console, Progress
 from appliance.errors import BadInput
 from appliance.runtime.state import validate_name
-from appliance.serving.interface import Progress, ServingEngine
+from appliance.serving.interface import ServingEngine
 from appliance.serving.records import DEFAULT_INTERVAL, Deployment
 from appliance.stacks import DEFAULT_STACK
 

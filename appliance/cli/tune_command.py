@@ -26,7 +26,6 @@ if TYPE_CHECKING:
     from appliance.tuning.result import ExperimentResult, Progress
 
 
-
 @click.command("tune")
 @click.argument("experiment_file", metavar="EXPERIMENT.yaml",
                 type=click.Path(dir_okay=False, path_type=Path))

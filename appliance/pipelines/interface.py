@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
+from appliance.console import Progress
 from appliance.pipelines.loader import Pipeline
 from appliance.pipelines.model import PipelineRun
 
 # How long a run may take when the caller does not say, on every target (seconds).
 DEFAULT_TIMEOUT = 20 * 60.0
-Progress = Callable[[str], None]
 
 
 class PipelinesEngine(Protocol):

@@ -112,7 +112,6 @@ def _unique(items: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
     return list(dict.fromkeys(items))
 
 
-
 def _type(value: Any) -> str:
     if isinstance(value, bool):
         return "a boolean"

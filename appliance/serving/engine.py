@@ -7,9 +7,10 @@ from typing import Any, Protocol
 
 import requests
 
+from appliance.console import Progress
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.serving.endpoint import Endpoint
-from appliance.serving.interface import DeploymentBackend, Progress
+from appliance.serving.interface import DeploymentBackend
 from appliance.serving.records import Deployment, Follower, Health, SyncResult, validate_name
 
 PREDICT_TIMEOUT = 60.0

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any, Protocol
 
+from appliance.console import Progress
 from appliance.errors import EXIT_EXTERNAL, ApplianceError
 from appliance.serving.endpoint import Endpoint
 from appliance.serving.records import Deployment, Follower, Health, SyncResult
@@ -17,10 +18,6 @@ class RolloutFailed(ApplianceError):
     registry follower (serving/follow.py) waits for the registry to point elsewhere instead."""
 
     exit_code = EXIT_EXTERNAL
-
-
-# A line saying what a long deploy or rollout waits for (a cluster's KServe rollout takes minutes).
-Progress = Callable[[str], None]
 
 
 class ServingEngine(Protocol):

@@ -12,13 +12,13 @@ from pathlib import Path
 import requests
 
 from appliance.catalog.model import Source
+from appliance.console import Progress
 from appliance.errors import CheckFailed, ExternalCommandFailed, MissingPrerequisite
 from appliance.runtime.process import CommandRunner
 from appliance.sources.cache import sha256_file, store_bytes
 from appliance.sources.kustomize import Kustomize
 
 Download = Callable[[str], bytes]
-Progress = Callable[[str], None]
 
 
 @dataclass(frozen=True)

@@ -50,7 +50,6 @@ class MetricLog:
         return self.instant // 1_000
 
 
-
 def go_float(text: str) -> float | None:
     """strconv.ParseFloat(text, 64): the value, or None where Go returns an error."""
     if _GO_SPECIAL.match(text):

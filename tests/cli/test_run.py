@@ -99,23 +99,26 @@ class InterruptedClock:
         self.cluster.clock.sleep(seconds)
 
 
-def cluster_engine(tmp_path: Path, api: type[FakeKfpApi] = NeverEnding,
-                   interrupt_at: int | None = None) -> tuple[ClusterPipelinesEngine, FakeKfp]:
+def kind_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str], api: type[FakeKfpApi] = NeverEnding,
+               interrupt_at: int | None = None) -> tuple[FakeTarget, FakeKfp]:
+    """Stack `s` up on a fake kind target whose pipelines engine is the real cluster engine over
+    the fake KFP (runs that never end) and a fake cluster."""
     cluster = FakeCluster()
     cluster.apply([namespace("kubeflow"), secret("mlpipeline-minio-artifact", "kubeflow",
                                                  {"accesskey": "YQ==", "secretkey": "cw=="})])
     backend = FakeKfp({}, cluster)
     clock = cluster.clock if interrupt_at is None else InterruptedClock(cluster, interrupt_at)
-    return ClusterPipelinesEngine(api(backend), cluster, clock, tmp_path / "pipelines",
-                                  ir.ClusterProfile("appliance-stubs:dev")), backend
+    engine = ClusterPipelinesEngine(api(backend), cluster, clock, tmp_path / "pipelines",
+                                    ir.ClusterProfile("appliance-stubs:dev"))
+    fake = FakeTarget(name="kind", pipelines=engine)
+    up(fake, capsys)
+    return fake, backend
 
 
 def test_a_cluster_run_that_outlasts_timeout_is_terminated_and_exits_4(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine, backend = cluster_engine(tmp_path)
-    fake = FakeTarget(name="kind", pipelines=engine)
-    up(fake, capsys)
+    fake, backend = kind_stack(tmp_path, capsys)
     code, out, err = run(["run", str(PIPELINE), "--param", "model=m", "--name", "s", "--timeout",
                           "40s"], fake, capsys)
     (run_id,) = backend.runs
@@ -135,9 +138,7 @@ def test_a_cluster_run_that_outlasts_timeout_is_terminated_and_exits_4(
 def test_the_cluster_default_timeout_is_20_minutes(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine, backend = cluster_engine(tmp_path)
-    fake = FakeTarget(name="kind", pipelines=engine)
-    up(fake, capsys)
+    fake, backend = kind_stack(tmp_path, capsys)
     code, _, err = run(["-q", "run", str(PIPELINE), "--param", "model=m", "--name", "s"], fake, capsys)
     assert code == 4 and backend.terminated == list(backend.runs)
     assert "error: timed out after 1200s waiting for pipeline 'train-gate-promote'" in err
@@ -147,9 +148,7 @@ def test_the_cluster_default_timeout_is_20_minutes(
 def test_an_interrupted_cluster_run_is_terminated_and_exits_130(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    engine, backend = cluster_engine(tmp_path, interrupt_at=2)
-    fake = FakeTarget(name="kind", pipelines=engine)
-    up(fake, capsys)
+    fake, backend = kind_stack(tmp_path, capsys, interrupt_at=2)
     code, out, err = run(["-q", "run", str(PIPELINE), "--param", "model=m", "--name", "s"], fake, capsys)
     (run_id,) = backend.runs
     assert (code, out) == (130, "")

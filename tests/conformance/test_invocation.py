@@ -115,7 +115,6 @@ def test_cli_is_glue(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     assert bad_area.exit_code == 2 and "'gates' is not one of" in bad_area.stderr
 
 
-
 def fake_result(junit_xml: str | None, block: Path | None = None) -> object:
     def fake_run(options: RunOptions, console: object) -> ConformanceResult:
         if block is not None:

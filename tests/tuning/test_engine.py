@@ -349,21 +349,34 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[-1].split()[0] not in ("Z", "X")
 
 
+def _sleeping_trials(kit: Any, pidfiles: Path, **spec: Any) -> dict[str, Any]:
+    """Two trials at a time that each record their pid and a sleeper's in pidfiles/<trial>, then
+    sleep for a minute: what stopping a run must end."""
+    pidfiles.mkdir()
+    data = kit.manifest(
+        args=["--print=accuracy=${trialParameters.x}", f"--spawn-sleeper={pidfiles}/${{trialParameters.me}}",
+              "--sleep=60"],
+        parallelTrialCount=2, maxTrialCount=4, **spec,
+    )
+    data["spec"]["trialTemplate"]["trialParameters"].append({"name": "me", "reference": "${trialSpec.Name}"})
+    return data
+
+
+def _all_ended(pidfiles: Path) -> list[dict[str, int]]:
+    """The recorded trials and sleepers, each waited for (bounded): the signal reaches an orphaned
+    sleeper asynchronously."""
+    from appliance.runtime.process import wait_until
+
+    pids = [json.loads(p.read_text()) for p in pidfiles.iterdir()]
+    for entry in pids:
+        assert wait_until(lambda e=entry: not _alive(e["trial"]) and not _alive(e["sleeper"]), 10.0)
+    return pids
+
+
 def test_interrupting_stops_every_trial_and_what_it_spawned(kit: Any, engine: LocalTuningEngine,
                                                             tmp_path: Path) -> None:
     pidfiles = tmp_path / "pids"
-    pidfiles.mkdir()
-    data = kit.manifest(
-        args=["--print=accuracy=${trialParameters.x}", f"--spawn-sleeper={pidfiles}/$(KATIB_TRIAL_NAME)",
-              "--sleep=60"],
-        container={"env": [{"name": "KATIB_TRIAL_NAME", "value": "placeholder"}]},
-        parallelTrialCount=2, maxTrialCount=4,
-    )
-    # KATIB_TRIAL_NAME comes from the engine; the container's own env must not hide it here.
-    data["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0].pop("env")
-    data["spec"]["trialTemplate"]["trialSpec"]["spec"]["template"]["spec"]["containers"][0]["args"][1] = (
-        f"--spawn-sleeper={pidfiles}/${{trialParameters.me}}")
-    data["spec"]["trialTemplate"]["trialParameters"].append({"name": "me", "reference": "${trialSpec.Name}"})
+    data = _sleeping_trials(kit, pidfiles)
 
     def interrupt_when_both_run(progress: Progress) -> None:
         if len(list(pidfiles.iterdir())) == 2:
@@ -371,28 +384,15 @@ def test_interrupting_stops_every_trial_and_what_it_spawned(kit: Any, engine: Lo
 
     with pytest.raises(KeyboardInterrupt):
         engine.run(experiments.parse(data), progress=interrupt_when_both_run)
-    pids = [json.loads(p.read_text()) for p in pidfiles.iterdir()]
-    assert len(pids) == 2
-    from appliance.runtime.process import wait_until
-
-    for entry in pids:
-        # The signal reaches each orphaned sleeper asynchronously: wait for its death, bounded.
-        assert wait_until(lambda e=entry: not _alive(e["trial"]) and not _alive(e["sleeper"]), 10.0)
+    assert len(_all_ended(pidfiles)) == 2
 
 
 def test_a_timeout_stops_every_trial_and_says_what_ran(kit: Any, engine: LocalTuningEngine,
                                                       tmp_path: Path) -> None:
     from appliance.errors import EXIT_EXTERNAL, TimedOut
-    from appliance.runtime.process import wait_until
 
     pidfiles = tmp_path / "pids"
-    pidfiles.mkdir()
-    data = kit.manifest(
-        args=["--print=accuracy=${trialParameters.x}", f"--spawn-sleeper={pidfiles}/${{trialParameters.me}}",
-              "--sleep=60"],
-        parallelTrialCount=2, maxTrialCount=4, name="slow",
-    )
-    data["spec"]["trialTemplate"]["trialParameters"].append({"name": "me", "reference": "${trialSpec.Name}"})
+    data = _sleeping_trials(kit, pidfiles, name="slow")
     with pytest.raises(TimedOut) as caught:
         engine.run(experiments.parse(data), timeout=3)
     error = caught.value
@@ -400,10 +400,7 @@ def test_a_timeout_stops_every_trial_and_says_what_ran(kit: Any, engine: LocalTu
     assert error.what == "timed out after 3s waiting for experiment slow"
     assert error.why == f"0 of 2 trials done, 2 running (stopped); trial logs in {engine.work_root / 'slow'}"
     assert error.fix == "pass a larger --timeout, or lower spec.maxTrialCount"
-    pids = [json.loads(p.read_text()) for p in pidfiles.iterdir()]
-    assert len(pids) == 2  # both trials had started (3 s is ample to write a pid file)
-    for entry in pids:
-        assert wait_until(lambda e=entry: not _alive(e["trial"]) and not _alive(e["sleeper"]), 10.0)
+    assert len(_all_ended(pidfiles)) == 2  # both trials had started (3 s is ample to write a pid file)
     # The name is free again: the next run is not refused as "already running".
     result = engine.run(kit.manifest(maxTrialCount=1, name="slow"), timeout=60)
     assert counters(result)["trialsSucceeded"] == 1

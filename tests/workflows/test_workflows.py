@@ -305,7 +305,6 @@ def test_kind_doc_lists_the_pinned_actions() -> None:
     assert sorted(tuple(row) for row in doc_rows("Actions used")) == sorted(pins)
 
 
-
 # kubectl v1.32.4 embeds kustomize v5.5.0 (`kubectl version --client` on the development machine).
 KUSTOMIZE_OF_KUBECTL = {"v1.32.4": "v5.5.0"}
 

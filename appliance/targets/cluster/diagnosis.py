@@ -57,8 +57,6 @@ class Diagnosis:
         return "\n".join(lines)
 
 
-
-
 def _name(obj: Obj) -> str:
     return str(as_dict(obj.get("metadata")).get("name") or "")
 

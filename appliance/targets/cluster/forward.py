@@ -87,8 +87,6 @@ class KubectlLauncher:
         return _KubectlProcess(subprocess.Popen(argv, stdin=subprocess.DEVNULL))
 
 
-
-
 def container_port(service: Obj, pod: Obj, port: int | str) -> int | None:
     """The pod's port behind a Service port (number or name), resolving a named targetPort."""
     for entry in as_list(as_dict(service.get("spec")).get("ports")):

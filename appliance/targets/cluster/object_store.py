@@ -72,12 +72,8 @@ class WorkloadUser:
 
     def keys(self, credentials: Mapping[str, str]) -> tuple[str, str]:
         """(access key, secret key) of this user from the stack's credentials."""
-        secret = credentials.get(self.secret_key_id)
-        if not secret:
-            raise BadInput(f"the stack's credentials lack {self.secret_key_id}",
-                           "the workload users' secrets are generated with the stack's other credentials",
-                           "run 'appliance up' again for this stack (it keeps existing values)")
-        return self.access_key, secret
+        require_secrets(credentials, (self,))
+        return self.access_key, credentials[self.secret_key_id]
 
     def policy(self) -> dict[str, Any]:
         """An S3 policy limited to the bucket: list it, and read (and, for readwrite, write) objects."""
@@ -141,6 +137,15 @@ def object_store(settings: ClusterSettings, credentials: Mapping[str, str]) -> O
                        secret_key=credentials[SECRET_KEY])
 
 
+def require_secrets(credentials: Mapping[str, str], users: tuple[WorkloadUser, ...]) -> None:
+    """BadInput naming every user whose generated secret key is missing from `credentials`."""
+    missing = [user.secret_key_id for user in users if not credentials.get(user.secret_key_id)]
+    if missing:
+        raise BadInput(f"the stack's credentials lack {', '.join(missing)}",
+                       "the workload users' secrets are generated with the stack's other credentials",
+                       "run 'appliance up' again for this stack (it keeps existing values)")
+
+
 def with_workload_secrets(credentials: Mapping[str, str], token: Callable[[], str]) -> dict[str, str]:
     """`credentials` plus a generated secret key for each workload user that has none yet: kept in
     credentials.json with the rest, so a repeated `up` reuses them."""
@@ -173,11 +178,7 @@ def ensure_workload_users(admin: MinioAdminApi, credentials: Mapping[str, str],
     """Create (or refresh) each user's policy, the user with its generated secret, and the mapping;
     returns the access keys. AdminNotReady while MinIO is not answering yet (retry), AdminFailed
     for any other refusal. A secret missing from `credentials` is bad input."""
-    missing = [user.secret_key_id for user in users if not credentials.get(user.secret_key_id)]
-    if missing:
-        raise BadInput(f"the stack's credentials lack {', '.join(missing)}",
-                       "the workload users' secrets are generated with the stack's other credentials",
-                       "run 'appliance up' again for this stack (it keeps existing values)")
+    require_secrets(credentials, users)
     done = []
     for user in users:
         try:

@@ -11,9 +11,10 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from appliance.console import Progress
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
-from appliance.pipelines.interface import DEFAULT_TIMEOUT, Progress
+from appliance.pipelines.interface import DEFAULT_TIMEOUT
 from appliance.pipelines.model import PipelineRun
 from appliance.targets.cluster import pipeline_ir
 from appliance.targets.cluster.client import ApiError, KubeClient, NotFound
@@ -158,7 +159,6 @@ class ClusterPipelinesEngine:
             except ApiError as exc:  # e.g. the container never started (image pull, config error)
                 found.append(PodLog(pod, None, f"no log from pod {name}: {exc.message}"))
         return found
-
 
     def _archived(self, run: Mapping[str, Any], tasks: set[str], pods: list[PodLog]
                   ) -> tuple[list[PodLog], dict[str, PodLog] | None, list[str]]:

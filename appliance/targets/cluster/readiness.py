@@ -38,9 +38,6 @@ class Verdict:
 READY = Verdict(True)
 
 
-
-
-
 def crd_established(crd: Obj) -> Verdict:
     """Established=True and NamesAccepted=True; conditions not yet written count as not yet."""
     conds = conditions(crd)

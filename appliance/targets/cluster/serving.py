@@ -27,10 +27,11 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import requests
 
+from appliance.console import Progress
 from appliance.errors import BadInput
 from appliance.k8s.data import as_dict, as_list, conditions
 from appliance.serving.endpoint import Endpoint
-from appliance.serving.interface import Progress, RolloutFailed
+from appliance.serving.interface import RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, validate_name
 from appliance.targets.cluster.apply import ApplyFailed, apply_admitted
 from appliance.targets.cluster.client import KubeClient, ObjRef
@@ -162,8 +163,6 @@ def inference_service(name: str, model: ModelRef, previous: ModelRef | None, *, 
     }
 
 
-
-
 def model_of(isvc: Obj) -> ModelRef | None:
     """The model an InferenceService is set to serve (its STORAGE_URI and version annotation)."""
     annotations = as_dict(as_dict(isvc.get("metadata")).get("annotations"))
@@ -179,7 +178,6 @@ def previous_of(isvc: Obj) -> ModelRef | None:
     annotations = as_dict(as_dict(isvc.get("metadata")).get("annotations"))
     uri = annotations.get(PREVIOUS_URI)
     return ModelRef(str(uri), str(annotations.get(PREVIOUS_VERSION, ""))) if uri else None
-
 
 
 def isvc_waiting(isvc: Obj) -> str | None:

@@ -72,8 +72,6 @@ COUNTERS = {
 TRIAL_STATES = (KILLED, FAILED, SUCCEEDED, EARLY_STOPPED, RUNNING, METRICS_UNAVAILABLE)
 
 
-
-
 # --- katib-config ------------------------------------------------------------------------------------
 
 

@@ -20,10 +20,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from appliance.console import Progress
 from appliance.errors import TimedOut
 from appliance.pipelines import arguments as args
 from appliance.pipelines import loader
-from appliance.pipelines.interface import DEFAULT_TIMEOUT, Progress
+from appliance.pipelines.interface import DEFAULT_TIMEOUT
 from appliance.pipelines.model import CACHED, FAILED, SKIPPED, SUCCEEDED, PipelineRun, TaskRun
 from appliance.targets.local.pipelines import imports
 from appliance.targets.local.pipelines.localize import localize, task_names, with_job_id
@@ -37,7 +38,6 @@ _RUN_LOCK = threading.Lock()
 _FAILURE = "finished with status FAILURE"
 _LOGGED_FAILURE = re.compile(r"ERROR - Task (?P<task>\S+) failed with exception: (?P<why>.*)$")
 _STATES = {"SUCCESS": SUCCEEDED, "FAILURE": FAILED}
-
 
 
 class LocalPipelinesEngine:

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
-from appliance.pipelines.interface import Progress
+from appliance.console import Progress
 from appliance.runtime import process
 
 HEARTBEAT = 30.0  # seconds without news before a "running ..." line, as on a cluster

@@ -29,11 +29,12 @@ from typing import Any
 
 import requests
 
+from appliance.console import Progress
 from appliance.errors import BadInput, ExternalCommandFailed
 from appliance.runtime import process
 from appliance.runtime.state import Component, RunDir, StackState, write_atomic
 from appliance.serving.endpoint import FRONT_STATUS_PATH, Endpoint
-from appliance.serving.interface import Progress, RolloutFailed
+from appliance.serving.interface import RolloutFailed
 from appliance.serving.records import Deployment, Follower, Health, ModelRef, ProcessFollower, validate_name
 
 FRONT_ROLE = "serving-front"
@@ -494,11 +495,11 @@ class Deployments:
             ok = process.wait_until(switched, timeout, interval=0.02, abort=died)
         except RuntimeError:
             raise ServerFailed(command, _tail(log), f"the front proxy on port {port} exited",
-                                        f"see {log}") from None
+                               f"see {log}") from None
         if not ok:
             raise ServerFailed(command, _tail(log),
-                                        f"the front proxy on port {port} did not reach generation "
-                                        f"{generation} in {timeout:.0f}s", f"see {log}")
+                               f"the front proxy on port {port} did not reach generation "
+                               f"{generation} in {timeout:.0f}s", f"see {log}")
 
     def _record(
         self, name: str, url: str, ref: ModelRef, previous: ModelRef | None, generation: int

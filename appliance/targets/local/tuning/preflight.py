@@ -69,8 +69,6 @@ def problems(experiment: Experiment, env: Mapping[str, str] | None = None) -> li
             f"{reason}{from_image}"]
 
 
-
-
 def _missing(argv: Sequence[str], working_dir: str, path_variable: str) -> str | None:
     """Why argv cannot start: the program, or the script an interpreter is given, is not here."""
     program = argv[0]
